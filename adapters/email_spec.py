@@ -1,0 +1,30 @@
+"""Policy options for email targets: send to the members of a hub list."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.domain.model import Reach
+
+
+class EmailOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    list: str
+    """The hub list whose members receive the post (their email identities)."""
+    mode: Literal["each", "bcc"] = "each"
+    """``each``: one message per recipient; ``bcc``: one message, recipients in Bcc."""
+    subject: str | None = None
+    """Subject line; defaults to the content warning or the first words of the post."""
+
+
+class EmailSpec:
+    platform: ClassVar[str] = "email"
+    options: ClassVar[type[BaseModel]] = EmailOptions
+    needs_connection: ClassVar[bool] = True
+
+    @classmethod
+    def reach(cls, options: BaseModel) -> Reach:
+        return Reach.RECIPIENTS

@@ -1,0 +1,1 @@
+"""Domain values: posts, people, targets, decisions. No I/O, no clock."""

@@ -1,0 +1,158 @@
+"""Frozen value types shared by the policy engine, services and adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import NewType
+
+PostId = NewType("PostId", str)
+DeliveryId = NewType("DeliveryId", str)
+PersonId = NewType("PersonId", str)
+
+
+class Reach(StrEnum):
+    """Who a network actually lets see a post, narrowest first (see ``rank``)."""
+
+    RECIPIENTS = "recipients"          # exactly the listed people
+    ROOM_MEMBERS = "room-members"      # members of a room; grows if history is shared
+    FOLLOWERS = "followers"            # followers; grows unless the account is locked
+    WORLD_UNLISTED = "world-unlisted"  # anyone with the link, not in public timelines
+    WORLD = "world"                    # anyone on the web
+
+    @property
+    def rank(self) -> int:
+        return _REACH_ORDER.index(self)
+
+    def wider_than(self, other: Reach) -> bool:
+        return self.rank > other.rank
+
+    @property
+    def plain(self) -> str:
+        """Human words for compose previews and audit pages."""
+        return _REACH_WORDS[self]
+
+
+_REACH_ORDER = [Reach.RECIPIENTS, Reach.ROOM_MEMBERS, Reach.FOLLOWERS, Reach.WORLD_UNLISTED,
+                Reach.WORLD]
+_REACH_WORDS = {
+    Reach.RECIPIENTS: "exactly the listed people",
+    Reach.ROOM_MEMBERS: "the room's members (grows if history is shared)",
+    Reach.FOLLOWERS: "your followers (grows as people follow you)",
+    Reach.WORLD_UNLISTED: "anyone with the link (not in public timelines)",
+    Reach.WORLD: "anyone on the web",
+}
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    MASTODON = "mastodon"   # @user@instance
+    BLUESKY = "bluesky"     # handle (ana.bsky.social) or did:plc:...
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True)
+class Person:
+    id: PersonId
+    name: str
+    identities: tuple[Identity, ...] = ()
+
+    def identity(self, kind: IdentityKind) -> Identity | None:
+        return next((i for i in self.identities if i.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class PeopleSnapshot:
+    """People and lists as they are at one moment; what the engine and recipients see."""
+
+    people: Mapping[PersonId, Person] = field(default_factory=dict)
+    lists: Mapping[str, frozenset[PersonId]] = field(default_factory=dict)
+
+    def members(self, list_name: str) -> tuple[Person, ...]:
+        ids = self.lists.get(list_name, frozenset())
+        return tuple(sorted((self.people[i] for i in ids if i in self.people),
+                            key=lambda p: (p.name.casefold(), p.id)))
+
+
+@dataclass(frozen=True)
+class Media:
+    """An attached file, stored by content hash; ``alt`` is its description."""
+
+    sha256: str
+    mime_type: str
+    alt: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Post:
+    """What the owner wrote, once, before any network shaped it."""
+
+    id: PostId
+    text: str
+    audiences: tuple[str, ...]
+    created: datetime
+    tags: tuple[str, ...] = ()
+    content_warning: str | None = None
+    language: str | None = None
+    schedule_at: datetime | None = None
+    media: tuple[Media, ...] = ()
+    author: str = "owner"   # "owner" or "token:<name>"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One concrete way to reach people on one account, as a policy file defines it.
+
+    ``options`` are the platform's own knobs (``visibility``, ``list``, ``mode``, ``split``...),
+    already validated by the loader; ``reach`` is what the platform enforces for them.
+    """
+
+    name: str
+    account: str            # "<platform>:<name>", e.g. "mastodon:work"
+    reach: Reach
+    options: Mapping[str, str | int | bool | list[str]] = field(default_factory=dict)
+
+    @property
+    def platform(self) -> str:
+        return self.account.split(":", 1)[0]
+
+    @property
+    def list_name(self) -> str | None:
+        value = self.options.get("list")
+        return value if isinstance(value, str) else None
+
+
+class Outcome(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's verdict for one (post, target), with the rules that made it and why."""
+
+    target: Target
+    outcome: Outcome
+    rule_ids: tuple[str, ...]
+    reasons: tuple[str, ...]
+    audiences: tuple[str, ...] = ()   # the requested audiences that contain this target
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Every target the engine considered for a post, and the policy digest in force."""
+
+    decisions: tuple[Decision, ...]
+    policy_digest: str
+
+    def allowed(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.outcome is not Outcome.DENY)

@@ -1,0 +1,132 @@
+"""The one small interface between the hub and each network (``adapters/`` implement it).
+
+A platform contributes two things:
+
+* a :class:`TargetSpec` — the options a policy file may set on its targets (validated strictly
+  by the policy loader) and the reach those options really give. Pure; no credentials.
+* a :class:`Publisher` — built by ``hub.bootstrap`` for one connected account with its client and
+  decrypted credentials. ``prepare`` is pure (render, count, refuse); ``publish`` talks to the
+  network and must be safe to call again with the same ``key`` (jobs run at least once).
+
+Adapters raise only :mod:`hub.errors` (``ContentRejected`` from ``prepare``;
+``TransientDeliveryError`` / ``PermanentDeliveryError`` / ``CredentialsRejected`` from ``publish``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, TypeAlias
+
+from pydantic import BaseModel
+
+from hub.domain.model import Post, Reach, Target
+
+JSON: TypeAlias = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person a restricted target sends to, by the identity used on that platform."""
+
+    person_id: str
+    name: str
+    address: str          # email address, @user@instance, DID, or the person id for feeds
+    via_list: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A post rendered for one target, ready to publish. JSON-serialisable ``payload``."""
+
+    platform: str
+    account: str
+    target: str
+    parts: tuple[str, ...]                      # text as sent (several = thread / split)
+    recipients: tuple[Recipient, ...] = ()
+    payload: Mapping[str, JSON] = field(default_factory=dict)
+    counter: str = ""                           # e.g. "212/300 graphemes", for previews
+    notes: tuple[str, ...] = ()                 # warnings for the owner (e.g. people skipped)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the network says it stored. ``who`` refines the audit's who-could-see."""
+
+    remote_id: str
+    url: str | None = None
+    details: Mapping[str, JSON] = field(default_factory=dict)
+
+
+class Steps(Protocol):
+    """Durable checkpoints for one delivery, committed as soon as recorded.
+
+    Adapters use them to resume multi-step publishes (thread parts, one email per recipient)
+    without repeating what already reached the network.
+    """
+
+    async def get(self, name: str) -> str | None: ...
+
+    async def record(self, name: str, value: str) -> None: ...
+
+
+class TargetSpec(Protocol):
+    """What a policy file may say about targets on one platform, and what reach that gives."""
+
+    platform: ClassVar[str]
+    options: ClassVar[type[BaseModel]]      # extra="forbid"; the loader validates with it
+    needs_connection: ClassVar[bool]        # False for platforms the hub itself serves (feeds)
+
+    @classmethod
+    def reach(cls, options: BaseModel) -> Reach: ...
+
+
+class Publisher(Protocol):
+    """Publishes to one connected account."""
+
+    platform: ClassVar[str]
+
+    def prepare(self, post: Post, target: Target, recipients: Sequence[Recipient]) -> Draft:
+        """Render ``post`` for ``target``; raise ``ContentRejected`` if it cannot be carried."""
+        ...
+
+    async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
+        """Put ``draft`` on the network exactly once per ``key``, resuming from ``steps``."""
+        ...
+
+    async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
+        """Remove what ``publish`` created; safe to repeat."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Lets an adapter persist refreshed credentials (encrypted by the hub)."""
+
+    async def save(self, account: str, secret: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connected account as bootstrap hands it to an adapter's factory."""
+
+    account: str                            # "<platform>:<name>"
+    settings: Mapping[str, JSON]            # non-secret: instance URL, SMTP host, handle...
+    secret: str | None = field(default=None, repr=False)   # decrypted; never logged
+
+
+class PublisherFactory(Protocol):
+    """``adapters.<platform>.build(connection, credentials)`` -> Publisher."""
+
+    def __call__(self, connection: Connection, credentials: CredentialStore) -> Publisher: ...
+
+
+Limits: TypeAlias = Mapping[str, int]
+
+
+class Connector(Protocol):
+    """``adapters.<platform>.connect(settings, secret)``: check credentials with the network once
+    (``hub accounts add``) and return the settings and secret to store (e.g. a session string,
+    instance limits). Raises ``CredentialsRejected`` or ``InvalidInput`` with a readable reason."""
+
+    async def __call__(self, settings: Mapping[str, JSON], secret: str
+                       ) -> tuple[dict[str, JSON], str]: ...
