@@ -14,13 +14,13 @@ Adapters raise only :mod:`hub.errors` (``ContentRejected`` from ``prepare``;
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeAlias
 
 from pydantic import BaseModel
 
-from hub.domain.model import Post, Reach, Target
+from hub.domain.model import PeopleSnapshot, Post, Reach, Target
 
 JSON: TypeAlias = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 
@@ -51,7 +51,12 @@ class Draft:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the network says it stored. ``who`` refines the audit's who-could-see."""
+    """What the network says it stored.
+
+    ``details["audience"]``, when present, refines the audit's who-could-see beyond the
+    draft's recipients: ``{"kind": "followers", "lower_bound": true, "locked": false,
+    "identities": ["@ana@example.social", ...]}`` (followers snapshot), or the mentions the
+    platform actually resolved for a direct post."""
 
     remote_id: str
     url: str | None = None
@@ -86,8 +91,12 @@ class Publisher(Protocol):
 
     platform: ClassVar[str]
 
-    def prepare(self, post: Post, target: Target, recipients: Sequence[Recipient]) -> Draft:
-        """Render ``post`` for ``target``; raise ``ContentRejected`` if it cannot be carried."""
+    def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
+        """Render ``post`` for ``target``; raise ``ContentRejected`` if it cannot be carried.
+
+        Restricted targets pick their recipients here from ``target.list_name`` and the
+        identity kind the platform uses; members without one go in ``Draft.notes`` (never
+        dropped silently)."""
         ...
 
     async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
