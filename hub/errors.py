@@ -48,10 +48,9 @@ class UnknownAudience(InvalidInput):
     status = 422
 
     def __init__(self, audience: str, known: list[str]) -> None:
-        super().__init__(
-            f"unknown audience {audience!r}; the policy defines: {', '.join(sorted(known)) or 'none'}",
-            field="audiences",
-        )
+        defined = ", ".join(sorted(known)) or "none"
+        super().__init__(f"unknown audience {audience!r}; the policy defines: {defined}",
+                         field="audiences")
         self.audience = audience
 
 

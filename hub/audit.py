@@ -1,0 +1,159 @@
+"""The append-only, hash-chained audit log: append, snapshot who could see, verify, query.
+
+Each row's ``hash = sha256(prev_hash + canonical_json(row))``; the first row chains from
+``GENESIS``. Appends serialise (SQLite: the writer lock of BEGIN IMMEDIATE; PostgreSQL: an
+advisory transaction lock) so the chain never forks. Nothing here updates or deletes a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, or_, select
+
+from hub.domain.events import Event
+from hub.store.tables import AuditRow, SnapshotMemberRow, SnapshotRow
+
+GENESIS = "0" * 64
+_PG_LOCK_ID = 7_272_001
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def row_digest(prev_hash: str, row: AuditRow) -> str:
+    body = canonical({
+        "name": row.name, "created": row.created.isoformat(), "actor": row.actor,
+        "post_id": row.post_id, "delivery_id": row.delivery_id, "subject": row.subject,
+        "policy_digest": row.policy_digest, "payload": row.payload,
+    })
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SnapshotMember:
+    """One entry of a who-could-see snapshot: a known person, or a bare identity."""
+
+    person_id: str | None
+    identity: str
+    via_list: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    events: int
+    head: str
+    problem: str | None = None
+    bad_seq: int | None = None
+
+
+class AuditLog:
+    """Append and read; there is deliberately no update or delete."""
+
+    def append(self, session: Session, event: Event, *, now: datetime) -> AuditRow:
+        self._lock(session)
+        last = session.exec(select(AuditRow.hash).order_by(col(AuditRow.seq).desc()).limit(1)
+                            ).first()
+        prev = last or GENESIS
+        row = AuditRow(
+            name=event.name, created=now, actor=event.actor, post_id=event.post_id,
+            delivery_id=event.delivery_id, subject=event.subject,
+            policy_digest=event.policy_digest,
+            payload=json.loads(canonical(event.properties())), prev_hash=prev, hash="",
+        )
+        row.created = now.astimezone(UTC)   # hashed exactly as the database returns it
+        row.hash = row_digest(prev, row)
+        session.add(row)
+        session.flush()
+        return row
+
+    def _lock(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_ID))
+
+    def snapshot(self, session: Session, *, reach: str, members: Sequence[SnapshotMember],
+                 lower_bound: bool, extra: dict[str, Any] | None = None, now: datetime) -> str:
+        """Store who could see something, content-addressed; return its hash."""
+        entries = sorted({(m.person_id or "", m.identity, m.via_list or "") for m in members})
+        payload = {"reach": reach, "lower_bound": lower_bound,
+                   "members": [list(e) for e in entries], "extra": extra or {}}
+        digest = hashlib.sha256(canonical(payload).encode()).hexdigest()
+        if session.get(SnapshotRow, digest) is not None:
+            return digest
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.exec(insert(SnapshotRow).values(  # type: ignore[call-overload]
+            hash=digest, reach=reach, lower_bound=lower_bound, payload=payload,
+            created=now).on_conflict_do_nothing())
+        rows = [
+            {"snapshot_hash": digest, "member": pid or f"identity:{ident}",
+             "person_id": pid or None, "identity": ident, "via_list": via or None}
+            for pid, ident, via in entries
+        ]
+        seen: set[str] = set()
+        unique = [r for r in rows if not (r["member"] in seen or seen.add(r["member"]))]
+        if unique:
+            session.exec(insert(SnapshotMemberRow).values(unique)  # type: ignore[call-overload]
+                         .on_conflict_do_nothing())
+        return digest
+
+    def verify(self, session: Session) -> VerifyResult:
+        prev = GENESIS
+        count = 0
+        for row in session.exec(select(AuditRow).order_by(col(AuditRow.seq))).yield_per(500):
+            count += 1
+            if row.prev_hash != prev:
+                return VerifyResult(False, count, prev, f"event #{row.seq} ({row.name}) does not "
+                                    "chain from the event before it: a row was removed or "
+                                    "inserted", row.seq)
+            if row_digest(prev, row) != row.hash:
+                return VerifyResult(False, count, prev, f"event #{row.seq} ({row.name}) was "
+                                    "altered after it was written: its hash does not match its "
+                                    "content", row.seq)
+            prev = row.hash
+        return VerifyResult(True, count, prev)
+
+    def events(self, session: Session, *, post_id: str | None = None,
+               subject: str | None = None, names: Sequence[str] | None = None,
+               since: datetime | None = None, until: datetime | None = None
+               ) -> list[AuditRow]:
+        query = select(AuditRow)
+        if post_id is not None:
+            query = query.where(AuditRow.post_id == post_id)
+        if subject is not None:
+            query = query.where(AuditRow.subject == subject)
+        if names:
+            query = query.where(col(AuditRow.name).in_(names))
+        if since is not None:
+            query = query.where(AuditRow.created >= since)
+        if until is not None:
+            query = query.where(AuditRow.created < until)
+        return list(session.exec(query.order_by(col(AuditRow.seq))))
+
+    def iterate(self, session: Session) -> Iterator[AuditRow]:
+        yield from session.exec(select(AuditRow).order_by(col(AuditRow.seq))).yield_per(500)
+
+    def snapshot_members(self, session: Session, digest: str) -> list[SnapshotMemberRow]:
+        return list(session.exec(select(SnapshotMemberRow)
+                                 .where(SnapshotMemberRow.snapshot_hash == digest)))
+
+    def snapshots_including(self, session: Session, *, person_id: str,
+                            identities: Sequence[str]) -> dict[str, SnapshotMemberRow]:
+        """Snapshot hash -> the member row that matched this person (by id or identity)."""
+        cond = SnapshotMemberRow.person_id == person_id
+        if identities:
+            cond = or_(cond, col(SnapshotMemberRow.identity).in_(list(identities)))
+        found: dict[str, SnapshotMemberRow] = {}
+        for row in session.exec(select(SnapshotMemberRow).where(cond)):
+            found.setdefault(row.snapshot_hash, row)
+        return found

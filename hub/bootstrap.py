@@ -1,0 +1,113 @@
+"""Composition root: builds the Hub from Settings. The only hub module that imports adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping
+
+import adapters
+from hub.config import Settings
+from hub.crypto import SecretBox
+from hub.domain.model import PeopleSnapshot, Post, Target
+from hub.errors import AccountNotConnected, ContentRejected, HubError
+from hub.ports import Connection, Publisher, PublisherFactory, TargetSpec
+from hub.runtime import Hub, PolicyState, utcnow
+from hub.store.db import Database, make_engine
+from hub.store.migrate import current as current_revision
+from hub.store.tables import AccountRow
+
+
+class DbCredentials:
+    """``hub.ports.CredentialStore``: adapters persist refreshed sessions, encrypted."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+
+    async def save(self, account: str, secret: str) -> None:
+        await asyncio.to_thread(self._save, account, secret)
+
+    def _save(self, account: str, secret: str) -> None:
+        with self._db.transaction() as s:
+            row = s.get(AccountRow, account)
+            if row is not None:
+                row.secret_enc = self._box.encrypt(secret)
+                row.updated = utcnow()
+                s.add(row)
+
+
+class AccountPublishers:
+    """One publisher per connected account, built on first use and kept (one client each)."""
+
+    def __init__(self, db: Database, box: SecretBox,
+                 specs: Mapping[str, type[TargetSpec]],
+                 factory: Callable[[str], PublisherFactory] = adapters.load_factory,
+                 overrides: Mapping[str, Publisher] | None = None) -> None:
+        self._db = db
+        self._box = box
+        self._specs = specs
+        self._factory = factory
+        self._overrides = dict(overrides or {})
+        self._cache: dict[str, Publisher] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account: str) -> Publisher:
+        if account in self._overrides:
+            return self._overrides[account]
+        with self._lock:
+            if account not in self._cache:
+                self._cache[account] = self._build(account)
+            return self._cache[account]
+
+    def _build(self, account: str) -> Publisher:
+        platform, _, name = account.partition(":")
+        spec = self._specs.get(platform)
+        if spec is None:
+            raise AccountNotConnected(f"no adapter for platform {platform!r}")
+        credentials = DbCredentials(self._db, self._box)
+        if not spec.needs_connection:
+            return self._factory(platform)(Connection(account, {}), credentials)
+        with self._db.read() as s:
+            row = s.get(AccountRow, account)
+        if row is None:
+            raise AccountNotConnected(
+                f"account {account} is not connected: run `hub accounts add {platform} {name}`")
+        if row.status == "rejected":
+            raise AccountNotConnected(
+                f"account {account}: the platform rejected its credentials "
+                f"({row.status_reason}); reconnect with `hub accounts add {platform} {name}`")
+        secret = self._box.decrypt(row.secret_enc) if row.secret_enc else None
+        return self._factory(platform)(Connection(account, row.settings, secret), credentials)
+
+    def check(self, post: Post, target: Target, people: PeopleSnapshot) -> str | None:
+        try:
+            publisher = self.get(target.account)
+        except HubError:
+            return None   # not connected: the delivery fails later with that reason
+        try:
+            publisher.prepare(post, target, people)
+        except ContentRejected as exc:
+            return exc.message
+        return None
+
+    def forget(self, account: str) -> None:
+        with self._lock:
+            self._cache.pop(account, None)
+
+
+def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,
+              require_schema: bool = True) -> Hub:
+    """Assemble a Hub. ``publishers`` overrides accounts with given publishers (tests, dev)."""
+    key = settings.load_secret_key()
+    if key is None:
+        raise HubError("the hub is not initialised: run `hub init` first")
+    engine = make_engine(settings.sqlalchemy_url)
+    if require_schema and current_revision(engine) is None:
+        engine.dispose()
+        raise HubError("the database has no schema: run `hub init` (or `hub db upgrade`)")
+    db = Database(engine)
+    box = SecretBox(key)
+    specs = adapters.TARGET_SPECS
+    return Hub(settings=settings, db=db, policies=PolicyState(settings.policy_dir, specs),
+               publishers=AccountPublishers(db, box, specs, overrides=publishers), box=box)

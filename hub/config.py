@@ -1,0 +1,125 @@
+"""Settings from the environment (prefix ``HUB_``), secret files and an optional ``hub.toml``.
+
+Built once by each entrypoint (CLI, web, worker) and passed down; never created at import.
+Priority: explicit arguments > environment > secret files > hub.toml > defaults.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", ""}
+
+
+class Settings(BaseSettings):
+    """Everything the hub needs to run. See README "Configuration"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        secrets_dir=None,
+        toml_file="hub.toml",
+        extra="forbid",
+    )
+
+    data_dir: Path = Path("var")
+    """Where the SQLite database, the secret key file and media live."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/hub.db`` (embedded mode)."""
+    redis_url: str = ""
+    """``redis://...``: distributed mode (arq workers). Empty: in-process workers."""
+    policy_dir: Path = Path("policies")
+    """The owner's policy files (``*.yaml``); examples in ``policy_dir/tests``."""
+    secret_key: SecretStr | None = None
+    """Key for encrypting platform credentials at rest. Empty: read ``<data_dir>/secret.key``
+    (``hub init`` creates it with mode 0600)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    """Base URL people use to reach the hub (feed links). Empty: http://host:port."""
+    workers: int = 2
+    """In-process worker tasks (embedded mode)."""
+    lease_seconds: int = 120
+    """How long a claimed delivery stays claimed before another worker may take it over."""
+    sweep_seconds: float = 5.0
+    """How often the sweeper looks for deliveries that are due and not in flight."""
+    max_attempts: int = 8
+    """Transient failures are retried with backoff up to this many attempts."""
+    max_body_bytes: int = 1_000_000
+    """Largest accepted API request body."""
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, file_secret_settings,
+                TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.secret_key is not None and (
+                self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS):
+            raise ValueError("HUB_SECRET_KEY is a placeholder; unset it (hub init creates a key) "
+                             "or set a real one")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def load_secret_key(self) -> str | None:
+        """The credentials key: from settings, else the key file, else None (not initialised)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.secret_key_file.exists():
+            return self.secret_key_file.read_text().strip()
+        return None
+
+    def ensure_secret_key(self) -> str:
+        """Return the key, creating ``<data_dir>/secret.key`` (0600) on first use."""
+        key = self.load_secret_key()
+        if key:
+            return key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path = self.secret_key_file
+        path.touch(mode=0o600)
+        path.write_text(key + "\n")
+        return key

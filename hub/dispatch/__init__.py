@@ -1,0 +1,1 @@
+"""Getting deliveries published: in-process workers (embedded) or arq jobs (distributed)."""

@@ -1,0 +1,88 @@
+"""The running hub's parts, as the composition root (``hub.bootstrap``) assembles them.
+
+Services take a :class:`Hub`; tests build one with fakes through the same ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from hub.audit import AuditLog
+from hub.config import Settings
+from hub.crypto import SecretBox
+from hub.domain.model import PeopleSnapshot, Post, Target
+from hub.errors import PolicyFileInvalid
+from hub.policy.loader import Policy, load_policy
+from hub.ports import Publisher, TargetSpec
+from hub.store.db import Database
+
+
+class Publishers(Protocol):
+    """Connected accounts' publishers (``hub.bootstrap.AccountPublishers``)."""
+
+    def get(self, account: str) -> Publisher:
+        """The publisher for ``account``; ``AccountNotConnected`` if it has no connection."""
+        ...
+
+    def check(self, post: Post, target: Target, people: PeopleSnapshot) -> str | None:
+        """Why ``target`` cannot carry ``post`` (its ``prepare`` refused), or None."""
+        ...
+
+    def forget(self, account: str) -> None:
+        """Drop a cached publisher (after reconnecting or a credentials rejection)."""
+        ...
+
+
+class PolicyState:
+    """The policy in force. A failed reload raises and leaves the previous policy in place."""
+
+    def __init__(self, directory: Path, specs: Mapping[str, type[TargetSpec]]) -> None:
+        self.directory = directory
+        self.specs = specs
+        self._current: Policy | None = None
+
+    @property
+    def current(self) -> Policy:
+        if self._current is None:
+            self._current = load_policy(self.directory, self.specs)
+        return self._current
+
+    def reload(self) -> tuple[Policy, bool]:
+        """Load from disk; return (policy, changed). Raises PolicyFileInvalid, keeping the old."""
+        try:
+            fresh = load_policy(self.directory, self.specs)
+        except PolicyFileInvalid:
+            raise
+        changed = self._current is None or fresh.digest != self._current.digest
+        self._current = fresh
+        return fresh, changed
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    db: Database
+    policies: PolicyState
+    publishers: Publishers
+    box: SecretBox
+    audit: AuditLog = field(default_factory=AuditLog)
+    now: Callable[[], datetime] = utcnow
+    wakers: list[Callable[[Sequence[str]], None]] = field(default_factory=list)
+
+    def wake(self, delivery_ids: Sequence[str]) -> None:
+        """Tell workers (in-process queue or arq) that these deliveries may be due now."""
+        if delivery_ids:
+            for waker in self.wakers:
+                waker(delivery_ids)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.settings.media_dir

@@ -1,0 +1,144 @@
+"""Private Atom feeds: personal token links per member, and what each member may read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from hub.crypto import same
+from hub.domain.events import FeedAccessRevoked, FeedFetched
+from hub.errors import NotFound
+from hub.runtime import Hub
+from hub.services.people import find_person
+from hub.store.tables import (
+    DeliveryRow,
+    FeedMemberRow,
+    ListMemberRow,
+    PersonRow,
+    PostRow,
+    SnapshotMemberRow,
+)
+
+
+def feeds_in_policy(hub: Hub) -> dict[str, str]:
+    """feed name -> hub list, from the feed targets of the policy in force."""
+    feeds: dict[str, str] = {}
+    for target in hub.policies.current.targets.values():
+        if target.platform == "feed" and target.list_name:
+            name = target.options.get("feed") or target.list_name
+            feeds[str(name)] = target.list_name
+    return feeds
+
+
+def _list_of(hub: Hub, feed: str) -> str:
+    feeds = feeds_in_policy(hub)
+    if feed not in feeds:
+        raise NotFound(f"no feed {feed!r} in the policy (feeds: {', '.join(sorted(feeds))})")
+    return feeds[feed]
+
+
+def _token(hub: Hub, feed: str, person_id: str, generation: int) -> str:
+    return f"{person_id}.{hub.box.sign('feed', f'{feed}:{person_id}:{generation}')}"
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    person_id: str
+    name: str
+    url: str
+
+
+def feed_links(hub: Hub, feed: str) -> list[FeedLink]:
+    """Each current member's personal URL (created on first call, stable afterwards)."""
+    list_name = _list_of(hub, feed)
+    base = hub.settings.base_url
+    links = []
+    with hub.db.transaction() as s:
+        members = s.exec(select(PersonRow).join(ListMemberRow, col(ListMemberRow.person_id) ==
+                                                col(PersonRow.id))
+                         .where(ListMemberRow.list_name == list_name).order_by(PersonRow.name))
+        for person in members:
+            row = s.get(FeedMemberRow, (feed, person.id))
+            if row is None:
+                row = FeedMemberRow(feed=feed, person_id=person.id)
+                s.add(row)
+            elif row.revoked is not None:
+                continue
+            token = _token(hub, feed, person.id, row.generation)
+            url = f"{base}/feeds/{feed}.atom?token={token}"
+            links.append(FeedLink(person.id, person.name, url))
+    return links
+
+
+def revoke_feed_access(hub: Hub, feed: str, ref: str, *, reissue: bool = False,
+                       actor: str = "owner") -> None:
+    """Revoke a member's link; with ``reissue`` a new link replaces it."""
+    _list_of(hub, feed)
+    with hub.db.transaction() as s:
+        person = find_person(s, ref)
+        row = s.get(FeedMemberRow, (feed, person.id)) or FeedMemberRow(feed=feed,
+                                                                       person_id=person.id)
+        row.generation += 1
+        row.revoked = None if reissue else hub.now()
+        s.add(row)
+        hub.audit.append(s, FeedAccessRevoked(actor=actor, subject=person.id, feed=feed),
+                         now=hub.now())
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    post_id: str
+    text: str
+    content_warning: str | None
+    tags: list[str]
+    language: str | None
+    published: datetime
+
+
+@dataclass(frozen=True)
+class FeedView:
+    feed: str
+    person_name: str
+    entries: list[FeedEntry]
+    updated: datetime
+
+
+def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
+    """The posts this member was sent through this feed; logs the fetch in the audit.
+
+    Any wrong, revoked or stale token, or a person no longer in the list, is NotFound."""
+    person_id, _, _ = token.partition(".")
+    try:
+        list_name = _list_of(hub, feed)
+    except NotFound:
+        raise NotFound("no such feed") from None
+    now = hub.now()
+    with hub.db.transaction() as s:
+        row = s.get(FeedMemberRow, (feed, person_id))
+        person = s.get(PersonRow, person_id)
+        if (row is None or row.revoked is not None or person is None
+                or not same(token, _token(hub, feed, person_id, row.generation))
+                or s.get(ListMemberRow, (list_name, person_id)) is None):
+            raise NotFound("no such feed")
+        q = (select(PostRow, DeliveryRow)
+             .join(DeliveryRow, col(DeliveryRow.post_id) == col(PostRow.id))
+             .where(DeliveryRow.platform == "feed", DeliveryRow.status == "published",
+                    col(DeliveryRow.remote_id).startswith(f"feed:{feed}:"),
+                    col(PostRow.deleted).is_(None))
+             .order_by(col(DeliveryRow.finished).desc()).limit(limit * 4))
+        entries = []
+        for post, delivery in s.exec(q):
+            snapshot = (delivery.receipt or {}).get("snapshot")
+            if not snapshot or s.get(SnapshotMemberRow, (snapshot, person_id)) is None:
+                continue   # not in the list when it was sent: the audit says they could not see it
+            entries.append(FeedEntry(post.id, post.text, post.content_warning, post.tags,
+                                     post.language, delivery.finished or post.created))
+            if len(entries) >= limit:
+                break
+        hub.audit.append(s, FeedFetched(actor=f"feed-reader:{person_id}", subject=person_id,
+                                        feed=feed, post_ids=[e.post_id for e in entries]),
+                         now=now)
+        return FeedView(feed, person.name, entries,
+                        max((e.published for e in entries), default=now))

@@ -1,0 +1,35 @@
+"""Loading the owner's policy: audited, and a bad file never replaces the policy in force."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from hub.domain.events import PolicyLoaded, PolicyRejected
+from hub.errors import PolicyFileInvalid
+from hub.policy.loader import Policy
+from hub.runtime import Hub
+from hub.store.tables import AuditRow
+
+
+def reload_policy(hub: Hub, *, actor: str = "owner") -> tuple[Policy, bool]:
+    """Re-read the policy files. On error: audit the rejection, keep the old policy, raise."""
+    try:
+        policy, changed = hub.policies.reload()
+    except PolicyFileInvalid as exc:
+        with hub.db.transaction() as s:
+            hub.audit.append(s, PolicyRejected(actor=actor, file=exc.file, line=exc.line,
+                                               reason=exc.reason), now=hub.now())
+        raise
+    if changed:
+        record_policy(hub, policy, actor=actor)
+    return policy, changed
+
+
+def record_policy(hub: Hub, policy: Policy, *, actor: str) -> None:
+    """Audit a policy load unless the last recorded load had the same digest."""
+    with hub.db.transaction() as s:
+        last = s.exec(select(AuditRow.policy_digest).where(AuditRow.name == "PolicyLoaded")
+                      .order_by(col(AuditRow.seq).desc()).limit(1)).first()
+        if last != policy.digest:
+            hub.audit.append(s, PolicyLoaded(actor=actor, policy_digest=policy.digest,
+                                             files=list(policy.files)), now=hub.now())

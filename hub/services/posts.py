@@ -1,0 +1,317 @@
+"""Submitting, reading, approving and deleting posts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import regex
+from sqlmodel import Session, col, select
+
+from hub.domain.events import (
+    DeliveryApproved,
+    DeliveryRejected,
+    PostSubmitted,
+    RouteDecided,
+)
+from hub.domain.model import Decision, Media, Outcome, Post, PostId
+from hub.errors import ContentRejected, Forbidden, InvalidInput, NotFound
+from hub.ids import new_delivery_key, new_id
+from hub.policy.engine import route
+from hub.runtime import Hub
+from hub.store.repos import due, people_snapshot, post_from_row, post_to_row
+from hub.store.tables import DecisionRow, DeliveryRow, MediaRow, PostRow
+
+MAX_TEXT = 50_000
+MAX_TAGS = 30
+_TAG = regex.compile(r"^[\p{L}\p{N}_][\p{L}\p{N}_-]{0,63}$")
+_LANG = regex.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+
+FINAL = {"published", "failed", "denied", "rejected", "cancelled"}
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    sha256: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class PostInput:
+    """What a user sends, before validation (API JSON/form, CLI flags, web form)."""
+
+    text: str
+    audiences: Sequence[str]
+    tags: Sequence[str] = ()
+    content_warning: str | None = None
+    language: str | None = None
+    schedule_at: datetime | None = None
+    media: Sequence[MediaRef] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who submits: the owner, or an API token (with its audience allow-list)."""
+
+    name: str = "owner"
+    audiences: frozenset[str] | None = None   # None: any audience
+
+
+def _clean(data: PostInput, now: datetime) -> PostInput:
+    text = data.text.replace("\r\n", "\n")
+    if not text.strip():
+        raise InvalidInput("text is empty: write something to post", field="text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"text is {len(text)} characters; the hub accepts at most {MAX_TEXT}",
+                           field="text")
+    audiences = tuple(dict.fromkeys(a.strip() for a in data.audiences if a.strip()))
+    if not audiences:
+        raise InvalidInput("choose at least one audience", field="audiences")
+    tags = tuple(dict.fromkeys(t.strip().lstrip("#").lower() for t in data.tags if t.strip()))
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise InvalidInput(f"tag {tag!r} may only hold letters, digits, _ and -",
+                               field="tags")
+    cw = (data.content_warning or "").strip() or None
+    if cw and len(cw) > 500:
+        raise InvalidInput("content warning is longer than 500 characters",
+                           field="content_warning")
+    lang = (data.language or "").strip() or None
+    if lang and not _LANG.match(lang):
+        raise InvalidInput(f"language {lang!r} is not a language tag like 'en' or 'pt-BR'",
+                           field="language")
+    when = data.schedule_at
+    if when is not None:
+        if when.tzinfo is None:
+            raise InvalidInput("schedule_at needs a time zone, e.g. 2026-12-01T09:00:00+01:00",
+                               field="schedule_at")
+        if when < now - timedelta(minutes=5):
+            raise InvalidInput("schedule_at is in the past", field="schedule_at")
+    return PostInput(text=text, audiences=audiences, tags=tags, content_warning=cw,
+                     language=lang, schedule_at=when, media=tuple(data.media))
+
+
+def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
+    """Route a new post and write post + decisions + deliveries + audit in one transaction.
+
+    Nothing is written when the input is invalid, an audience is unknown or forbidden to the
+    author, or every allowed target refuses the content."""
+    now = hub.now()
+    data = _clean(data, now)
+    if author.audiences is not None:
+        refused = [a for a in data.audiences if a not in author.audiences]
+        if refused:
+            raise Forbidden(f"this token may post to {', '.join(sorted(author.audiences))} "
+                            f"only; not to {', '.join(refused)}")
+    policy = hub.policies.current
+    with hub.db.read() as s:
+        media = _media(s, data.media)
+        people = people_snapshot(s)
+    post = Post(id=PostId(new_id("p")), text=data.text, audiences=tuple(data.audiences),
+                created=now, tags=tuple(data.tags), content_warning=data.content_warning,
+                language=data.language, schedule_at=data.schedule_at, media=media,
+                author=author.name)
+    routing = route(post, policy, people, now)
+    rejections = {d.target.name: hub.publishers.check(post, d.target, people)
+                  for d in routing.allowed()}
+    rejections = {k: v for k, v in rejections.items() if v}
+    if routing.allowed() and len(rejections) == len(routing.allowed()):
+        raise ContentRejected("no target can carry this post: " + "; ".join(
+            f"{t}: {r}" for t, r in rejections.items()))
+    with hub.db.transaction() as s:
+        s.add(post_to_row(post, policy_digest=routing.policy_digest))
+        s.flush()
+        ids = _write_decisions(hub, s, post, routing.decisions, routing.policy_digest,
+                               rejections, now)
+        hub.audit.append(s, PostSubmitted(
+            actor=author.name, post_id=post.id, policy_digest=routing.policy_digest,
+            text_sha256=hashlib.sha256(post.text.encode()).hexdigest(),
+            audiences=list(post.audiences), tags=list(post.tags),
+            schedule_at=post.schedule_at.isoformat() if post.schedule_at else None,
+            media=[m.sha256 for m in post.media]), now=now)
+        hub.audit.append(s, RouteDecided(
+            actor=author.name, post_id=post.id, policy_digest=routing.policy_digest,
+            phase="submit", decisions=[_decision_json(d) for d in routing.decisions]), now=now)
+        for target, reason in rejections.items():
+            hub.audit.append(s, DeliveryRejected(
+                actor=author.name, post_id=post.id, delivery_id=ids[target],
+                policy_digest=routing.policy_digest, target=target, reason=reason), now=now)
+        view = _view(s, post.id)
+    hub.wake([d.id for d in view.deliveries if d.status == "pending" and d.due_at <= now])
+    return view
+
+
+def _media(s: Session, refs: Sequence[MediaRef]) -> tuple[Media, ...]:
+    if len(refs) > 4:
+        raise InvalidInput("at most 4 images per post", field="media")
+    out = []
+    for ref in refs:
+        row = s.get(MediaRow, ref.sha256)
+        if row is None:
+            raise InvalidInput(f"unknown media {ref.sha256[:12]}…: upload it first",
+                               field="media")
+        if len(ref.alt) > 1500:
+            raise InvalidInput("alt text is longer than 1500 characters", field="media")
+        out.append(Media(row.sha256, row.mime_type, ref.alt.strip(), row.size))
+    return tuple(out)
+
+
+def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decision],
+                     digest: str, rejections: dict[str, str], now: datetime
+                     ) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for n, d in enumerate(decisions):
+        s.add(DecisionRow(post_id=post.id, target=d.target.name, account=d.target.account,
+                          reach=d.target.reach.value, outcome=d.outcome.value,
+                          rule_ids=list(d.rule_ids), reasons=list(d.reasons),
+                          audiences=list(d.audiences), policy_digest=digest, created=now))
+        if d.outcome is Outcome.DENY:
+            continue
+        status = "held" if d.outcome is Outcome.HOLD else "pending"
+        if d.target.name in rejections:
+            status = "rejected"
+        delivery = DeliveryRow(
+            id=new_id("d"), post_id=post.id, target=d.target.name, account=d.target.account,
+            platform=d.target.platform, reach=d.target.reach.value,
+            key=new_delivery_key(now, n), status=status, due_at=due(post, now),
+            last_error=rejections.get(d.target.name, ""), created=now, updated=now,
+            finished=now if status == "rejected" else None)
+        s.add(delivery)
+        ids[d.target.name] = delivery.id
+    s.flush()
+    return ids
+
+
+def _decision_json(d: Decision) -> dict[str, Any]:
+    return {"target": d.target.name, "account": d.target.account, "reach": d.target.reach.value,
+            "outcome": d.outcome.value, "rule_ids": list(d.rule_ids)}
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: str
+    target: str
+    account: str
+    platform: str
+    reach: str
+    status: str
+    attempts: int
+    due_at: datetime
+    reason: str
+    remote_id: str | None
+    url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "target": self.target, "account": self.account,
+                "platform": self.platform, "reach": self.reach, "status": self.status,
+                "attempts": self.attempts, "due_at": self.due_at.isoformat(),
+                "reason": self.reason or None, "remote_id": self.remote_id, "url": self.url}
+
+
+@dataclass(frozen=True)
+class PostView:
+    post: Post
+    policy_digest: str
+    decisions: tuple[DecisionRow, ...]
+    deliveries: tuple[DeliveryView, ...]
+    deleted: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        states = {d.status for d in self.deliveries}
+        if self.deleted:
+            return "deleted"
+        if not states:
+            return "nothing to deliver"
+        if states <= FINAL:
+            return "done" if states <= {"published"} else "finished with problems"
+        if "held" in states:
+            return "awaiting approval"
+        untouched = all(d.attempts == 0 for d in self.deliveries)
+        if self.post.schedule_at and states <= {"pending"} | FINAL and untouched:
+            return "scheduled"
+        return "publishing"
+
+    def as_json(self) -> dict[str, Any]:
+        p = self.post
+        return {
+            "id": p.id, "status": self.status, "created": p.created.isoformat(),
+            "schedule_at": p.schedule_at.isoformat() if p.schedule_at else None,
+            "audiences": list(p.audiences), "tags": list(p.tags),
+            "content_warning": p.content_warning, "language": p.language,
+            "author": p.author, "policy_digest": self.policy_digest,
+            "decisions": [{"target": d.target, "account": d.account, "reach": d.reach,
+                           "outcome": d.outcome, "rule_ids": d.rule_ids, "reasons": d.reasons,
+                           "phase": d.phase} for d in self.decisions],
+            "deliveries": [d.as_json() for d in self.deliveries],
+        }
+
+
+def _view(s: Session, post_id: str) -> PostView:
+    row = s.get(PostRow, post_id)
+    if row is None:
+        raise NotFound(f"no post {post_id!r}")
+    decisions = tuple(s.exec(select(DecisionRow).where(DecisionRow.post_id == post_id)
+                             .order_by(col(DecisionRow.id))))
+    deliveries = tuple(
+        DeliveryView(d.id, d.target, d.account, d.platform, d.reach, d.status, d.attempts,
+                     d.due_at, d.last_error, d.remote_id, d.remote_url)
+        for d in s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
+                        .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
+    return PostView(post_from_row(row), row.policy_digest, decisions, deliveries, row.deleted)
+
+
+def get_post(hub: Hub, post_id: str) -> PostView:
+    with hub.db.read() as s:
+        return _view(s, post_id)
+
+
+def list_posts(hub: Hub, *, limit: int = 50, before: datetime | None = None) -> list[PostView]:
+    with hub.db.read() as s:
+        q = select(PostRow.id).order_by(col(PostRow.created).desc()).limit(limit)
+        if before is not None:
+            q = q.where(PostRow.created < before)
+        return [_view(s, pid) for pid in s.exec(q)]
+
+
+def approve(hub: Hub, post_id: str, *, approver: str = "owner") -> PostView:
+    """Release a post's held deliveries; they are re-checked against the policy when sent."""
+    now = hub.now()
+    with hub.db.transaction() as s:
+        if s.get(PostRow, post_id) is None:
+            raise NotFound(f"no post {post_id!r}")
+        held = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id,
+                                                     DeliveryRow.status == "held")))
+        if not held:
+            raise InvalidInput(f"post {post_id} has no delivery awaiting approval")
+        for d in held:
+            d.status, d.approved, d.approved_by, d.updated = "pending", now, approver, now
+            d.due_at = max(d.due_at, now)
+            s.add(d)
+            hub.audit.append(s, DeliveryApproved(
+                actor=approver, post_id=post_id, delivery_id=d.id,
+                policy_digest=hub.policies.current.digest, target=d.target), now=now)
+        view = _view(s, post_id)
+    hub.wake([d.id for d in held])
+    return view
+
+
+def retry(hub: Hub, delivery_id: str, *, actor: str = "owner") -> PostView:
+    """Send a failed delivery again (e.g. after connecting its account)."""
+    now = hub.now()
+    with hub.db.transaction() as s:
+        d = s.get(DeliveryRow, delivery_id)
+        if d is None:
+            raise NotFound(f"no delivery {delivery_id!r}")
+        if d.status != "failed":
+            raise InvalidInput(f"delivery {delivery_id} is {d.status}; only failed ones retry")
+        d.status, d.attempts, d.due_at, d.updated, d.finished = "pending", 0, now, now, None
+        s.add(d)
+        view = _view(s, d.post_id)
+    hub.wake([delivery_id])
+    return view

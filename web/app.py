@@ -1,0 +1,157 @@
+"""``create_app(settings)``: the FastAPI app. Its lifespan builds the hub through bootstrap,
+loads the policy, starts in-process workers (embedded mode) and reloads the policy on SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hub.bootstrap import build_hub
+from hub.config import Settings
+from hub.dispatch.worker import EmbeddedWorkers
+from hub.errors import HubError, PolicyFileInvalid
+from hub.logging import configure_logging
+from hub.ports import Publisher
+from hub.runtime import Hub
+from hub.services.policy import record_policy, reload_policy
+from web.routes import api, feeds, health
+
+log = structlog.get_logger("hub.web")
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before reading them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            response = JSONResponse({"error": "request too large",
+                                     "detail": f"bodies are limited to {self.limit} bytes"},
+                                    status_code=413)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            response = JSONResponse({"error": "request too large",
+                                     "detail": f"bodies are limited to {self.limit} bytes"},
+                                    status_code=413)
+            await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings, *, hub: Hub | None = None,
+               publishers: Mapping[str, Publisher] | None = None,
+               run_workers: bool | None = None) -> FastAPI:
+    """Build the app. ``hub``/``publishers`` let tests inject fakes through the ports."""
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        the_hub = hub or build_hub(settings, publishers=publishers)
+        policy = the_hub.policies.current   # a bad policy at start stops the hub, with file:line
+        await asyncio.to_thread(record_policy, the_hub, policy, actor="hub serve")
+        workers = None
+        if run_workers if run_workers is not None else not settings.distributed:
+            workers = EmbeddedWorkers(the_hub)
+            await workers.start()
+        loop = asyncio.get_running_loop()
+        pidfile = settings.data_dir / "hub.pid"
+        if hub is None:
+            pidfile.write_text(str(os.getpid()))
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGHUP, _reload, the_hub)
+        app.state.hub = the_hub
+        app.state.workers = workers
+        log.info("hub.started", policy=policy.digest[:12], workers=bool(workers))
+        try:
+            yield {"hub": the_hub}
+        finally:
+            if workers is not None:
+                await workers.stop()
+            if hub is None:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signal.SIGHUP)
+                with contextlib.suppress(FileNotFoundError):
+                    if pidfile.read_text().strip() == str(os.getpid()):
+                        pidfile.unlink()
+                the_hub.db.dispose()
+
+    app = FastAPI(title="Cross-posting hub", version="0.1.0", lifespan=lifespan,
+                  description="Write once; publish only where your policy permits; audit "
+                              "who could see what. Authenticate with "
+                              "`Authorization: Bearer hub_…` (create one with "
+                              "`hub token create`).")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
+        if getattr(exc, "field", None):
+            body["field"] = exc.field  # type: ignore[attr-defined]
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: "
+                    f"{e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "InvalidInput", "detail": "; ".join(problems)},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": "HTTPError", "detail": exc.detail},
+                            status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("web.unhandled", path=request.url.path)
+        return JSONResponse({"error": "InternalError",
+                             "detail": "the hub hit an unexpected error; nothing was "
+                                       "half-written, and the log has the details"},
+                            status_code=500)
+
+    return app
+
+
+def _reload(hub: Hub) -> None:
+    try:
+        policy, changed = reload_policy(hub, actor="SIGHUP")
+        log.info("policy.reloaded", digest=policy.digest[:12], changed=changed)
+    except PolicyFileInvalid as exc:
+        log.error("policy.rejected", file=exc.file, line=exc.line, reason=exc.reason)

@@ -1,0 +1,1 @@
+"""One module per resource; HTML and /api routes call the same hub services."""

@@ -1,0 +1,172 @@
+"""The JSON API: posts (JSON or form-encoded, for phone shortcut apps), media, audit."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from hub.errors import InvalidInput
+from hub.media import store_media
+from hub.services import audit_queries
+from hub.services.posts import (
+    MediaRef,
+    PostInput,
+    approve,
+    get_post,
+    list_posts,
+    submit_post,
+)
+from web.deps import ApproveToken, AuditToken, HubDep, PostToken, ReadToken
+
+router = APIRouter(prefix="/api")
+
+
+class MediaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sha256: str = Field(min_length=64, max_length=64, description="From POST /api/media")
+    alt: str = Field(default="", max_length=1500, description="Alt text")
+
+
+class PostIn(BaseModel):
+    """A post, written once. Form-encoded bodies use the same names; list fields may be
+    comma-separated or repeated."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="The post's text")
+    audiences: list[str] = Field(min_length=1, description="Audiences from the policy")
+    tags: list[str] = Field(default_factory=list)
+    content_warning: str | None = None
+    language: str | None = Field(default=None, description="e.g. en, pt-BR")
+    schedule_at: datetime | None = Field(default=None, description="ISO 8601 with zone")
+    media: list[MediaIn] = Field(default_factory=list, max_length=4)
+
+
+_FORM_LISTS = {"audiences", "audience", "tags", "tag"}
+
+
+def _from_form(form: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in form:
+        values = [v for v in form.getlist(key) if isinstance(v, str)]
+        if key in _FORM_LISTS:
+            name = key if key.endswith("s") else key + "s"
+            items = [x.strip() for v in values for x in v.split(",") if x.strip()]
+            data.setdefault(name, []).extend(items)
+        elif values:
+            data[key] = values[-1] if values[-1] != "" else None
+    if data.get("text") is None:
+        data["text"] = ""
+    return data
+
+
+_POST_BODY = {
+    "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/PostIn"}},
+        "application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["text", "audiences"],
+            "properties": {"text": {"type": "string"},
+                           "audiences": {"type": "string", "description": "comma-separated"},
+                           "tags": {"type": "string", "description": "comma-separated"},
+                           "content_warning": {"type": "string"},
+                           "language": {"type": "string"},
+                           "schedule_at": {"type": "string", "format": "date-time"}}}},
+    }}
+}
+
+
+async def _read_post(request: Request) -> PostIn:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            raw = _from_form(await request.form())
+        elif ctype in ("application/json", ""):
+            try:
+                raw = json.loads(await request.body() or b"null")
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
+            if not isinstance(raw, dict):
+                raise InvalidInput("the body must be a JSON object with text and audiences")
+        else:
+            raise InvalidInput(f"unsupported content type {ctype!r}: send JSON or a form")
+        return PostIn.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors())) from exc
+
+
+@router.post("/posts", status_code=202, openapi_extra=_POST_BODY, tags=["posts"],
+             summary="Write a post once; the policy routes it",
+             responses={202: {"description": "Accepted: decisions and deliveries"},
+                        401: {"description": "Missing or bad token"},
+                        403: {"description": "Token may not post to that audience"},
+                        422: {"description": "Invalid post (the reason says what)"}})
+async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONResponse:
+    body = await _read_post(request)
+    data = PostInput(text=body.text, audiences=body.audiences, tags=body.tags,
+                     content_warning=body.content_warning, language=body.language,
+                     schedule_at=body.schedule_at,
+                     media=[MediaRef(m.sha256, m.alt) for m in body.media])
+    view = await run_in_threadpool(submit_post, hub, data, token.author)
+    return JSONResponse(view.as_json(), status_code=202,
+                        headers={"Location": f"/api/posts/{view.post.id}"})
+
+
+@router.get("/posts/{post_id}", tags=["posts"], summary="A post's decisions and deliveries")
+async def read_post(post_id: str, hub: HubDep, token: ReadToken) -> dict[str, Any]:
+    return (await run_in_threadpool(get_post, hub, post_id)).as_json()
+
+
+@router.get("/posts", tags=["posts"], summary="Recent posts, newest first")
+async def recent_posts(hub: HubDep, token: ReadToken,
+                       limit: Annotated[int, Field(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
+    return [v.as_json() for v in await run_in_threadpool(list_posts, hub, limit=limit)]
+
+
+@router.post("/posts/{post_id}/approve", tags=["posts"],
+             summary="Release held deliveries (re-checked when sent)")
+async def approve_post(post_id: str, hub: HubDep, token: ApproveToken) -> dict[str, Any]:
+    view = await run_in_threadpool(approve, hub, post_id, approver=f"token:{token.name}")
+    return view.as_json()
+
+
+@router.post("/media", tags=["posts"], status_code=201,
+             summary="Upload an image; use its sha256 in a post's media")
+async def upload_media(file: UploadFile, hub: HubDep, token: PostToken) -> dict[str, Any]:
+    data = await file.read()
+    row = await run_in_threadpool(store_media, hub, data)
+    return {"sha256": row.sha256, "mime_type": row.mime_type, "size": row.size}
+
+
+@router.get("/audit/verify", tags=["audit"], summary="Check the hash chain")
+async def audit_verify(hub: HubDep, token: AuditToken) -> dict[str, Any]:
+    result = await run_in_threadpool(audit_queries.verify, hub)
+    return {"ok": result.ok, "events": result.events, "head": result.head,
+            "problem": result.problem, "bad_seq": result.bad_seq}
+
+
+@router.get("/audit/posts/{post_id}", tags=["audit"], summary="Who could see this post")
+async def audit_post(post_id: str, hub: HubDep, token: AuditToken) -> dict[str, Any]:
+    return await run_in_threadpool(audit_queries.post_audit, hub, post_id)
+
+
+@router.get("/audit/people/{person}", tags=["audit"],
+            summary="Every post this person could see (by id, name or identity)")
+async def audit_person(person: str, hub: HubDep, token: AuditToken,
+                       include_public: bool = True) -> dict[str, Any]:
+    return await run_in_threadpool(audit_queries.person_audit, hub, person,
+                                   include_public=include_public)
+
+
+@router.get("/audit/export", tags=["audit"], summary="The whole log as JSONL or CSV")
+async def audit_export(hub: HubDep, token: AuditToken,
+                       format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+    chunks = await run_in_threadpool(lambda: list(audit_queries.export(hub, format)))
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
+    return StreamingResponse(iterate_in_threadpool(iter(chunks)), media_type=media)
