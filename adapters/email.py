@@ -95,32 +95,43 @@ class EmailPublisher:
     def _send_all(self, draft: Draft, key: str, steps: _SyncSteps) -> Receipt:
         domain = parseaddr(self.settings.from_addr)[1].rpartition("@")[2] or "hub.invalid"
         sent: list[str] = []
-        refused: dict[str, str] = {}
+        refused: dict[str, str] = {}      # permanent (5xx): recorded, never retried
+        later: dict[str, str] = {}        # temporary (4xx): the delivery is retried for them
         if not draft.recipients:
             return Receipt(remote_id=f"<{key}@{domain}>", details={"sent": 0})
         with self._connect() as smtp:
             if draft.payload.get("mode") == "bcc":
-                if steps.get("sent") is None:
+                state = steps.get("sent")
+                if state is None:
                     msg = self._message(draft, key, domain, None)
-                    refused = self._send(smtp, msg, [r.address for r in draft.recipients])
-                    steps.record("sent", ",".join(sorted(refused)) or "-")
+                    bad = self._send(smtp, msg, [r.address for r in draft.recipients])
+                    later = {a: why for a, why in bad.items() if why.startswith("4")}
+                    if not later:
+                        refused = bad
+                        steps.record("sent", ",".join(sorted(refused)) or "-")
                 else:
-                    refused = {a: "refused earlier" for a in
-                               (steps.get("sent") or "-").split(",") if a and a != "-"}
-                sent = [r.address for r in draft.recipients if r.address not in refused]
+                    refused = {a: "refused" for a in state.split(",") if a and a != "-"}
+                sent = [r.address for r in draft.recipients
+                        if r.address not in refused and r.address not in later]
             else:
                 for r in draft.recipients:
                     state = steps.get(f"to:{r.person_id}")
                     if state is None:
-                        msg = self._message(draft, key, domain, r)
-                        bad = self._send(smtp, msg, [r.address])
+                        bad = self._send(smtp, self._message(draft, key, domain, r), [r.address])
+                        why = bad.get(r.address, "")
+                        if why.startswith("4"):
+                            later[r.address] = why
+                            continue
                         state = "refused" if bad else "sent"
                         steps.record(f"to:{r.person_id}", state)
-                        refused.update(bad)
                     if state == "sent":
                         sent.append(r.address)
                     else:
-                        refused.setdefault(r.address, "refused")
+                        refused[r.address] = "refused"
+        if later:
+            raise TransientDeliveryError(
+                f"the mail server asked to try again later for {len(later)} recipient(s): "
+                + "; ".join(f"{a}: {why}" for a, why in later.items()), platform="email")
         if not sent:
             raise PermanentDeliveryError(
                 "every recipient was refused by the mail server: " + "; ".join(
@@ -138,10 +149,10 @@ class EmailPublisher:
         msg["Subject"] = str(draft.payload.get("subject") or "")
         suffix = f".{to.person_id}" if to else ""
         msg["Message-ID"] = f"<{key}{suffix}@{domain}>"
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(draft.parts[0])   # set_content drops Content-* headers set before it
         if draft.payload.get("language"):
             msg["Content-Language"] = str(draft.payload["language"])
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(draft.parts[0])
         return msg
 
     def _connect(self) -> smtplib.SMTP:

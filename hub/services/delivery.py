@@ -19,7 +19,7 @@ from hub.domain.events import (
     DeliverySucceeded,
     RouteDecided,
 )
-from hub.domain.model import Decision, IdentityKind, Outcome, PeopleSnapshot, Reach
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Reach
 from hub.errors import (
     AccountNotConnected,
     ContentRejected,
@@ -286,10 +286,14 @@ def _who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, rec
     if isinstance(audience, dict):
         lower_bound = bool(audience.get("lower_bound", lower_bound))
         extra = {k: v for k, v in audience.items() if k != "identities"}
+        reached = {i.casefold() for i in audience.get("identities") or []
+                   if isinstance(i, str)}
+        if audience.get("kind") == "recipients":
+            # the platform says exactly who received it (refused addresses are not here)
+            members = [m for m in members if m.identity.casefold() in reached]
         by_identity = {i.value.casefold(): p.id for p in people.people.values()
-                       for i in p.identities if i.kind is not IdentityKind.EMAIL}
+                       for i in p.identities}
         known = {m.identity.casefold() for m in members}
-        for ident in audience.get("identities") or []:
-            if isinstance(ident, str) and ident.casefold() not in known:
-                members.append(SnapshotMember(by_identity.get(ident.casefold()), ident, None))
+        for ident in sorted(reached - known):
+            members.append(SnapshotMember(by_identity.get(ident), ident, None))
     return members, lower_bound, extra

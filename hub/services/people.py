@@ -65,7 +65,7 @@ def check_list_name(name: str) -> str:
 @dataclass(frozen=True)
 class NewPerson:
     name: str
-    identities: Sequence[tuple[IdentityKind, str]] = ()
+    identities: Sequence[tuple[IdentityKind | str, str]] = ()
     lists: Sequence[str] = ()
     note: str = ""
 
@@ -79,7 +79,7 @@ def _add(hub: Hub, s: Session, person: NewPerson, actor: str) -> PersonRow:
     s.add(row)
     s.flush()
     for kind, value in person.identities:
-        _add_identity(s, row, kind, value)
+        _add_identity(s, row, *normalise_identity(str(kind), value))
     hub.audit.append(s, PersonChanged(actor=actor, subject=row.id, change="added",
                                       details={"identities": len(person.identities)}), now=now)
     for list_name in person.lists:

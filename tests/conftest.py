@@ -1,0 +1,170 @@
+"""Shared fixtures: a clean environment, a policy directory, and a Hub factory over SQLite or
+PostgreSQL with fake publishers injected through the ports (never patches of our own code)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from adapters.fake import FakePublisher
+from hub.bootstrap import build_hub
+from hub.config import Settings
+from hub.runtime import Hub
+from hub.store.db import make_engine
+from hub.store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("HUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HUB_* setting from the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("HUB_"):
+            monkeypatch.delenv(key)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+TEST_POLICY = """\
+version: 1
+accounts: [email:personal, feed:site, bluesky:me, mastodon:main]
+targets:
+  friends-mail: {account: email:personal, list: friends}
+  friends-feed: {account: feed:site, list: friends}
+  clients-mail: {account: email:personal, list: clients, mode: bcc}
+  bsky: {account: bluesky:me}
+  masto-public: {account: mastodon:main, visibility: public}
+  masto-followers: {account: mastodon:main, visibility: private}
+audiences:
+  public: {reach: world, targets: [bsky, masto-public]}
+  professional: {reach: followers, targets: [masto-followers]}
+  friends: {reach: recipients, targets: [friends-mail, friends-feed]}
+  clients: {reach: recipients, targets: [clients-mail]}
+  careless: {reach: recipients, targets: [friends-feed, bsky]}
+rules:
+  - id: private-stays-home
+    deny: {tags: [private], reach: [world, world-unlisted, followers]}
+  - id: review-work
+    hold: {tags: [work], audiences: [public]}
+"""
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "hub.yaml").write_text(TEST_POLICY)
+    return d
+
+
+@pytest.fixture
+def fakes() -> dict[str, FakePublisher]:
+    return {"bluesky:me": FakePublisher("bluesky:me", limit=300),
+            "mastodon:main": FakePublisher("mastodon:main", limit=500)}
+
+
+def _pg_schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def _pg_admin() -> psycopg.Connection:
+    try:
+        return psycopg.connect(PG_URL.replace("postgresql://", "postgresql://", 1),
+                               autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({exc}). Start it with: "
+                    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test gets a fresh database: a SQLite file, or its own PostgreSQL schema.
+
+    Request it *before* ``make_hub`` in a test's arguments, so the schema outlives the
+    audit-chain check that ``make_hub`` runs at teardown."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with _pg_admin() as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+class Clock:
+    """A settable clock: services take ``now`` from the hub, so tests move time explicitly."""
+
+    def __init__(self) -> None:
+        self.value = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.value += timedelta(seconds=seconds)
+
+
+HubFactory = Callable[..., Hub]
+
+
+@pytest.fixture
+def make_hub(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublisher]
+             ) -> Iterator[HubFactory]:
+    """Build an initialised hub; the audit chain is verified when the test ends."""
+    built: list[Hub] = []
+
+    def factory(url: str | None = None, *, clock: Clock | None = None,
+                real_clock: bool = False, **overrides: object) -> Hub:
+        data = tmp_path / "var"
+        data.mkdir(exist_ok=True)
+        settings = Settings(data_dir=data, database_url=url or "", policy_dir=policy_dir,
+                            secret_key="test-secret-key-not-for-production",
+                            **overrides)  # type: ignore[arg-type]
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        engine.dispose()
+        hub = build_hub(settings, publishers=fakes)
+        if not real_clock:
+            hub.now = clock or Clock()
+        built.append(hub)
+        return hub
+
+    yield factory
+    for hub in built:
+        with hub.db.read() as s:
+            result = hub.audit.verify(s)
+        hub.db.dispose()
+        assert result.ok, f"audit chain broken after the test: {result.problem}"
+
+
+@pytest.fixture
+def copy_policies(tmp_path: Path) -> Path:
+    """The shipped example policy, copied so a test may edit it."""
+    target = tmp_path / "shipped-policies"
+    shutil.copytree(ROOT / "policies", target)
+    return target
