@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -25,9 +26,12 @@ class Inbox:
 
     messages: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    stall: dict[str, float] = field(default_factory=dict)   # address -> seconds to hang in RCPT
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        if address in self.stall:
+            await asyncio.sleep(self.stall.pop(address))
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
