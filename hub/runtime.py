@@ -16,7 +16,7 @@ from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import PolicyFileInvalid
-from hub.policy.loader import Policy, load_policy
+from hub.policy import Policy, load_policy
 from hub.ports import Publisher, TargetSpec
 from hub.store.db import Database
 

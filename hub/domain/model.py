@@ -118,7 +118,7 @@ class Target:
     name: str
     account: str            # "<platform>:<name>", e.g. "mastodon:work"
     reach: Reach
-    options: Mapping[str, str | int | bool | list[str]] = field(default_factory=dict)
+    options: Mapping[str, str | int | bool | list[str] | None] = field(default_factory=dict)
 
     @property
     def platform(self) -> str:

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from hub.domain.events import PolicyLoaded, PolicyRejected
 from hub.errors import PolicyFileInvalid
-from hub.policy.loader import Policy
+from hub.policy import Policy
 from hub.runtime import Hub
 from hub.store.tables import AuditRow
 

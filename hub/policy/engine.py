@@ -1,0 +1,348 @@
+"""The policy engine: ``route()`` decides, for one post, every target of the policy. Pure: no
+files, no clock, no database — the policy, the people snapshot and ``now`` come in as values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from hub.domain.model import (
+    Decision,
+    IdentityKind,
+    Outcome,
+    PeopleSnapshot,
+    Post,
+    Reach,
+    Routing,
+    Target,
+)
+from hub.errors import InvalidInput, UnknownAudience
+
+DEFAULT_DENY = "default-deny"
+NEVER_WIDEN = "never-widen"
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Action(StrEnum):
+    DENY = "deny"
+    HOLD = "hold"
+    REQUIRE = "require"
+
+
+class Requirement(StrEnum):
+    CONTENT_WARNING = "content_warning"
+    ALT_TEXT = "alt_text"
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A rule's conditions, compiled. Empty fields do not constrain; a non-empty one matches
+    when any of its values does; every non-empty field must match."""
+
+    tags: tuple[str, ...] = ()                      # casefolded, without '#'
+    audiences: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    reach: tuple[Reach, ...] = ()
+    text: tuple[re.Pattern[str], ...] = ()
+    mentions_member_of: tuple[str, ...] = ()
+    has_media: bool | None = None
+    missing_alt_text: bool | None = None
+    author: tuple[str, ...] = ()                    # "owner", "token:<name>", "token:*"
+    language: tuple[str, ...] = ()                  # lowercased; "en" also matches "en-gb"
+    weekdays: tuple[int, ...] = ()                  # 0 = Monday
+    hours: tuple[int, int] | None = None            # minutes since midnight, [start, end)
+    timezone: str = "UTC"
+
+    def describe(self) -> str:
+        """The conditions as words, e.g. "tagged #private, going to a target with reach world"."""
+        parts: list[str] = []
+        if self.tags:
+            parts.append("tagged " + _any_of([f"#{t}" for t in self.tags]))
+        if self.audiences:
+            parts.append("asking for audience " + _any_of(self.audiences))
+        if self.targets:
+            parts.append("going to target " + _any_of(self.targets))
+        if self.platforms:
+            parts.append("going to " + _any_of(self.platforms))
+        if self.accounts:
+            parts.append("going to account " + _any_of(self.accounts))
+        if self.reach:
+            parts.append("going to a target with reach " + _any_of([str(r) for r in self.reach]))
+        if self.text:
+            parts.append("whose text matches " + _any_of([f"/{p.pattern}/" for p in self.text]))
+        if self.mentions_member_of:
+            parts.append("mentioning a member of list " + _any_of(self.mentions_member_of))
+        if self.has_media is not None:
+            parts.append("with media" if self.has_media else "without media")
+        if self.missing_alt_text is not None:
+            parts.append("with media lacking alt text" if self.missing_alt_text
+                         else "whose media all have alt text")
+        if self.author:
+            parts.append("sent by " + _any_of(
+                ["any API token" if a == "token:*" else a for a in self.author]))
+        if self.language:
+            parts.append("in language " + _any_of(self.language))
+        if self.weekdays:
+            parts.append("on " + _any_of([WEEKDAY_NAMES[d] for d in self.weekdays]))
+        if self.hours is not None:
+            start, end = self.hours
+            parts.append(f"between {_hhmm(start)} and {_hhmm(end)}")
+        if self.weekdays or self.hours is not None:
+            parts[-1] += f" ({self.timezone} time)"
+        return ", ".join(parts) if parts else "of every kind"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One explicit rule from a policy file; ``source`` is "file:line" for messages."""
+
+    id: str
+    action: Action
+    conditions: Conditions = field(default_factory=Conditions)
+    requirement: Requirement | None = None
+    reason: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A compose-form choice: its targets and the widest reach it promises (its ceiling)."""
+
+    name: str
+    reach: Reach = Reach.RECIPIENTS
+    targets: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every policy file of a directory, validated and merged. Built by ``load_policy``."""
+
+    version: int
+    accounts: tuple[str, ...]
+    targets: Mapping[str, Target]
+    audiences: Mapping[str, Audience]
+    rules: tuple[Rule, ...]
+    digest: str
+    files: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def lists_used(self) -> tuple[str, ...]:
+        """Hub list names the policy refers to (target ``list``, ``list:<name>`` option
+        values such as Bluesky threadgates, ``mentions_member_of``), sorted."""
+        names: set[str] = set()
+        for target in self.targets.values():
+            if target.list_name:
+                names.add(target.list_name)
+            for value in target.options.values():
+                if isinstance(value, list):
+                    names.update(v[5:] for v in value
+                                 if isinstance(v, str) and v.startswith("list:"))
+        for rule in self.rules:
+            names.update(rule.conditions.mentions_member_of)
+        return tuple(sorted(names))
+
+
+def route(post: Post, policy: Policy, people: PeopleSnapshot, now: datetime, *,
+          recheck: bool = False) -> Routing:
+    """Decide every target of ``policy`` for ``post`` (see ``policies/README.md``).
+
+    Raises ``InvalidInput`` when the post asks for no audience and ``UnknownAudience`` for an
+    audience the policy does not define; with ``recheck=True`` (re-evaluation before publishing)
+    an audience removed since simply grants nothing.
+    """
+    if not post.audiences:
+        raise InvalidInput("a post needs at least one audience", field="audiences")
+    requested: list[str] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(post.audiences):
+        if name in policy.audiences:
+            requested.append(name)
+        elif recheck:
+            unknown.append(name)
+        else:
+            raise UnknownAudience(name, list(policy.audiences))
+    ceiling = max((policy.audiences[a].reach for a in requested), key=lambda r: r.rank,
+                  default=Reach.RECIPIENTS)
+    facts = _Facts(post, people, now if now.tzinfo else now.replace(tzinfo=UTC))
+    decisions = tuple(
+        _decide(target, policy, facts, requested=requested, unknown=unknown, ceiling=ceiling)
+        for target in policy.targets.values())
+    return Routing(decisions=decisions, policy_digest=policy.digest)
+
+
+def _decide(target: Target, policy: Policy, facts: _Facts, *, requested: list[str],
+            unknown: list[str], ceiling: Reach) -> Decision:
+    containing = tuple(a for a in requested if target.name in policy.audiences[a].targets)
+    if not containing:
+        return Decision(target, Outcome.DENY, (DEFAULT_DENY,),
+                        (_not_requested(target, policy, facts.post, unknown),))
+
+    denied: list[tuple[str, str]] = []
+    for rule in policy.rules:
+        if rule.action is Action.DENY and _matches(rule.conditions, facts, target):
+            denied.append((rule.id, rule.reason or
+                           f"Rule {rule.id} keeps out posts {rule.conditions.describe()}."))
+    if target.reach.wider_than(ceiling):
+        denied.append((NEVER_WIDEN, (
+            f"Never widen: {target.name} reaches {target.reach} ({target.reach.plain}), wider "
+            f"than this post's audiences allow ({ceiling}: {ceiling.plain}).")))
+    for rule in policy.rules:
+        if rule.action is Action.REQUIRE and _matches(rule.conditions, facts, target):
+            missing = _missing(rule, facts.post)
+            if missing:
+                denied.append((rule.id, f"{missing} to send it here: "
+                               f"{rule.reason or _required_for(rule)}"))
+    if denied:
+        return Decision(target, Outcome.DENY, tuple(i for i, _ in denied),
+                        tuple(r for _, r in denied), containing)
+
+    holds = [rule for rule in policy.rules
+             if rule.action is Action.HOLD and _matches(rule.conditions, facts, target)]
+    if holds:
+        return Decision(target, Outcome.HOLD, tuple(r.id for r in holds), tuple(
+            r.reason or f"Held for approval: rule {r.id} holds posts {r.conditions.describe()}."
+            for r in holds), containing)
+
+    return Decision(target, Outcome.ALLOW, tuple(f"audience:{a}" for a in containing), tuple(
+        f"This post asked for audience {a}, which includes {target.name}." for a in containing),
+        containing)
+
+
+def _matches(conditions: Conditions, facts: _Facts, target: Target) -> bool:
+    """True when every condition given holds for this post going to ``target``."""
+    c, post = conditions, facts.post
+    if c.tags and not any(t in facts.tags for t in c.tags):
+        return False
+    if c.audiences and not any(a in post.audiences for a in c.audiences):
+        return False
+    if (c.targets and target.name not in c.targets
+            or c.platforms and target.platform not in c.platforms
+            or c.accounts and target.account not in c.accounts
+            or c.reach and target.reach not in c.reach):
+        return False
+    if c.has_media is not None and bool(post.media) != c.has_media:
+        return False
+    if c.missing_alt_text is not None and facts.missing_alt != c.missing_alt_text:
+        return False
+    if c.author and not any(_author_is(a, post.author) for a in c.author):
+        return False
+    if c.language and not any(_language_is(lang, post.language) for lang in c.language):
+        return False
+    if c.weekdays or c.hours is not None:
+        local = facts.local(c.timezone)
+        if c.weekdays and local.weekday() not in c.weekdays:
+            return False
+        if c.hours is not None and not _within(local.hour * 60 + local.minute, c.hours):
+            return False
+    if c.text and not any(p.search(t) for p in c.text for t in facts.texts):
+        return False
+    return not c.mentions_member_of or any(facts.mentions(n) for n in c.mentions_member_of)
+
+
+def _within(minute: int, window: tuple[int, int]) -> bool:
+    """``[start, end)``; a window whose end is not after its start wraps past midnight."""
+    start, end = window
+    return start <= minute < end if start < end else (minute >= start or minute < end)
+
+
+class _Facts:
+    """What the rules ask about one post, computed once per ``route`` call."""
+
+    def __init__(self, post: Post, people: PeopleSnapshot, now: datetime) -> None:
+        self.post = post
+        self.people = people
+        self.now = now
+        self.tags = frozenset(t.strip().removeprefix("#").casefold() for t in post.tags)
+        self.texts = (post.text, post.content_warning or "")
+        self.missing_alt = any(not m.alt.strip() for m in post.media)
+        self._mentions: dict[str, bool] = {}
+
+    def local(self, timezone: str) -> datetime:
+        return self.now.astimezone(ZoneInfo(timezone))
+
+    def mentions(self, list_name: str) -> bool:
+        """Whether the text mentions an identity of a member of ``list_name``."""
+        if list_name not in self._mentions:
+            needles = sorted({_mention_form(i.kind, i.value)
+                              for person in self.people.members(list_name)
+                              for i in person.identities} - {""}, key=len, reverse=True)
+            pattern = re.compile(r"(?<![\w.@+-])(?:" + "|".join(map(re.escape, needles))
+                                 + r")(?![\w@-]|\.[\w-])", re.IGNORECASE)
+            self._mentions[list_name] = bool(needles) and any(
+                pattern.search(t) for t in self.texts)
+        return self._mentions[list_name]
+
+
+def _mention_form(kind: IdentityKind, value: str) -> str:
+    """How an identity appears in text: ana@example.org, @ana@example.social, @ana.bsky.social."""
+    value = value.strip()
+    if kind is IdentityKind.EMAIL or value.startswith("did:"):
+        return value
+    return "@" + value.lstrip("@") if value.lstrip("@") else ""
+
+
+def _author_is(wanted: str, author: str) -> bool:
+    if wanted == "token:*":
+        return author.startswith("token:")
+    return wanted.casefold() == author.casefold()
+
+
+def _language_is(wanted: str, language: str | None) -> bool:
+    if not language:
+        return False
+    language = language.lower()
+    return language == wanted or language.startswith(wanted + "-")
+
+
+def _missing(rule: Rule, post: Post) -> str:
+    if rule.requirement is Requirement.CONTENT_WARNING and not (post.content_warning or "").strip():
+        return "Add a content warning"
+    if rule.requirement is Requirement.ALT_TEXT and any(not m.alt.strip() for m in post.media):
+        return "Add alt text to every image"
+    return ""
+
+
+def _required_for(rule: Rule) -> str:
+    what = "a content warning" if rule.requirement is Requirement.CONTENT_WARNING else "alt text"
+    return f"rule {rule.id} requires {what} on posts {rule.conditions.describe()}."
+
+
+def _not_requested(target: Target, policy: Policy, post: Post, unknown: list[str]) -> str:
+    owners = [a.name for a in policy.audiences.values() if target.name in a.targets]
+    asked = _all_of(list(dict.fromkeys(post.audiences)))
+    if not owners:
+        belongs = "no audience at all"
+    else:
+        belongs = f"audience{'s' if len(owners) > 1 else ''} {_all_of(owners)}"
+    reason = (f"Not in any audience this post asked for ({asked}); "
+              f"{target.name} belongs to {belongs}.")
+    if unknown:
+        reason += f" Audience {_all_of(unknown)} is no longer in the policy."
+    return reason
+
+
+def _any_of(items: tuple[str, ...] | list[str]) -> str:
+    return _join(items, "or")
+
+
+def _all_of(items: tuple[str, ...] | list[str]) -> str:
+    return _join(items, "and")
+
+
+def _join(items: tuple[str, ...] | list[str], word: str) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
