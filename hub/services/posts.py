@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import regex
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.domain.events import (
@@ -17,7 +18,7 @@ from hub.domain.events import (
     PostSubmitted,
     RouteDecided,
 )
-from hub.domain.model import Decision, Media, Outcome, Post, PostId
+from hub.domain.model import Decision, Media, Outcome, Post, PostId, Routing
 from hub.errors import ContentRejected, Forbidden, InvalidInput, NotFound
 from hub.ids import new_delivery_key, new_id
 from hub.policy.engine import route
@@ -117,12 +118,26 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
                 language=data.language, schedule_at=data.schedule_at, media=media,
                 author=author.name)
     routing = route(post, policy, people, now)
-    rejections = {d.target.name: hub.publishers.check(post, d.target, people)
-                  for d in routing.allowed()}
-    rejections = {k: v for k, v in rejections.items() if v}
+    rejections: dict[str, str] = {}
+    for d in routing.allowed():
+        if (why := hub.publishers.check(post, d.target, people)) is not None:
+            rejections[d.target.name] = why
     if routing.allowed() and len(rejections) == len(routing.allowed()):
         raise ContentRejected("no target can carry this post: " + "; ".join(
             f"{t}: {r}" for t, r in rejections.items()))
+    for attempt in range(3):
+        try:
+            view = _write_post(hub, post, routing, rejections, author, now)
+            break
+        except IntegrityError:   # a delivery key collided with another process's: new keys
+            if attempt == 2:
+                raise
+    hub.wake([d.id for d in view.deliveries if d.status == "pending" and d.due_at <= now])
+    return view
+
+
+def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, str],
+                author: Author, now: datetime) -> PostView:
     with hub.db.transaction() as s:
         s.add(post_to_row(post, policy_digest=routing.policy_digest))
         s.flush()
@@ -142,8 +157,7 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
                 actor=author.name, post_id=post.id, delivery_id=ids[target],
                 policy_digest=routing.policy_digest, target=target, reason=reason), now=now)
         view = _view(s, post.id)
-    hub.wake([d.id for d in view.deliveries if d.status == "pending" and d.due_at <= now])
-    return view
+        return view
 
 
 def _media(s: Session, refs: Sequence[MediaRef]) -> tuple[Media, ...]:
@@ -165,7 +179,7 @@ def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decis
                      digest: str, rejections: dict[str, str], now: datetime
                      ) -> dict[str, str]:
     ids: dict[str, str] = {}
-    for n, d in enumerate(decisions):
+    for d in decisions:
         s.add(DecisionRow(post_id=post.id, target=d.target.name, account=d.target.account,
                           reach=d.target.reach.value, outcome=d.outcome.value,
                           rule_ids=list(d.rule_ids), reasons=list(d.reasons),
@@ -178,7 +192,7 @@ def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decis
         delivery = DeliveryRow(
             id=new_id("d"), post_id=post.id, target=d.target.name, account=d.target.account,
             platform=d.target.platform, reach=d.target.reach.value,
-            key=new_delivery_key(now, n), status=status, due_at=due(post, now),
+            key=new_delivery_key(now), status=status, due_at=due(post, now),
             last_error=rejections.get(d.target.name, ""), created=now, updated=now,
             finished=now if status == "rejected" else None)
         s.add(delivery)
