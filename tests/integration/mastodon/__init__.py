@@ -1,0 +1,1 @@
+"""Mastodon adapter integration tests: the contract-checked double and mastodon-mock."""
