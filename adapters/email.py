@@ -27,7 +27,16 @@ from hub.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from hub.ports import JSON, Connection, CredentialStore, Draft, Receipt, Recipient, Steps
+from hub.ports import (
+    JSON,
+    Connection,
+    CredentialStore,
+    Draft,
+    MediaLoader,
+    Receipt,
+    Recipient,
+    Steps,
+)
 
 MAX_EMAIL_TEXT = 100_000
 
@@ -217,7 +226,8 @@ def _subject(post: Post) -> str:
     return first if len(first) <= 78 else first[:75].rstrip() + "…"
 
 
-def build(connection: Connection, credentials: CredentialStore) -> EmailPublisher:
+def build(connection: Connection, credentials: CredentialStore, *,
+          media_loader: MediaLoader | None = None) -> EmailPublisher:
     return EmailPublisher(connection.account, _settings(connection.settings), connection.secret)
 
 

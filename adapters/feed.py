@@ -12,7 +12,16 @@ from typing import ClassVar
 
 from adapters.feed_spec import FeedOptions
 from hub.domain.model import PeopleSnapshot, Post, Target
-from hub.ports import JSON, Connection, CredentialStore, Draft, Receipt, Recipient, Steps
+from hub.ports import (
+    JSON,
+    Connection,
+    CredentialStore,
+    Draft,
+    MediaLoader,
+    Receipt,
+    Recipient,
+    Steps,
+)
 
 
 def feed_name(options: Mapping[str, object]) -> str:
@@ -44,7 +53,8 @@ class FeedPublisher:
         return None   # the web layer stops listing deleted posts
 
 
-def build(connection: Connection, credentials: CredentialStore) -> FeedPublisher:
+def build(connection: Connection, credentials: CredentialStore, *,
+          media_loader: MediaLoader | None = None) -> FeedPublisher:
     return FeedPublisher(connection.account)
 
 

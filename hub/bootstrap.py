@@ -11,7 +11,7 @@ from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import AccountNotConnected, ContentRejected, HubError
-from hub.ports import Connection, Publisher, PublisherFactory, TargetSpec
+from hub.ports import Connection, MediaLoader, Publisher, PublisherFactory, TargetSpec
 from hub.runtime import Hub, PolicyState, utcnow
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
@@ -43,7 +43,9 @@ class AccountPublishers:
     def __init__(self, db: Database, box: SecretBox,
                  specs: Mapping[str, type[TargetSpec]],
                  factory: Callable[[str], PublisherFactory] = adapters.load_factory,
-                 overrides: Mapping[str, Publisher] | None = None) -> None:
+                 overrides: Mapping[str, Publisher] | None = None,
+                 media_loader: MediaLoader | None = None) -> None:
+        self._media_loader = media_loader
         self._db = db
         self._box = box
         self._specs = specs
@@ -67,7 +69,8 @@ class AccountPublishers:
             raise AccountNotConnected(f"no adapter for platform {platform!r}")
         credentials = DbCredentials(self._db, self._box)
         if not spec.needs_connection:
-            return self._factory(platform)(Connection(account, {}), credentials)
+            return self._factory(platform)(Connection(account, {}), credentials,
+                                           media_loader=self._media_loader)
         with self._db.read() as s:
             row = s.get(AccountRow, account)
         if row is None:
@@ -78,7 +81,8 @@ class AccountPublishers:
                 f"account {account}: the platform rejected its credentials "
                 f"({row.status_reason}); reconnect with `hub accounts add {platform} {name}`")
         secret = self._box.decrypt(row.secret_enc) if row.secret_enc else None
-        return self._factory(platform)(Connection(account, row.settings, secret), credentials)
+        return self._factory(platform)(Connection(account, row.settings, secret), credentials,
+                                       media_loader=self._media_loader)
 
     def check(self, post: Post, target: Target, people: PeopleSnapshot) -> str | None:
         try:
@@ -110,4 +114,14 @@ def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None 
     box = SecretBox(key)
     specs = adapters.TARGET_SPECS
     return Hub(settings=settings, db=db, policies=PolicyState(settings.policy_dir, specs),
-               publishers=AccountPublishers(db, box, specs, overrides=publishers), box=box)
+               publishers=AccountPublishers(db, box, specs, overrides=publishers,
+                                            media_loader=_media_reader(settings)), box=box)
+
+
+def _media_reader(settings: Settings) -> MediaLoader:
+    def read(sha256: str) -> bytes:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a media hash: {sha256[:16]!r}")
+        return (settings.media_dir / sha256).read_bytes()
+
+    return read

@@ -53,6 +53,10 @@ def _hub(*, require_policy: bool = True) -> Any:
     hub = build_hub(_settings())
     if require_policy:
         hub.policies.current  # noqa: B018  (load now: a bad file stops the command, with file:line)
+    if hub.settings.distributed:   # wake the arq workers after commit (else the sweeper does)
+        from hub.dispatch.queue import enqueue_blocking
+
+        hub.wakers.append(functools.partial(enqueue_blocking, hub))
     return hub
 
 
@@ -69,8 +73,10 @@ def main() -> None:
 # -- setup --------------------------------------------------------------------------------
 
 @main.command()
+@click.option("--password-stdin", is_flag=True,
+              help="Also set the web login password, read from standard input.")
 @handles_errors
-def init() -> None:
+def init(password_stdin: bool) -> None:
     """Create the database and secret key, check the policy, print a first API token."""
     from hub.bootstrap import build_hub
     from hub.services.policy import record_policy
@@ -96,6 +102,32 @@ def init() -> None:
         _, secret = create_token(hub, "first", list(SCOPES))
         click.echo("\nYour first API token (shown once; store it somewhere safe):\n")
         click.secho(f"  {secret}\n", bold=True)
+    _owner_password(hub, from_stdin=password_stdin, only_if_asked=True)
+    hub.db.dispose()
+
+
+def _owner_password(hub: Any, *, from_stdin: bool, only_if_asked: bool = False) -> None:
+    from hub.services.owner import has_password, set_password
+
+    if from_stdin:
+        set_password(hub, sys.stdin.readline().rstrip("\r\n"))
+        click.echo("web password set (argon2id); every web session was logged out")
+    elif not only_if_asked:
+        set_password(hub, click.prompt("New web password", hide_input=True,
+                                       confirmation_prompt=True))
+        click.echo("web password set (argon2id); every web session was logged out")
+    elif not has_password(hub):
+        click.echo("web login: no password yet. Set it with `hub password`, or open "
+                   f"{hub.settings.base_url}/setup in a browser on this machine")
+
+
+@main.command()
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@handles_errors
+def password(password_stdin: bool) -> None:
+    """Set (or change) the owner's web login password; logs out every web session."""
+    hub = _hub(require_policy=False)
+    _owner_password(hub, from_stdin=password_stdin)
     hub.db.dispose()
 
 
@@ -138,6 +170,29 @@ def serve(host: str | None, port: int | None) -> None:
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False)
+
+
+@main.command()
+@click.option("--concurrency", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Deliveries this worker publishes at once.")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--poll-delay", default=0.1, show_default=True, type=click.FloatRange(0.01, 5),
+              help="Seconds between looks at the queue.")
+@handles_errors
+def worker(concurrency: int, burst: bool, poll_delay: float) -> None:
+    """Publish deliveries from Redis (distributed mode); run as many as you like."""
+    from hub.dispatch.arq_worker import run_worker
+    from hub.logging import configure_logging
+
+    settings = _settings()
+    if not settings.distributed:
+        _fail("`hub worker` needs HUB_REDIS_URL (and HUB_DATABASE_URL=postgresql://…); "
+              "without Redis, `hub serve` runs the workers itself")
+    if settings.is_sqlite:
+        click.secho("warning: workers share a SQLite file; use PostgreSQL when workers run "
+                    "on other machines or containers", fg="yellow", err=True)
+    configure_logging(settings.log_level)
+    sys.exit(run_worker(settings, concurrency=concurrency, burst=burst, poll_delay=poll_delay))
 
 
 # -- tokens -------------------------------------------------------------------------------
@@ -704,10 +759,22 @@ def accounts_add_bluesky(name: str, handle: str, service: str) -> None:
 @accounts_add.command("mastodon")
 @click.argument("name")
 @click.option("--instance", required=True, help="e.g. https://mastodon.social")
+@click.option("--oauth", is_flag=True,
+              help="Authorise in the browser instead of pasting an access token.")
 @handles_errors
-def accounts_add_mastodon(name: str, instance: str) -> None:
-    """Mastodon with an access token (Preferences → Development)."""
-    secret = _read_secret("Access token")
+def accounts_add_mastodon(name: str, instance: str, oauth: bool) -> None:
+    """Mastodon with an access token (Preferences → Development; scopes write:statuses,
+    write:media, read:accounts, read:follows), or --oauth to authorise in a browser."""
+    if oauth:
+        from adapters.mastodon.oauth import authorization_url, exchange_code, register_app
+
+        app = asyncio.run(register_app(instance))
+        click.echo("Open this address, approve the hub, and paste the code it shows:\n")
+        click.echo(f"  {authorization_url(app)}\n")
+        code = _read_secret("Authorization code")
+        secret = asyncio.run(exchange_code(app, code.strip()))
+    else:
+        secret = _read_secret("Access token")
     _connect(f"mastodon:{name}", {"instance": instance}, secret)
 
 

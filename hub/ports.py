@@ -14,7 +14,7 @@ Adapters raise only :mod:`hub.errors` (``ContentRejected`` from ``prepare``;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeAlias
 
@@ -123,10 +123,15 @@ class Connection:
     secret: str | None = field(default=None, repr=False)   # decrypted; never logged
 
 
-class PublisherFactory(Protocol):
-    """``adapters.<platform>.build(connection, credentials)`` -> Publisher."""
+MediaLoader: TypeAlias = Callable[[str], bytes]
+"""sha256 -> the media file's bytes (the hub's content-addressed media store)."""
 
-    def __call__(self, connection: Connection, credentials: CredentialStore) -> Publisher: ...
+
+class PublisherFactory(Protocol):
+    """``adapters.<platform>.build(connection, credentials, media_loader=...)`` -> Publisher."""
+
+    def __call__(self, connection: Connection, credentials: CredentialStore, *,
+                 media_loader: MediaLoader | None = None) -> Publisher: ...
 
 
 Limits: TypeAlias = Mapping[str, int]
