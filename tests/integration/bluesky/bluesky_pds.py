@@ -1,0 +1,174 @@
+"""Helpers for the Bluesky integration tests: the local PDS handle, accounts, and in-memory
+fakes of the hub's ports (Steps, CredentialStore). Fixtures are in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[3]
+SPEC = ROOT / "tests" / "pds"
+
+
+def pds_home() -> Path:
+    """Where scripts/install-pds puts the install for the current lockfile."""
+    digest = hashlib.sha256((SPEC / "package.json").read_bytes()
+                            + (SPEC / "package-lock.json").read_bytes()).hexdigest()[:16]
+    cache = os.environ.get("CROSSPOST_PDS_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crosspost-hub")
+    return Path(cache) / f"pds-{digest}"
+
+
+@dataclass
+class Pds:
+    url: str                    # http://localhost:<port>, as the PDS names itself
+    admin_password: str
+    process: subprocess.Popen[bytes]
+    _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def create_account(self, prefix: str = "u") -> Account:
+        handle = f"{prefix}{next(self._names)}-{secrets.token_hex(3)}.test"
+        password = secrets.token_urlsafe(12)
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            made = http.post("/xrpc/com.atproto.server.createAccount", json={
+                "handle": handle, "email": f"{handle}@example.test", "password": password})
+            made.raise_for_status()
+            body = made.json()
+            app = http.post("/xrpc/com.atproto.server.createAppPassword", json={"name": "hub"},
+                            headers={"Authorization": f"Bearer {body['accessJwt']}"})
+            app.raise_for_status()
+        return Account(handle, body["did"], password, app.json()["password"], self.url)
+
+    def records(self, did: str, collection: str) -> list[dict[str, Any]]:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            found: list[dict[str, Any]] = []
+            cursor = None
+            while True:
+                params = {"repo": did, "collection": collection, "limit": 100}
+                if cursor:
+                    params["cursor"] = cursor
+                page = http.get("/xrpc/com.atproto.repo.listRecords", params=params).json()
+                found += page["records"]
+                cursor = page.get("cursor")
+                if not cursor or not page["records"]:
+                    return found
+
+    def record(self, uri: str) -> dict[str, Any] | None:
+        did, collection, rkey = uri.removeprefix("at://").split("/")
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            got = http.get("/xrpc/com.atproto.repo.getRecord",
+                           params={"repo": did, "collection": collection, "rkey": rkey})
+        return got.json() if got.status_code == 200 else None
+
+
+@dataclass(frozen=True)
+class Account:
+    handle: str
+    did: str
+    password: str
+    app_password: str
+    service: str
+
+
+class MemorySteps:
+    """The hub's durable Steps, in memory: a fake implementing ``hub.ports.Steps``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    async def record(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+class MemoryCredentials:
+    """``hub.ports.CredentialStore`` plus the optional shared-refresh extension, in memory."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, list[str]] = {}
+        self._locks: dict[str, Any] = {}
+
+    async def save(self, account: str, secret: str) -> None:
+        self.saved.setdefault(account, []).append(secret)
+
+    async def load(self, account: str) -> str | None:
+        return (self.saved.get(account) or [None])[-1]
+
+    def refresh_lock(self, account: str) -> Any:
+        import asyncio
+        lock = self._locks.setdefault(account, asyncio.Lock())
+
+        @asynccontextmanager
+        async def held() -> Any:
+            async with lock:
+                yield
+        return held()
+
+
+class PlainCredentials:
+    """Only the port itself: ``save``."""
+
+    def __init__(self) -> None:
+        self.saved: list[str] = []
+
+    async def save(self, account: str, secret: str) -> None:
+        self.saved.append(secret)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Passes requests through and counts them by XRPC method; can lose or refuse one call.
+
+    ``lose`` names a method and the call number whose response is dropped *after* the server
+    handled it (the write lands, the client sees a timeout) — an unknown outcome. ``fail``
+    names one that never reaches the server (connection refused)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.calls: dict[str, int] = {}
+        self.lose: tuple[str, int] | None = None
+        self.fail: tuple[str, int] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        method = request.url.path.rsplit(".", 1)[-1]          # applyWrites, getRecord...
+        self.calls[method] = self.calls.get(method, 0) + 1
+        if self.fail == (method, self.calls[method]):
+            raise httpx.ConnectError("refused on purpose", request=request)
+        response = await self.inner.handle_async_request(request)
+        if self.lose == (method, self.calls[method]):
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost on purpose", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def new_key() -> str:
+    """A delivery key as the hub makes them: a TID."""
+    from hub.domain.tid import make_tid
+    return make_tid(time.time_ns() // 1000, secrets.randbelow(1024))
+
+
+@dataclass
+class Connected:
+    account: Account
+    publisher: Any
+    credentials: Any
+    transport: CountingTransport
+    connection: Any
+
+
