@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+
+from sqlalchemy import text
 
 import adapters
 from hub.config import Settings
@@ -19,11 +25,14 @@ from hub.store.tables import AccountRow
 
 
 class DbCredentials:
-    """``hub.ports.CredentialStore``: adapters persist refreshed sessions, encrypted."""
+    """``hub.ports.CredentialStore``: adapters persist refreshed sessions, encrypted; and a
+    lock across processes so exactly one of them refreshes an account's session at a time
+    (PostgreSQL advisory lock, or a file lock next to the SQLite database)."""
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Database, box: SecretBox, lock_dir: Path) -> None:
         self._db = db
         self._box = box
+        self._lock_dir = lock_dir
 
     async def save(self, account: str, secret: str) -> None:
         await asyncio.to_thread(self._save, account, secret)
@@ -36,6 +45,39 @@ class DbCredentials:
                 row.updated = utcnow()
                 s.add(row)
 
+    async def load(self, account: str) -> str | None:
+        """The latest stored secret (another process may have refreshed it)."""
+        def read() -> str | None:
+            with self._db.read() as s:
+                row = s.get(AccountRow, account)
+                return self._box.decrypt(row.secret_enc) if row and row.secret_enc else None
+
+        return await asyncio.to_thread(read)
+
+    @contextlib.asynccontextmanager
+    async def refresh_lock(self, account: str) -> AsyncIterator[None]:
+        if self._db.dialect == "postgresql":
+            conn = await asyncio.to_thread(self._db.engine.connect)
+            key = int.from_bytes(hashlib.sha256(account.encode()).digest()[:8], "big", signed=True)
+            try:
+                await asyncio.to_thread(
+                    lambda: conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key}))
+                yield
+            finally:
+                await asyncio.to_thread(
+                    lambda: conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key}))
+                await asyncio.to_thread(conn.close)
+            return
+        self._lock_dir.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(account.encode()).hexdigest()[:16]
+        handle = (self._lock_dir / f"refresh-{name}.lock").open("a")
+        try:
+            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
 
 class AccountPublishers:
     """One publisher per connected account, built on first use and kept (one client each)."""
@@ -44,8 +86,10 @@ class AccountPublishers:
                  specs: Mapping[str, type[TargetSpec]],
                  factory: Callable[[str], PublisherFactory] = adapters.load_factory,
                  overrides: Mapping[str, Publisher] | None = None,
-                 media_loader: MediaLoader | None = None) -> None:
+                 media_loader: MediaLoader | None = None,
+                 lock_dir: Path = Path("var/locks")) -> None:
         self._media_loader = media_loader
+        self._lock_dir = lock_dir
         self._db = db
         self._box = box
         self._specs = specs
@@ -67,7 +111,7 @@ class AccountPublishers:
         spec = self._specs.get(platform)
         if spec is None:
             raise AccountNotConnected(f"no adapter for platform {platform!r}")
-        credentials = DbCredentials(self._db, self._box)
+        credentials = DbCredentials(self._db, self._box, self._lock_dir)
         if not spec.needs_connection:
             return self._factory(platform)(Connection(account, {}), credentials,
                                            media_loader=self._media_loader)
@@ -95,9 +139,28 @@ class AccountPublishers:
             return exc.message
         return None
 
-    def forget(self, account: str) -> None:
+    async def forget(self, account: str) -> None:
         with self._lock:
-            self._cache.pop(account, None)
+            publisher = self._cache.pop(account, None)
+        if publisher is not None:
+            await _close(publisher)
+
+    async def aclose(self) -> None:
+        """Close every publisher's client (whoever built a client closes it)."""
+        with self._lock:
+            publishers, self._cache = list(self._cache.values()), {}
+        for publisher in publishers:
+            await _close(publisher)
+
+
+async def _close(publisher: Publisher) -> None:
+    aclose = getattr(publisher, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(publisher, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
 
 
 def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,
@@ -115,7 +178,8 @@ def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None 
     specs = adapters.TARGET_SPECS
     return Hub(settings=settings, db=db, policies=PolicyState(settings.policy_dir, specs),
                publishers=AccountPublishers(db, box, specs, overrides=publishers,
-                                            media_loader=_media_reader(settings)), box=box)
+                                            media_loader=_media_reader(settings),
+                                            lock_dir=settings.data_dir / "locks"), box=box)
 
 
 def _media_reader(settings: Settings) -> MediaLoader:

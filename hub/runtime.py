@@ -32,8 +32,12 @@ class Publishers(Protocol):
         """Why ``target`` cannot carry ``post`` (its ``prepare`` refused), or None."""
         ...
 
-    def forget(self, account: str) -> None:
-        """Drop a cached publisher (after reconnecting or a credentials rejection)."""
+    async def forget(self, account: str) -> None:
+        """Close and drop a cached publisher (after reconnecting or a credentials rejection)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every publisher's client (at shutdown)."""
         ...
 
 

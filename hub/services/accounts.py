@@ -32,7 +32,7 @@ async def connect_account(hub: Hub, account: str, settings: Mapping[str, JSON], 
         s.add(row)
         hub.audit.append(s, AccountConnected(actor=actor, subject=account, platform=platform),
                          now=now)
-    hub.publishers.forget(account)
+    await hub.publishers.forget(account)
     return row
 
 

@@ -148,7 +148,7 @@ async def _attempt(hub: Hub, delivery_id: str, worker: str) -> Attempt:
                                        exc.retry_after)
     except (PermanentDeliveryError, ContentRejected, AccountNotConnected) as exc:
         if isinstance(exc, CredentialsRejected):
-            hub.publishers.forget(delivery.account)
+            await hub.publishers.forget(delivery.account)
         return await asyncio.to_thread(_fail, hub, delivery_id, worker, exc)
     return await asyncio.to_thread(_succeed, hub, delivery_id, worker, decision, people,
                                    draft, receipt)
