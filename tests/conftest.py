@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (imported early: see below)
 import psycopg
 import pytest
 
@@ -21,6 +22,9 @@ from hub.runtime import Hub
 from hub.store.db import make_engine
 from hub.store.migrate import upgrade
 
+# hypothesis is imported above, at collection: if its pytest plugin imports it first at the end
+# of a run, CPython 3.11.7's AST validator can fail ("AST constructor recursion depth
+# mismatch") while pytest rewrites its modules.
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("HUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
