@@ -13,19 +13,21 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.bootstrap import build_hub
 from hub.config import Settings
+from hub.dispatch.queue import ArqEnqueuer
 from hub.dispatch.worker import EmbeddedWorkers
 from hub.errors import HubError, PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.ports import Publisher
 from hub.runtime import Hub
 from hub.services.policy import record_policy, reload_policy
-from web.routes import api, feeds, health
+from web import ui
+from web.routes import api, feeds, health, metrics
 
 log = structlog.get_logger("hub.web")
 
@@ -86,6 +88,9 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
         if run_workers if run_workers is not None else not settings.distributed:
             workers = EmbeddedWorkers(the_hub)
             await workers.start()
+        enqueuer = None
+        if settings.distributed and workers is None:   # arq workers publish; wake them
+            enqueuer = await ArqEnqueuer.start(the_hub)
         loop = asyncio.get_running_loop()
         pidfile = settings.data_dir / "hub.pid"
         if hub is None:
@@ -94,12 +99,16 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                 loop.add_signal_handler(signal.SIGHUP, _reload, the_hub)
         app.state.hub = the_hub
         app.state.workers = workers
+        app.state.enqueuer = enqueuer
         log.info("hub.started", policy=policy.digest[:12], workers=bool(workers))
         try:
             yield {"hub": the_hub}
         finally:
             if workers is not None:
                 await workers.stop()
+            await the_hub.publishers.aclose()
+            if enqueuer is not None:
+                await enqueuer.close()
             if hub is None:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signal.SIGHUP)
@@ -117,9 +126,13 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(feeds.router)
+    app.include_router(metrics.router)
+    ui.install(app)   # the owner's HTML pages
 
     @app.exception_handler(HubError)
-    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+    async def _hub_error(request: Request, exc: HubError) -> Response:
+        if ui.wants_html(request):
+            return ui.error_page(request, exc.status, exc.message)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if getattr(exc, "field", None):
             body["field"] = exc.field  # type: ignore[attr-defined]
@@ -127,20 +140,27 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: "
                     f"{e['msg']}" for e in exc.errors()]
+        if ui.wants_html(request):
+            return ui.error_page(request, 422, "; ".join(problems))
         return JSONResponse({"error": "InvalidInput", "detail": "; ".join(problems)},
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if ui.wants_html(request):
+            return ui.error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"error": "HTTPError", "detail": exc.detail},
                             status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+    async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("web.unhandled", path=request.url.path)
+        if ui.wants_html(request):
+            return ui.error_page(request, 500, "the hub hit an unexpected error; nothing was "
+                                 "half-written, and the log has the details")
         return JSONResponse({"error": "InternalError",
                              "detail": "the hub hit an unexpected error; nothing was "
                                        "half-written, and the log has the details"},

@@ -40,7 +40,7 @@ log = structlog.get_logger("hub.delivery")
 class Attempt:
     """What one run of :func:`deliver` did."""
 
-    status: str                    # published | retry | failed | denied | held | skipped
+    status: str          # published | retry | failed | denied | held | cancelled | skipped
     reason: str = ""
     retry_at: datetime | None = None
 
@@ -165,6 +165,10 @@ def _recheck(hub: Hub, delivery_id: str, worker: str
             return Attempt("skipped", "lease lost")
         post_row = s.get(PostRow, d.post_id)
         assert post_row is not None
+        if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
+            _finish(d, "cancelled", "cancelled: the post was deleted before it was sent", now)
+            s.add(d)
+            return Attempt("cancelled", d.last_error)
         people = people_snapshot(s)
         routing = route(post_from_row(post_row), policy, people, now, recheck=True)
         decision = next((x for x in routing.decisions if x.target.name == d.target), None)

@@ -217,3 +217,24 @@ class OwnerRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     password_hash: str = Field(max_length=200)
     updated: datetime = _ts()
+
+
+class OwnerSessionRow(SQLModel, table=True):
+    """A browser logged in as the owner: its cookie holds a random token, this row only the
+    token's SHA-256. Logging out or changing the password deletes rows."""
+
+    __tablename__ = "owner_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    created: datetime = _ts()
+    last_seen: datetime = _ts()
+    expires: datetime = _ts(index=True)
+
+
+class LoginThrottleRow(SQLModel, table=True):
+    """Recent failed owner logins per client address ("*" counts every client)."""
+
+    __tablename__ = "login_throttle"
+    client: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failure: datetime | None = _ts(default=None)
+    locked_until: datetime | None = _ts(default=None)

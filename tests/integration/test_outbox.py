@@ -242,3 +242,30 @@ async def test_recipients_at_send_time_are_recorded_in_the_audit(database_url, m
     assert [p["post_id"] for p in ana["posts"]] == [view.post.id]
     assert ana["posts"][0]["through"] == "list friends"
     assert person_audit(hub, "Bo", include_public=False)["posts"] == []
+
+
+async def test_delete_everywhere_removes_copies_and_stops_one_in_flight(database_url, make_hub,
+                                                                       fakes):
+    """A delivery claimed when the post is deleted is cancelled by its worker's re-check."""
+    from hub.services.deletion import delete_everywhere
+    from hub.services.delivery import claim
+
+    clock = Clock()
+    hub = make_hub(database_url, clock=clock)
+    view = submit_post(hub, PostInput("oops", ["public"]), Author())
+    bsky = next(d for d in view.deliveries if d.target == "bsky")
+    masto = next(d for d in view.deliveries if d.target == "masto-public")
+    assert (await deliver(hub, masto.id, worker="w1")).status == "published"
+    assert claim(hub, bsky.id, "w-slow")          # in flight when the owner deletes
+    await delete_everywhere(hub, view.post.id)
+    assert fakes["mastodon:main"].deleted == [f"mastodon:main/{_key(hub, masto.id)}"]
+    clock.advance(hub.settings.lease_seconds + 1)
+    assert (await deliver(hub, bsky.id, worker="w2")).status == "cancelled"
+    assert fakes["bluesky:me"].published == {}
+    states = {d.target: d.status for d in get_post(hub, view.post.id).deliveries}
+    assert states == {"bsky": "cancelled", "masto-public": "deleted"}
+
+
+def _key(hub, delivery_id: str) -> str:
+    with hub.db.read() as s:
+        return s.get(DeliveryRow, delivery_id).key

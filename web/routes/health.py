@@ -1,4 +1,5 @@
-"""``/healthz``: is the database reachable, which policy is in force, are workers running."""
+"""``/healthz``: is the database reachable, which policy is in force, are workers running
+(in distributed mode: does Redis answer, and how many workers' heartbeats are current)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from web.deps import HubDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Health: database, policy digest, workers")
+@router.get("/healthz", summary="Health: database, policy digest, Redis, workers")
 async def healthz(hub: HubDep, request: Request) -> JSONResponse:
     def check_db() -> str:
         try:
@@ -33,4 +34,11 @@ async def healthz(hub: HubDep, request: Request) -> JSONResponse:
         "mode": "distributed" if hub.settings.distributed else "embedded",
         "workers": workers.count if workers else 0,
     }
+    enqueuer = getattr(request.app.state, "enqueuer", None)
+    if enqueuer is not None:
+        # Without Redis or workers the hub still accepts posts into the outbox: "degraded",
+        # yet 200, so that a load balancer keeps sending them; only the database is vital.
+        body.update(await enqueuer.health())
+        if body["redis"] != "ok" or not body["workers"]:
+            body["status"] = "degraded"
     return JSONResponse(body, status_code=200 if database == "ok" else 503)

@@ -1,0 +1,283 @@
+"""The arq side of the outbox (distributed mode): enqueue ``deliver`` jobs with a job id
+derived from the delivery (a second enqueue is a no-op), deferred to the delivery's due time,
+and a sweeper that puts back whatever the database says is due but Redis does not hold.
+
+The database stays the source of truth: Redis may be flushed or lost at any moment, and the next
+sweep rebuilds the queue (scheduled posts included) from the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlmodel import col, or_, select
+
+from hub.runtime import Hub
+from hub.store.tables import DeliveryRow
+
+log = structlog.get_logger("hub.queue")
+
+DELIVER = "deliver"
+"""The arq function name of the delivery job (``hub.dispatch.jobs.deliver_job``)."""
+HEARTBEAT_PREFIX = "hub:worker:"
+SWEEP_LOCK = "hub:sweep-lock"
+HORIZON = 3600.0
+"""Scheduled deliveries due within this many seconds are held in Redis as deferred jobs."""
+
+
+def job_id(delivery_id: str) -> str:
+    """One job id per delivery: enqueueing the same delivery twice is a no-op."""
+    return f"deliver:{delivery_id}"
+
+
+def redis_settings(url: str, *, patient: bool) -> RedisSettings:
+    """arq's connection settings for ``url``. ``patient`` connections (workers) ride out a
+    Redis restart of about half a minute by retrying each command; impatient ones (the web's
+    enqueuer) give up at once, since the sweeper re-enqueues whatever they could not."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 30 if patient else 1
+    settings.conn_retry_delay = 1
+    settings.retry_on_timeout = True
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    settings.retry = RedisRetry(ExponentialBackoff(cap=1.0, base=0.05), 40 if patient else 1)
+    return settings
+
+
+async def connect(url: str, *, patient: bool) -> ArqRedis:
+    """A pool for ``url``. Patient: wait for Redis (workers). Impatient: connect lazily, so the
+    web app starts and accepts posts while Redis is down (the sweeper catches up later)."""
+    if patient:
+        return await create_pool(redis_settings(url, patient=True))
+    return ArqRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
+                             retry=RedisRetry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+                             retry_on_error=[RedisConnectionError, RedisTimeoutError])
+
+
+def _future(when: datetime | None, now: datetime) -> datetime | None:
+    return when if when is not None and when > now + timedelta(milliseconds=50) else None
+
+
+async def enqueue(redis: ArqRedis, delivery_id: str, *, due_at: datetime | None,
+                  now: datetime) -> bool:
+    """Enqueue the delivery's job (deferred until ``due_at`` if that is after ``now``).
+    False if its job is already queued or running."""
+    defer = _future(due_at, now)
+    job = await redis.enqueue_job(DELIVER, delivery_id, _job_id=job_id(delivery_id),
+                                  _defer_until=defer)
+    return job is not None
+
+
+def pending_due_times(hub: Hub, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
+    """(id, due_at) of those deliveries that are still pending."""
+    with hub.db.read() as s:
+        rows = s.exec(select(DeliveryRow.id, DeliveryRow.due_at)
+                      .where(col(DeliveryRow.id).in_(list(delivery_ids)),
+                             DeliveryRow.status == "pending")).all()
+    return [(i, d) for i, d in rows]
+
+
+def enqueue_blocking(hub: Hub, delivery_ids: Sequence[str]) -> None:
+    """A waker for short-lived processes (the CLI): connect, enqueue, close. If Redis does not
+    answer, the sweeper enqueues the deliveries later."""
+
+    async def run() -> None:
+        redis = await connect(hub.settings.redis_url, patient=False)
+        try:
+            now = hub.now()
+            for delivery_id, due_at in pending_due_times(hub, delivery_ids):
+                await enqueue(redis, delivery_id, due_at=due_at, now=now)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(run())
+    except (RedisError, OSError) as exc:
+        log.warning("queue.enqueue_failed", deliveries=len(delivery_ids),
+                    error=type(exc).__name__, note="the sweeper enqueues them later")
+
+
+@dataclass(frozen=True)
+class Sweepable:
+    """A delivery the queue should hold: pending (due now or within the horizon), or in flight
+    under a lease that ran out (its worker died)."""
+
+    id: str
+    due_at: datetime
+    status: str
+
+
+def sweepable(hub: Hub, *, horizon: float = HORIZON, limit: int = 1000) -> list[Sweepable]:
+    now = hub.now()
+    with hub.db.read() as s:
+        rows = s.exec(
+            select(DeliveryRow.id, DeliveryRow.due_at, DeliveryRow.status)
+            .where(or_(
+                (DeliveryRow.status == "pending")
+                & (DeliveryRow.due_at <= now + timedelta(seconds=horizon)),
+                (DeliveryRow.status == "in_flight") & (col(DeliveryRow.lease_until) < now)))
+            .order_by(col(DeliveryRow.due_at)).limit(limit)).all()
+    return [Sweepable(i, d, st) for i, d, st in rows]
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    enqueued: int = 0
+    unstuck: int = 0
+    seen: int = 0
+
+
+async def sweep(hub: Hub, redis: ArqRedis, *, horizon: float = HORIZON) -> SweepReport:
+    """Enqueue every sweepable delivery that Redis does not hold, and free jobs whose worker
+    died while holding them.
+
+    A job stays in arq's queue, marked in progress, until its worker finishes it; a worker
+    killed mid-job leaves that mark for ``job_timeout + 10`` seconds. When the database says
+    the delivery's lease ran out, nobody works on it any more (a live worker's job is
+    cancelled at ``job_timeout``, before its lease ends), so the mark is stale and is removed:
+    any worker takes the job now. Even in a race this is safe: publishing needs the database
+    claim, which one worker wins. (A job that died between being taken and being claimed
+    waits for arq's own expiry of the mark.)"""
+    now = hub.now()
+    rows = await asyncio.to_thread(sweepable, hub, horizon=horizon)
+    if not rows:
+        return SweepReport()
+    async with redis.pipeline(transaction=False) as pipe:
+        for row in rows:
+            pipe.exists(job_key_prefix + job_id(row.id))
+            pipe.exists(in_progress_key_prefix + job_id(row.id))
+        flags = await pipe.execute()
+    enqueued = unstuck = 0
+    for n, row in enumerate(rows):
+        held, running = flags[2 * n], flags[2 * n + 1]
+        if not held:
+            due = now if row.status == "in_flight" else row.due_at
+            enqueued += await enqueue(redis, row.id, due_at=due, now=now)
+        elif running and row.status == "in_flight":
+            unstuck += await _unstick(redis, row.id)
+    return SweepReport(enqueued=enqueued, unstuck=unstuck, seen=len(rows))
+
+
+async def _unstick(redis: ArqRedis, delivery_id: str) -> bool:
+    jid = job_id(delivery_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(in_progress_key_prefix + jid)
+        pipe.zadd(default_queue_name, {jid: _now_ms()}, nx=True)
+        removed, _ = await pipe.execute()
+    if removed:
+        log.info("queue.unstuck", delivery_id=delivery_id)
+    return bool(removed)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def take_sweep_turn(redis: ArqRedis, worker: str, seconds: float) -> bool:
+    """One sweeper per period across all workers (the others skip their turn)."""
+    return bool(await redis.set(SWEEP_LOCK, worker, nx=True, px=max(int(seconds * 1000), 100)))
+
+
+async def beat(redis: ArqRedis, worker: str, seconds: float, info: dict[str, object]) -> None:
+    """Say this worker is alive for the next ``seconds``."""
+    await redis.set(HEARTBEAT_PREFIX + worker, json.dumps(info), px=int(seconds * 1000))
+
+
+async def live_workers(redis: ArqRedis) -> list[dict[str, object]]:
+    """Workers whose heartbeat has not expired."""
+    keys = [k async for k in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=200)]
+    if not keys:
+        return []
+    values = await redis.mget(keys)
+    return [json.loads(v) for v in values if v]
+
+
+async def queue_depth(redis: ArqRedis) -> tuple[int, int]:
+    """(all jobs in the queue, jobs that may run now)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(default_queue_name)
+        pipe.zcount(default_queue_name, "-inf", _now_ms())
+        total, ready = await pipe.execute()
+    return int(total), int(ready)
+
+
+def worker_name() -> str:
+    """Unique per process and readable: ``<host>-<pid>`` (the pid tells operators what died)."""
+    return f"{socket.gethostname()[:24]}-{os.getpid()}"
+
+
+class ArqEnqueuer:
+    """The hub waker of distributed mode: after a commit, enqueue the deliveries' jobs.
+
+    ``wake`` is called by services from any thread; the enqueue runs on the event loop that
+    owns the Redis pool. A failed enqueue (Redis down) is logged and left to the sweeper."""
+
+    def __init__(self, hub: Hub, redis: ArqRedis) -> None:
+        self.hub = hub
+        self.redis = redis
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def start(cls, hub: Hub) -> ArqEnqueuer:
+        """Connect to ``hub.settings.redis_url`` and register as the hub's waker."""
+        redis = await connect(hub.settings.redis_url, patient=False)
+        enqueuer = cls(hub, redis)
+        hub.wakers.append(enqueuer.wake)
+        return enqueuer
+
+    def wake(self, delivery_ids: Sequence[str]) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._spawn, list(delivery_ids))
+
+    def _spawn(self, ids: list[str]) -> None:
+        task = asyncio.create_task(self._enqueue(ids))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _enqueue(self, ids: list[str]) -> None:
+        try:
+            due = await asyncio.to_thread(pending_due_times, self.hub, ids)
+            now = self.hub.now()
+            for delivery_id, due_at in due:
+                await enqueue(self.redis, delivery_id, due_at=due_at, now=now)
+        except (RedisError, OSError) as exc:
+            log.warning("queue.enqueue_failed", deliveries=len(ids), error=type(exc).__name__,
+                        note="the sweeper enqueues them once Redis answers")
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait for the enqueues already asked for (tests, shutdown)."""
+        await asyncio.sleep(0)          # let wake-ups scheduled from other threads start
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def health(self) -> dict[str, object]:
+        """Redis reachability and the workers whose heartbeat is current."""
+        try:
+            await self.redis.ping()
+            workers = await live_workers(self.redis)
+        except (RedisError, OSError) as exc:
+            return {"redis": f"error: {type(exc).__name__}", "workers": 0}
+        return {"redis": "ok", "workers": len(workers),
+                "worker_names": sorted(str(w.get("name")) for w in workers)}
+
+    async def close(self) -> None:
+        if self.wake in self.hub.wakers:
+            self.hub.wakers.remove(self.wake)
+        await self.flush()
+        await self.redis.aclose()

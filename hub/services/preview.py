@@ -1,0 +1,239 @@
+"""What would happen if this draft were sent now: per target, the policy's decision and the rule
+behind it, the text as each network would get it (with that publisher's own counter), who could
+see it in plain words, and warnings where a tag or an @mention changes the outcome.
+
+Writes nothing. The compose page (and any JSON endpoint) renders what this returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import regex
+
+from hub.domain.model import (
+    Decision,
+    IdentityKind,
+    Media,
+    Outcome,
+    PeopleSnapshot,
+    Post,
+    PostId,
+    Reach,
+    Routing,
+    Target,
+)
+from hub.errors import HubError, InvalidInput
+from hub.policy.engine import DEFAULT_DENY, route
+from hub.policy.loader import Policy
+from hub.ports import Draft
+from hub.runtime import Hub
+from hub.services.posts import Author, MediaRef, PostInput, _clean
+from hub.store.repos import people_snapshot
+from hub.store.tables import MediaRow
+
+PLATFORM_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "email": "email",
+                  "feed": "private feed", "matrix": "Matrix", "webhook": "webhook"}
+_IDENTITY_FOR = {"email": IdentityKind.EMAIL, "mastodon": IdentityKind.MASTODON,
+                 "bluesky": IdentityKind.BLUESKY}
+_HOW = {"email": "by email", "feed": "through their private feed",
+        "mastodon": "as a direct Mastodon message", "matrix": "in the Matrix room"}
+# @user@instance (Mastodon) or @handle.with.dots (Bluesky), not part of an email address
+MENTION = regex.compile(r"(?<![\w.@+-])@[\p{L}\p{N}_][\p{L}\p{N}_.-]*(?:@[\w.-]+\.\w+)?"
+                        r"(?<![.-])")
+
+
+@dataclass(frozen=True)
+class PendingImage:
+    """An image chosen in the browser but not uploaded yet (so media rules still apply)."""
+
+    mime_type: str = "image/jpeg"
+    alt: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class TargetPreview:
+    target: str
+    account: str
+    platform: str
+    platform_name: str
+    outcome: str                     # allow | hold | deny
+    requested: bool                  # in one of the audiences the draft asked for
+    rule_ids: tuple[str, ...]
+    reasons: tuple[str, ...]
+    reach: str
+    who: str                         # the reach in plain words
+    parts: tuple[str, ...] = ()      # the text as this network would get it
+    counter: str = ""
+    connected: bool = True
+    problem: str = ""                # not connected, or the network cannot carry it
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sends(self) -> bool:
+        return self.outcome != "deny" and not self.problem
+
+
+@dataclass(frozen=True)
+class Preview:
+    targets: tuple[TargetPreview, ...] = ()
+    warnings: tuple[str, ...] = ()
+    policy_digest: str = ""
+    problem: str = ""                # why there is no (full) preview yet
+    problem_field: str | None = None
+
+    @property
+    def requested(self) -> tuple[TargetPreview, ...]:
+        """Targets in the chosen audiences: what will go out, be held, or be stopped."""
+        order = {"allow": 0, "hold": 1, "deny": 2}
+        return tuple(sorted((t for t in self.targets if t.requested),
+                            key=lambda t: (order[t.outcome], t.target)))
+
+    @property
+    def others(self) -> tuple[TargetPreview, ...]:
+        return tuple(t for t in self.targets if not t.requested)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"policy_digest": self.policy_digest, "problem": self.problem or None,
+                "warnings": list(self.warnings),
+                "targets": [dataclasses.asdict(t) for t in self.targets]}
+
+
+def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
+                 pending: Sequence[PendingImage] = ()) -> Preview:
+    """Route the draft and prepare it for every target that would receive it."""
+    author = author or Author()
+    policy = hub.policies.current
+    now = hub.now()
+    problem, field = "", None
+    try:
+        clean = _clean(data, now)
+    except InvalidInput as exc:
+        if exc.field != "text":
+            return Preview(policy_digest=policy.digest, problem=exc.message,
+                           problem_field=exc.field)
+        problem, field = exc.message, exc.field
+        try:   # an empty or too long text: still show where the rest would go
+            clean = dataclasses.replace(_clean(dataclasses.replace(data, text="."), now),
+                                        text=data.text)
+        except InvalidInput as other:
+            return Preview(policy_digest=policy.digest, problem=other.message,
+                           problem_field=other.field)
+    with hub.db.read() as s:
+        people = people_snapshot(s)
+        media = [_known_media(s.get(MediaRow, ref.sha256), ref) for ref in clean.media]
+    media += [Media("0" * 64, p.mime_type, p.alt.strip(), p.size) for p in pending]
+    post = Post(id=PostId("preview"), text=clean.text, audiences=tuple(clean.audiences),
+                created=now, tags=tuple(clean.tags), content_warning=clean.content_warning,
+                language=clean.language, schedule_at=clean.schedule_at, media=tuple(media),
+                author=author.name)
+    try:
+        routing = route(post, policy, people, now)
+    except InvalidInput as exc:
+        return Preview(policy_digest=policy.digest, problem=exc.message,
+                       problem_field=exc.field)
+    targets = tuple(_target(hub, d, post, people) for d in routing.decisions)
+    warnings = _warnings(post, policy, people, routing, now) + tuple(
+        f"{t.target}: {t.problem}" for t in targets if t.requested and t.outcome != "deny"
+        and t.problem and t.connected)
+    return Preview(targets, warnings, routing.policy_digest, problem, field)
+
+
+def _known_media(row: MediaRow | None, ref: MediaRef) -> Media:
+    if row is None:
+        raise InvalidInput(f"unknown media {ref.sha256[:12]}…: upload it again", field="media")
+    return Media(row.sha256, row.mime_type, ref.alt.strip(), row.size)
+
+
+def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> TargetPreview:
+    t = d.target
+    requested = DEFAULT_DENY not in d.rule_ids
+    base = TargetPreview(
+        target=t.name, account=t.account, platform=t.platform,
+        platform_name=PLATFORM_NAMES.get(t.platform, t.platform), outcome=d.outcome.value,
+        requested=requested, rule_ids=d.rule_ids, reasons=d.reasons, reach=t.reach.value,
+        who=reach_words(t, people))
+    if d.outcome is Outcome.DENY:
+        return base
+    try:
+        publisher = hub.publishers.get(t.account)
+    except HubError as exc:
+        return dataclasses.replace(base, connected=False, problem=exc.message)
+    try:
+        draft = publisher.prepare(post, t, people)
+    except HubError as exc:
+        return dataclasses.replace(base, problem=exc.message)
+    return dataclasses.replace(base, parts=draft.parts, counter=draft.counter,
+                               notes=draft.notes, who=reach_words(t, people, draft))
+
+
+def reach_words(target: Target, people: PeopleSnapshot, draft: Draft | None = None) -> str:
+    """Who could see a post sent to ``target``, as the owner would say it."""
+    reach, platform = target.reach, PLATFORM_NAMES.get(target.platform, target.platform)
+    if reach is Reach.WORLD:
+        return "anyone on the web"
+    if reach is Reach.WORLD_UNLISTED:
+        return "anyone with the link (it stays out of public timelines)"
+    if reach is Reach.FOLLOWERS:
+        return f"your {platform} followers — grows as people follow you"
+    if reach is Reach.ROOM_MEMBERS:
+        return f"the members of the {platform} room — grows if history is shared"
+    list_name = target.list_name or "the list"
+    if draft is not None:
+        count = len(draft.recipients)
+    else:
+        kind = _IDENTITY_FOR.get(target.platform)
+        count = sum(1 for p in people.members(list_name)
+                    if kind is None or p.identity(kind) is not None)
+    how = _HOW.get(target.platform, f"on {platform}")
+    if count == 0:
+        return f"nobody yet: no one in {list_name} can be reached {how}"
+    people_word = "person" if count == 1 else "people"
+    return f"the {count} {people_word} in {list_name}, {how}"
+
+
+def _warnings(post: Post, policy: Policy, people: PeopleSnapshot, routing: Routing,
+              now: datetime) -> tuple[str, ...]:
+    """Where a tag or an @mention changes who gets the post."""
+    out: list[str] = []
+    outcome = {d.target.name: d for d in routing.decisions}
+    for tag in post.tags:
+        without = dataclasses.replace(post, tags=tuple(t for t in post.tags if t != tag))
+        out += _changes(f"The tag #{tag}", outcome, route(without, policy, people, now))
+    mentions = list(dict.fromkeys(m.group(0) for m in MENTION.finditer(post.text)))
+    for mention in mentions:
+        text = post.text.replace(mention, "")
+        without = dataclasses.replace(post, text=text)
+        out += _changes(f"Mentioning {mention}", outcome, route(without, policy, people, now))
+    if mentions:
+        for d in routing.decisions:
+            if d.outcome is Outcome.DENY or d.target.platform != "mastodon":
+                continue
+            if d.target.reach in (Reach.FOLLOWERS, Reach.RECIPIENTS):
+                out.append(f"{d.target.name}: on Mastodon, accounts you mention "
+                           f"({', '.join(mentions)}) can read this post even if they do not "
+                           "follow you or are not on the list")
+    return tuple(out)
+
+
+def _changes(cause: str, actual: dict[str, Decision], counterfactual: Routing) -> list[str]:
+    out = []
+    for d in counterfactual.decisions:
+        now_d = actual[d.target.name]
+        if d.outcome is now_d.outcome:
+            continue
+        effect = {Outcome.DENY: "stops it going to", Outcome.HOLD: "holds for approval",
+                  Outcome.ALLOW: "lets it go to"}[now_d.outcome]
+        rules = ", ".join(r for r in now_d.rule_ids if not r.startswith("audience:"))
+        out.append(f"{cause} {effect} {d.target.name} (it would otherwise be "
+                   f"{_verb(d.outcome)}){f'; rule {rules}' if rules else ''}.")
+    return out
+
+
+def _verb(outcome: Outcome) -> str:
+    return {Outcome.DENY: "stopped", Outcome.HOLD: "held", Outcome.ALLOW: "sent"}[outcome]

@@ -1,0 +1,77 @@
+"""Posts: the list and one post, with each target's delivery state updating live; retry,
+approve held deliveries, delete everywhere."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from hub.services.deletion import delete_everywhere
+from hub.services.posts import FINAL, PostView, approve, get_post, list_posts, retry
+from web.deps import HubDep
+from web.ui._guard import CsrfForm, Owner
+from web.ui._render import redirect, render
+
+router = APIRouter(include_in_schema=False)
+QUIET = FINAL | {"held", "deleted"}    # nothing will change without the owner: stop polling
+
+
+def settled(view: PostView) -> bool:
+    return all(d.status in QUIET for d in view.deliveries)
+
+
+@router.get("/posts")
+async def posts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
+    views = await run_in_threadpool(list_posts, hub, limit=50)
+    return render(request, "posts/list.html", {"section": "posts", "views": views,
+                                               "settled": settled})
+
+
+@router.get("/posts/{post_id}")
+async def post_detail(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
+    view = await run_in_threadpool(get_post, hub, post_id)
+    return render(request, "posts/detail.html", {"section": "posts", "view": view,
+                                                 "settled": settled})
+
+
+@router.get("/posts/{post_id}/live")
+async def post_live(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
+    """The status and deliveries panel alone, polled by the page while anything moves."""
+    view = await run_in_threadpool(get_post, hub, post_id)
+    return render(request, "posts/_live.html", {"view": view, "settled": settled,
+                                                "detail": request.query_params.get("detail")
+                                                == "1"})
+
+
+@router.post("/posts/{post_id}/approve")
+async def post_approve(post_id: str, request: Request, hub: HubDep, owner: Owner,
+                       form: CsrfForm) -> Response:
+    view = await run_in_threadpool(lambda: approve(hub, post_id))
+    released = sum(1 for d in view.deliveries if d.status == "pending")
+    return redirect(request, _back(form, post_id),
+                    flash=f"Approved: {released} {'delivery' if released == 1 else 'deliveries'} "
+                          "released (checked against the policy again as they go out).")
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+async def delivery_retry(delivery_id: str, request: Request, hub: HubDep, owner: Owner,
+                         form: CsrfForm) -> Response:
+    view = await run_in_threadpool(lambda: retry(hub, delivery_id))
+    return redirect(request, _back(form, view.post.id), flash="Sending it again.")
+
+
+@router.post("/posts/{post_id}/delete")
+async def post_delete(post_id: str, request: Request, hub: HubDep, owner: Owner,
+                      form: CsrfForm) -> Response:
+    outcomes = await delete_everywhere(hub, post_id)
+    live = [o for o in outcomes if not o.removed]
+    message = "Deleted everywhere." if not live else (
+        "Deleted, but some copies are still live: " +
+        "; ".join(f"{o.target}: {o.reason}" for o in live))
+    return redirect(request, f"/posts/{post_id}", flash=message)
+
+
+def _back(form: FormData, post_id: str) -> str:
+    return "/posts" if form.get("back") == "list" else f"/posts/{post_id}"
