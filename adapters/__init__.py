@@ -37,5 +37,5 @@ def load_factory(platform: str) -> PublisherFactory:
 def load_connector(platform: str) -> Connector:
     """Import the adapter for ``platform`` and return its ``connect(settings, secret)``."""
     module_name, _ = _FACTORIES[platform].split(":")
-    connector: Connector = getattr(importlib.import_module(module_name), "connect")
+    connector: Connector = importlib.import_module(module_name).connect
     return connector

@@ -145,9 +145,11 @@ class EmailPublisher:
             raise PermanentDeliveryError(
                 "every recipient was refused by the mail server: " + "; ".join(
                     f"{a}: {why}" for a, why in refused.items()), platform="email")
+        reached: list[JSON] = [*sent]
+        not_reached: list[JSON] = [*sorted(refused)]
         return Receipt(remote_id=f"<{key}@{domain}>", details={
-            "sent": len(sent), "refused": sorted(refused),
-            "audience": {"kind": "recipients", "identities": sent, "lower_bound": False}})
+            "sent": len(sent), "refused": not_reached,
+            "audience": {"kind": "recipients", "identities": reached, "lower_bound": False}})
 
     def _message(self, draft: Draft, key: str, domain: str, to: Recipient | None
                  ) -> EmailMessage:

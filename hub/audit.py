@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
@@ -80,7 +80,7 @@ class AuditLog:
 
     def _lock(self, session: Session) -> None:
         if session.get_bind().dialect.name == "postgresql":
-            session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_ID))
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
 
     def snapshot(self, session: Session, *, reach: str, members: Sequence[SnapshotMember],
                  lower_bound: bool, extra: dict[str, Any] | None = None, now: datetime) -> str:
@@ -92,19 +92,18 @@ class AuditLog:
         if session.get(SnapshotRow, digest) is not None:
             return digest
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.exec(insert(SnapshotRow).values(  # type: ignore[call-overload]
+        session.execute(insert(SnapshotRow).values(
             hash=digest, reach=reach, lower_bound=lower_bound, payload=payload,
             created=now).on_conflict_do_nothing())
-        rows = [
-            {"snapshot_hash": digest, "member": pid or f"identity:{ident}",
-             "person_id": pid or None, "identity": ident, "via_list": via or None}
-            for pid, ident, via in entries
-        ]
-        seen: set[str] = set()
-        unique = [r for r in rows if not (r["member"] in seen or seen.add(r["member"]))]
-        if unique:
-            session.exec(insert(SnapshotMemberRow).values(unique)  # type: ignore[call-overload]
-                         .on_conflict_do_nothing())
+        rows: dict[str, dict[str, str | None]] = {}   # one row per member (person or identity)
+        for pid, ident, via in entries:
+            member = pid or f"identity:{ident}"
+            rows.setdefault(member, {"snapshot_hash": digest, "member": member,
+                                     "person_id": pid or None, "identity": ident,
+                                     "via_list": via or None})
+        if rows:
+            session.execute(insert(SnapshotMemberRow).values(list(rows.values()))
+                            .on_conflict_do_nothing())
         return digest
 
     def verify(self, session: Session) -> VerifyResult:
@@ -150,7 +149,7 @@ class AuditLog:
     def snapshots_including(self, session: Session, *, person_id: str,
                             identities: Sequence[str]) -> dict[str, SnapshotMemberRow]:
         """Snapshot hash -> the member row that matched this person (by id or identity)."""
-        cond = SnapshotMemberRow.person_id == person_id
+        cond: ColumnElement[bool] = col(SnapshotMemberRow.person_id) == person_id
         if identities:
             cond = or_(cond, col(SnapshotMemberRow.identity).in_(list(identities)))
         found: dict[str, SnapshotMemberRow] = {}

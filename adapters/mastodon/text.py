@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import regex  # type: ignore[import-untyped]
+import regex
 
 _USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
 # Account::MENTION_RE: not after a word character, '=' or '/', optional @domain.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-import yaml  # type: ignore[import-untyped]  # no stubs installed (types-PyYAML)
+import yaml  # no stubs installed (types-PyYAML)
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import Session, col, select
 
 from hub.audit import SnapshotMember
@@ -79,14 +79,17 @@ class DbSteps:
                 s.add(row)
 
 
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due and pending, or in flight with a lease that ran out (its worker died)."""
+    return or_(and_(col(DeliveryRow.status) == "pending", col(DeliveryRow.due_at) <= now),
+               and_(col(DeliveryRow.status) == "in_flight", col(DeliveryRow.lease_until) < now))
+
+
 def due_ids(hub: Hub, *, limit: int = 100) -> list[str]:
     """Deliveries that are due and not in flight (or whose lease ran out): the sweeper's list."""
     now = hub.now()
     with hub.db.read() as s:
-        q = (select(DeliveryRow.id)
-             .where(or_(
-                 (DeliveryRow.status == "pending") & (DeliveryRow.due_at <= now),
-                 (DeliveryRow.status == "in_flight") & (col(DeliveryRow.lease_until) < now)))
+        q = (select(DeliveryRow.id).where(_claimable(now))
              .order_by(col(DeliveryRow.due_at)).limit(limit))
         return list(s.exec(q))
 
@@ -96,15 +99,12 @@ def claim(hub: Hub, delivery_id: str, worker: str) -> bool:
     now = hub.now()
     lease = now + timedelta(seconds=hub.settings.lease_seconds)
     with hub.db.transaction() as s:
-        result = s.exec(  # type: ignore[call-overload]
+        result = s.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.id == delivery_id)
-            .where(or_(
-                (DeliveryRow.status == "pending") & (DeliveryRow.due_at <= now),
-                (DeliveryRow.status == "in_flight") & (col(DeliveryRow.lease_until) < now)))
+            .where(col(DeliveryRow.id) == delivery_id, _claimable(now))
             .values(status="in_flight", lease_owner=worker, lease_until=lease, updated=now,
                     attempts=DeliveryRow.attempts + 1))
-        return bool(result.rowcount == 1)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _mine(s: Session, delivery_id: str, worker: str) -> DeliveryRow | None:
@@ -290,7 +290,8 @@ def _who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, rec
     if isinstance(audience, dict):
         lower_bound = bool(audience.get("lower_bound", lower_bound))
         extra = {k: v for k, v in audience.items() if k != "identities"}
-        reached = {i.casefold() for i in audience.get("identities") or []
+        listed = audience.get("identities")
+        reached = {i.casefold() for i in (listed if isinstance(listed, list) else [])
                    if isinstance(i, str)}
         if audience.get("kind") == "recipients":
             # the platform says exactly who received it (refused addresses are not here)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.domain.model import (
     Identity,
@@ -23,7 +23,7 @@ from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow, Pos
 def people_snapshot(session: Session) -> PeopleSnapshot:
     """Every person with identities, and every list with its members, as of now."""
     idents: dict[str, list[Identity]] = defaultdict(list)
-    for row in session.exec(select(IdentityRow).order_by(IdentityRow.id)):
+    for row in session.exec(select(IdentityRow).order_by(col(IdentityRow.id))):
         idents[row.person_id].append(Identity(IdentityKind(row.kind), row.value))
     people = {
         PersonId(p.id): Person(PersonId(p.id), p.name, tuple(idents.get(p.id, ())))

@@ -51,4 +51,5 @@ def render_atom(view: FeedView, *, base: str) -> bytes:
             content.set("xml:lang", e.language)
         for tag in e.tags:
             ET.SubElement(entry, f"{{{_ATOM}}}category", {"term": tag})
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    body: bytes = ET.tostring(root, encoding="utf-8")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
