@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     max_attempts: int = 8
     """Transient failures are retried with backoff up to this many attempts."""
     max_body_bytes: int = 1_000_000
-    """Largest accepted API request body."""
+    """Largest accepted JSON or form request body."""
+    max_upload_bytes: int = 4 * 20 * 1024 * 1024 + 1_000_000
+    """Largest accepted multipart body (up to four 20 MiB images plus the form)."""
     log_level: str = "info"
 
     @classmethod

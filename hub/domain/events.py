@@ -179,3 +179,10 @@ class PostDeleted(Event):
 class OwnerLoggedIn(Event):
     name: ClassVar[str] = "OwnerLoggedIn"
     outcome: str   # success | failure
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerPasswordChanged(Event):
+    """The owner's web password was set or changed (every web session ended)."""
+
+    name: ClassVar[str] = "OwnerPasswordChanged"

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete
 
 from hub.crypto import hash_token, new_token_secret
-from hub.domain.events import OwnerLoggedIn
+from hub.domain.events import OwnerLoggedIn, OwnerPasswordChanged
 from hub.errors import AuthError, InvalidInput
 from hub.runtime import Hub
 from hub.store.tables import LoginThrottleRow, OwnerRow, OwnerSessionRow
@@ -76,6 +76,7 @@ def set_password(hub: Hub, password: str, *, only_if_unset: bool = False) -> Non
         row.password_hash, row.updated = hashed, now
         s.add(row)
         s.exec(delete(OwnerSessionRow))
+        hub.audit.append(s, OwnerPasswordChanged(actor="owner"), now=now)
 
 
 @dataclass(frozen=True)

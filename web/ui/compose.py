@@ -111,7 +111,7 @@ def _page(request: Request, hub: Hub, draft: ComposeForm, preview: Preview | Non
     return render(request, "compose/form.html", {
         "section": "compose", "form": draft, "preview": preview,
         "audiences": list(policy.audiences.values()),
-        "max_body": hub.settings.max_body_bytes, "max_images": MAX_IMAGES,
+        "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
         "error": error.message if error else "",
         "error_field": getattr(error, "field", None) if error else None,
     }, status=status)
