@@ -33,20 +33,24 @@ log = structlog.get_logger("hub.web")
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413 before reading them."""
+    """Refuse bodies over the limit with 413 before reading them: ``limit`` for JSON and
+    forms, ``upload_limit`` for multipart bodies (image uploads)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.upload_limit if multipart else self.default_limit
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
+        if length is not None and length.isdigit() and int(length) > limit:
             response = JSONResponse({"error": "request too large",
-                                     "detail": f"bodies are limited to {self.limit} bytes"},
+                                     "detail": f"bodies are limited to {limit} bytes"},
                                     status_code=413)
             return await response(scope, receive, send)
         received = 0
@@ -56,7 +60,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge()
             return message
 
@@ -64,7 +68,7 @@ class BodyLimit:
             await self.app(scope, limited, send)
         except _TooLarge:
             response = JSONResponse({"error": "request too large",
-                                     "detail": f"bodies are limited to {self.limit} bytes"},
+                                     "detail": f"bodies are limited to {limit} bytes"},
                                     status_code=413)
             await response(scope, receive, send)
 
@@ -122,7 +126,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                               "who could see what. Authenticate with "
                               "`Authorization: Bearer hub_…` (create one with "
                               "`hub token create`).")
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(feeds.router)
