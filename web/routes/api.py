@@ -24,7 +24,24 @@ from hub.services.posts import (
 )
 from web.deps import ApproveToken, AuditToken, HubDep, PostToken, ReadToken
 
-router = APIRouter(prefix="/api")
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx from the API: what kind of error, and a sentence saying what is wrong."""
+
+    error: str = Field(description="Error class, e.g. InvalidInput, AuthError, NotFound")
+    detail: str = Field(description="What went wrong, readable by a person")
+    field: str | None = Field(default=None, description="The request field at fault, if any")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    words = {400: "Invalid request", 401: "Missing or bad token",
+             403: "The token may not do this", 404: "Not found",
+             409: "Conflict with the hub's state", 413: "Request too large",
+             422: "Invalid post (the detail says what)",
+             500: "Unexpected error (nothing was half-written)"}
+    return {code: {"model": ErrorBody, "description": words[code]} for code in codes}
+
+
+router = APIRouter(prefix="/api", responses=_errors(400, 401, 403, 404, 413, 422, 500))
 
 
 class MediaIn(BaseModel):
@@ -103,10 +120,7 @@ async def _read_post(request: Request) -> PostIn:
 
 @router.post("/posts", status_code=202, openapi_extra=_POST_BODY, tags=["posts"],
              summary="Write a post once; the policy routes it",
-             responses={202: {"description": "Accepted: decisions and deliveries"},
-                        401: {"description": "Missing or bad token"},
-                        403: {"description": "Token may not post to that audience"},
-                        422: {"description": "Invalid post (the reason says what)"}})
+             responses={202: {"description": "Accepted: decisions and deliveries"}})
 async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONResponse:
     body = await _read_post(request)
     data = PostInput(text=body.text, audiences=body.audiences, tags=body.tags,
@@ -164,7 +178,11 @@ async def audit_person(person: str, hub: HubDep, token: AuditToken,
                                    include_public=include_public)
 
 
-@router.get("/audit/export", tags=["audit"], summary="The whole log as JSONL or CSV")
+@router.get("/audit/export", tags=["audit"], summary="The whole log as JSONL or CSV",
+            response_class=StreamingResponse,
+            responses={200: {"description": "One event per line (JSONL) or row (CSV)",
+                             "content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                                         "text/csv": {"schema": {"type": "string"}}}}})
 async def audit_export(hub: HubDep, token: AuditToken,
                        format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
     chunks = await run_in_threadpool(lambda: list(audit_queries.export(hub, format)))

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.errors import NotFound
 from hub.services.feeds import FeedView, read_feed
 from web.deps import HubDep
+from web.routes.api import ErrorBody
 
 router = APIRouter(tags=["feeds"])
 _ATOM = "http://www.w3.org/2005/Atom"
@@ -18,7 +19,9 @@ _ATOM = "http://www.w3.org/2005/Atom"
 
 @router.get("/feeds/{feed}.atom", summary="A member's private feed (personal token URL)",
             responses={200: {"content": {"application/atom+xml": {}}},
-                       404: {"description": "Unknown feed, or a wrong or revoked token"}})
+                       404: {"model": ErrorBody,
+                             "description": "Unknown feed, or a wrong or revoked token"},
+                       422: {"model": ErrorBody, "description": "Malformed query"}})
 async def atom_feed(feed: str, hub: HubDep, token: str = "") -> Response:
     if not token:
         raise NotFound("no such feed")
