@@ -178,8 +178,10 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 @click.option("--poll-delay", default=0.1, show_default=True, type=click.FloatRange(0.01, 5),
               help="Seconds between looks at the queue.")
+@click.option("--check", is_flag=True,
+              help="Only check: exit 0 if a worker on this host has a current heartbeat.")
 @handles_errors
-def worker(concurrency: int, burst: bool, poll_delay: float) -> None:
+def worker(concurrency: int, burst: bool, poll_delay: float, check: bool) -> None:
     """Publish deliveries from Redis (distributed mode); run as many as you like."""
     from hub.dispatch.arq_worker import run_worker
     from hub.logging import configure_logging
@@ -188,6 +190,10 @@ def worker(concurrency: int, burst: bool, poll_delay: float) -> None:
     if not settings.distributed:
         _fail("`hub worker` needs HUB_REDIS_URL (and HUB_DATABASE_URL=postgresql://…); "
               "without Redis, `hub serve` runs the workers itself")
+    if check:
+        from hub.dispatch.queue import heartbeat_here
+
+        sys.exit(0 if heartbeat_here(settings.redis_url) else 1)
     if settings.is_sqlite:
         click.secho("warning: workers share a SQLite file; use PostgreSQL when workers run "
                     "on other machines or containers", fg="yellow", err=True)
@@ -384,6 +390,25 @@ def people_identity(person: str, identity: str) -> None:
 
     add_identity(_hub(require_policy=False), person, identity)
     click.echo("identity added")
+
+
+@people.command("edit")
+@click.argument("person")
+@click.option("--name", default=None, help="New name.")
+@click.option("--note", default=None, help="New note.")
+@click.option("--remove-identity", "removals", multiple=True,
+              help="Remove an identity, e.g. email:old@example.org (repeatable).")
+@handles_errors
+def people_edit(person: str, name: str | None, note: str | None,
+                removals: tuple[str, ...]) -> None:
+    """Rename a person, change their note, or remove identities."""
+    from hub.services.people import remove_identity, update_person
+
+    hub = _hub(require_policy=False)
+    for spec in removals:
+        remove_identity(hub, person, spec)
+    row = update_person(hub, person, name=name, note=note)
+    click.echo(f"updated {row.name} ({row.id})")
 
 
 @people.command("list")

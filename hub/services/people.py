@@ -158,6 +158,44 @@ def add_identity(hub: Hub, ref: str, spec: str, *, actor: str = "owner") -> None
                                           details={"kind": kind.value}), now=hub.now())
 
 
+def update_person(hub: Hub, ref: str, *, name: str | None = None, note: str | None = None,
+                  actor: str = "owner") -> PersonRow:
+    """Rename a person or change their note."""
+    with hub.db.transaction() as s:
+        person = find_person(s, ref)
+        changed: dict[str, str] = {}
+        if name is not None:
+            name = name.strip()
+            if not name or len(name) > 200:
+                raise InvalidInput("a person needs a name (at most 200 characters)",
+                                   field="name")
+            if name != person.name:
+                person.name, changed["name"] = name, "changed"
+        if note is not None and note != person.note:
+            person.note, changed["note"] = note, "changed"
+        if changed:
+            s.add(person)
+            hub.audit.append(s, PersonChanged(actor=actor, subject=person.id, change="updated",
+                                              details=changed), now=hub.now())
+        return person
+
+
+def remove_identity(hub: Hub, ref: str, spec: str, *, actor: str = "owner") -> None:
+    """Remove one identity (``kind:value``) from a person."""
+    kind, value = parse_identity(spec)
+    with hub.db.transaction() as s:
+        person = find_person(s, ref)
+        row = s.exec(select(IdentityRow).where(IdentityRow.person_id == person.id,
+                                               IdentityRow.kind == kind.value,
+                                               IdentityRow.value == value)).first()
+        if row is None:
+            raise NotFound(f"{person.name} has no {kind.value} identity {value}")
+        s.delete(row)
+        hub.audit.append(s, PersonChanged(actor=actor, subject=person.id,
+                                          change="identity-removed",
+                                          details={"kind": kind.value}), now=hub.now())
+
+
 def remove_person(hub: Hub, ref: str, *, actor: str = "owner") -> str:
     with hub.db.transaction() as s:
         person = find_person(s, ref)

@@ -52,6 +52,10 @@ def test_init_people_lists_post_and_audit(env, tmp_path):
     hub("lists", "add", "clients", "Ana")
     hub("lists", "remove", "clients", "Cy")
     assert "Ana" in hub("lists", "show", "clients")
+    assert "updated Ana Lima" in hub("people", "edit", "Ana", "--name", "Ana Lima",
+                                     "--remove-identity", "email:ana@example.org")
+    assert "no email identity" in hub("people", "edit", "Ana Lima", "--remove-identity",
+                                      "email:ana@example.org", code=1)
     out = hub("post", "see you at 8", "--audience", "friends", "--tag", "dinner")
     assert "allow friends-feed" in out and "delivery" in out
     post_id = out.split()[1].rstrip(":")

@@ -96,13 +96,25 @@ def test_people_lists_identities_and_import(site, owner):
     lists = {p.name: lists for p, _, lists in list_people(hub)}
     assert lists["Dana Ruiz"] == ["friends", "neighbours"]
 
+    r = owner.post(f"/people/{dana}/edit", data={"csrf_token": token, "name": " ",
+                                                 "note": "met at the fair"})
+    assert r.status_code == 400 and "met at the fair" in r.text      # nothing typed is lost
+    r = owner.post(f"/people/{dana}/edit", data={"csrf_token": token, "name": "Dana R. Ruiz",
+                                                 "note": "met at the fair"})
+    assert r.status_code == 303
+    r = owner.post(f"/people/{dana}/identities/remove",
+                   data={"csrf_token": token, "kind": "email", "value": "dana@example.org"})
+    assert r.status_code == 303
+    edited = {p.name: [i.value for i in ids] for p, ids, _ in list_people(hub)}
+    assert edited["Dana R. Ruiz"] == ["@dana@example.social", "dana.bsky.social"]
+
     r = owner.post("/lists", data={"csrf_token": token, "name": "Bad Name"})
     assert r.status_code == 400 and 'value="bad name"' in r.text
     r = owner.post("/lists", data={"csrf_token": token, "name": "book-club"})
     assert r.status_code == 303 and r.headers["location"] == "/lists/book-club"
     r = owner.post("/lists/book-club/members", data={"csrf_token": token, "add": dana})
     assert r.status_code == 303
-    assert "Dana Ruiz" in owner.get("/lists/book-club").text
+    assert "Dana R. Ruiz" in owner.get("/lists/book-club").text
     r = owner.post("/lists/book-club/members", data={"csrf_token": token, "remove": dana})
     assert r.status_code == 303
     assert "Nobody in this list yet" in owner.get("/lists/book-club").text
@@ -110,7 +122,7 @@ def test_people_lists_identities_and_import(site, owner):
 
     r = owner.post(f"/people/{dana}/remove", data={"csrf_token": token})
     assert r.status_code == 303
-    assert "Dana Ruiz" not in {p.name for p, _, _ in list_people(hub)}
+    assert "Dana R. Ruiz" not in {p.name for p, _, _ in list_people(hub)}
 
 
 def test_tokens_are_shown_once_and_can_be_revoked(site, owner):

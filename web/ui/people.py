@@ -21,8 +21,10 @@ from hub.services.people import (
     list_people,
     parse_csv,
     parse_vcard,
+    remove_identity,
     remove_person,
     show_list,
+    update_person,
 )
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
@@ -127,6 +129,29 @@ def person_identity(person_id: str, request: Request, hub: HubDep, owner: Owner,
         return _person_page(request, hub, person_id, error=exc.message, values=values,
                             status=exc.status)
     return redirect(request, f"/people/{person_id}", flash="Identity added.")
+
+
+@router.post("/people/{person_id}/edit")
+def person_edit(person_id: str, request: Request, hub: HubDep, owner: Owner,
+                form: CsrfForm) -> Response:
+    values = {"name": _text(form, "name"), "note": _text(form, "note")}
+    try:
+        update_person(hub, person_id, name=values["name"], note=values["note"])
+    except HubError as exc:
+        return _person_page(request, hub, person_id, error=exc.message, values=values,
+                            status=exc.status)
+    return redirect(request, f"/people/{person_id}", flash="Saved.")
+
+
+@router.post("/people/{person_id}/identities/remove")
+def person_identity_remove(person_id: str, request: Request, hub: HubDep, owner: Owner,
+                           form: CsrfForm) -> Response:
+    spec = f"{_text(form, 'kind')}:{_text(form, 'value')}"
+    try:
+        remove_identity(hub, person_id, spec)
+    except HubError as exc:
+        return _person_page(request, hub, person_id, error=exc.message, status=exc.status)
+    return redirect(request, f"/people/{person_id}", flash="Identity removed.")
 
 
 @router.post("/people/{person_id}/lists")
