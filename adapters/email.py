@@ -9,6 +9,7 @@ produces a duplicate that mail clients recognise and fold.
 from __future__ import annotations
 
 import asyncio
+import json
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
@@ -112,11 +113,20 @@ class EmailPublisher:
             if draft.payload.get("mode") == "bcc":
                 state = steps.get("sent")
                 if state is None:
+                    # who an earlier attempt already reached (or was refused for good)
+                    done = json.loads(steps.get("bcc") or '{"ok": [], "refused": []}')
+                    refused = {a: "refused" for a in done["refused"]}
+                    todo = [r.address for r in draft.recipients
+                            if r.address not in done["ok"] and r.address not in refused]
                     msg = self._message(draft, key, domain, None)
-                    bad = self._send(smtp, msg, [r.address for r in draft.recipients])
+                    bad = self._send(smtp, msg, todo) if todo else {}
                     later = {a: why for a, why in bad.items() if why.startswith("4")}
-                    if not later:
-                        refused = bad
+                    refused.update({a: why for a, why in bad.items() if a not in later})
+                    if later:
+                        steps.record("bcc", json.dumps({
+                            "ok": sorted(set(done["ok"]) | {a for a in todo if a not in bad}),
+                            "refused": sorted(refused)}))
+                    else:
                         steps.record("sent", ",".join(sorted(refused)) or "-")
                 else:
                     refused = {a: "refused" for a in state.split(",") if a and a != "-"}

@@ -143,3 +143,16 @@ async def test_connect_refuses_an_unreachable_server_with_a_clear_message(make_h
            "from_addr": "me@example.org"}
     with pytest.raises(InvalidInput, match="cannot reach the mail server"):
         await connect_account(hub, "email:personal", bad, "", adapters.email.connect)
+
+
+async def test_a_bcc_retry_after_a_temporary_refusal_only_reaches_the_rest(mail_hub, smtp):
+    """Found by the fault suite: Bo's 451 must not make the retry send Ana a second Bcc."""
+    smtp.inbox.refuse["bo@example.org"] = "451 4.3.0 try again later"
+    submit_post(mail_hub, PostInput("Bcc partial", ["clients"]), Author())
+    assert await _run(mail_hub) == ["retry"]
+    assert len(smtp.inbox.to("ana@example.org")) == 1
+    del smtp.inbox.refuse["bo@example.org"]
+    mail_hub.clock.advance(60)
+    assert await _run(mail_hub) == ["published"]
+    assert len(smtp.inbox.to("ana@example.org")) == 1
+    assert len(smtp.inbox.to("bo@example.org")) == 1
