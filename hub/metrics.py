@@ -5,9 +5,9 @@ duration) — in process, or in Redis so that every arq worker counts; the outbo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -93,8 +93,8 @@ class RedisMetrics:
             return
 
     async def stats(self) -> AttemptStats:
-        attempts = await self._redis.hgetall(_ATTEMPTS_KEY)
-        latency = await self._redis.hgetall(_LATENCY_KEY)
+        attempts = await cast(Awaitable[dict[bytes, bytes]], self._redis.hgetall(_ATTEMPTS_KEY))
+        latency = await cast(Awaitable[dict[bytes, bytes]], self._redis.hgetall(_LATENCY_KEY))
         out = AttemptStats()
         for raw, value in attempts.items():
             platform, _, outcome = _text(raw).partition("|")
@@ -187,5 +187,5 @@ class _Collector:
 def render(snapshot: Snapshot) -> bytes:
     """The Prometheus text exposition of ``snapshot`` (a fresh registry: no global state)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(snapshot))  # type: ignore[arg-type]
+    registry.register(_Collector(snapshot))
     return generate_latest(registry)

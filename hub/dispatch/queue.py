@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -25,7 +26,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 
 from hub.runtime import Hub
 from hub.store.tables import DeliveryRow
@@ -64,9 +65,10 @@ async def connect(url: str, *, patient: bool) -> ArqRedis:
     web app starts and accepts posts while Redis is down (the sweeper catches up later)."""
     if patient:
         return await create_pool(redis_settings(url, patient=True))
-    return ArqRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
+    pool = ArqRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
                              retry=RedisRetry(ExponentialBackoff(cap=0.5, base=0.05), 1),
                              retry_on_error=[RedisConnectionError, RedisTimeoutError])
+    return cast(ArqRedis, pool)
 
 
 def _future(when: datetime | None, now: datetime) -> datetime | None:
@@ -128,9 +130,10 @@ def sweepable(hub: Hub, *, horizon: float = HORIZON, limit: int = 1000) -> list[
         rows = s.exec(
             select(DeliveryRow.id, DeliveryRow.due_at, DeliveryRow.status)
             .where(or_(
-                (DeliveryRow.status == "pending")
-                & (DeliveryRow.due_at <= now + timedelta(seconds=horizon)),
-                (DeliveryRow.status == "in_flight") & (col(DeliveryRow.lease_until) < now)))
+                and_(col(DeliveryRow.status) == "pending",
+                     col(DeliveryRow.due_at) <= now + timedelta(seconds=horizon)),
+                and_(col(DeliveryRow.status) == "in_flight",
+                     col(DeliveryRow.lease_until) < now)))
             .order_by(col(DeliveryRow.due_at)).limit(limit)).all()
     return [Sweepable(i, d, st) for i, d, st in rows]
 
@@ -216,6 +219,23 @@ async def queue_depth(redis: ArqRedis) -> tuple[int, int]:
     return int(total), int(ready)
 
 
+def heartbeat_here(url: str) -> bool:
+    """True if a worker on this host has a current heartbeat (container health checks)."""
+
+    async def run() -> bool:
+        redis = await connect(url, patient=False)
+        try:
+            pattern = f"{HEARTBEAT_PREFIX}{socket.gethostname()[:24]}-*"
+            return any([k async for k in redis.scan_iter(match=pattern, count=200)])
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(run())
+    except (RedisError, OSError):
+        return False
+
+
 def worker_name() -> str:
     """Unique per process and readable: ``<host>-<pid>`` (the pid tells operators what died)."""
     return f"{socket.gethostname()[:24]}-{os.getpid()}"
@@ -256,7 +276,7 @@ class ArqEnqueuer:
             now = self.hub.now()
             for delivery_id, due_at in due:
                 await enqueue(self.redis, delivery_id, due_at=due_at, now=now)
-        except (RedisError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a background task: log; the sweeper catches up
             log.warning("queue.enqueue_failed", deliveries=len(ids), error=type(exc).__name__,
                         note="the sweeper enqueues them once Redis answers")
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from adapters.fake import FakePublisher
 from hub.errors import (
     ContentRejected,
     CredentialsRejected,

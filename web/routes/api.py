@@ -24,6 +24,7 @@ from hub.services.posts import (
 )
 from web.deps import ApproveToken, AuditToken, HubDep, PostToken, ReadToken
 
+
 class ErrorBody(BaseModel):
     """Every 4xx/5xx from the API: what kind of error, and a sentence saying what is wrong."""
 

@@ -1,0 +1,46 @@
+"""The delivery job, thin: run :func:`hub.services.delivery.deliver` for one delivery id and
+count the attempt. arq runs a job at least once; ``deliver`` is safe to repeat (it claims the
+delivery under a lease, and adapters publish at most once per delivery key)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from arq import Retry
+
+from hub.metrics import AttemptRecorder
+from hub.runtime import Hub
+from hub.services.delivery import Attempt, deliver
+from hub.store.tables import DeliveryRow
+
+
+def _platform(hub: Hub, delivery_id: str) -> str:
+    with hub.db.read() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        return row.platform if row is not None else "unknown"
+
+
+async def run_delivery(hub: Hub, delivery_id: str, *, worker: str,
+                       metrics: AttemptRecorder) -> Attempt:
+    """One attempt, counted by outcome and platform (the same code in both modes)."""
+    started = time.perf_counter()
+    attempt = await deliver(hub, delivery_id, worker=worker)
+    if attempt.status != "skipped":
+        platform = await asyncio.to_thread(_platform, hub, delivery_id)
+        await metrics.record(platform, attempt.status, time.perf_counter() - started)
+    return attempt
+
+
+async def deliver_job(ctx: dict[str, Any], delivery_id: str) -> str:
+    """arq job ``deliver``. A retry the database scheduled becomes arq's ``Retry`` at the same
+    time; every other outcome ends the job (the database records failures for good)."""
+    hub: Hub = ctx["hub"]
+    with structlog.contextvars.bound_contextvars(job_id=ctx["job_id"], delivery_id=delivery_id):
+        attempt = await run_delivery(hub, delivery_id, metrics=ctx["metrics"],
+                                     worker=f"{ctx['worker_name']}#{ctx['job_try']}")
+    if attempt.status == "retry" and attempt.retry_at is not None:
+        raise Retry(defer=max((attempt.retry_at - hub.now()).total_seconds(), 0.0))
+    return attempt.status
