@@ -1,5 +1,5 @@
 """A Mastodon-compatible test server whose every request and response is checked against the
-published OpenAPI contract (``../shared/specs/mastodon-openapi-schema.json``, or
+published OpenAPI contract (``tests/mastodon_double/spec/mastodon-openapi-schema.json``, or
 ``$MASTODON_OPENAPI_SPEC``).
 
 Run it from the repository root: ``python -m tests.mastodon_double --port 8765``. It serves the

@@ -29,8 +29,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:mastodon-openapi"
-DEFAULT_SPEC = (Path(__file__).resolve().parents[2].parent
-                / "shared/specs/mastodon-openapi-schema.json")
+DEFAULT_SPEC = Path(__file__).resolve().parent / "spec" / "mastodon-openapi-schema.json"
+"""Vendored verbatim (see spec/README.md) so a fresh clone needs nothing outside the repo."""
 
 # (pointer into the spec, replacement, reason). Applied in order to a copy of the document.
 PATCHES: list[tuple[str, Any, str]] = [
