@@ -103,6 +103,8 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                 loop.add_signal_handler(signal.SIGHUP, _reload, the_hub)
         app.state.hub = the_hub
         app.state.workers = workers
+        if workers is not None:
+            app.state.metrics = workers.metrics   # attempts and latency for /metrics
         app.state.enqueuer = enqueuer
         log.info("hub.started", policy=policy.digest[:12], workers=bool(workers))
         try:

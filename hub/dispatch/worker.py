@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
 import structlog
 
+from hub.dispatch.jobs import run_delivery
+from hub.metrics import LocalMetrics
 from hub.runtime import Hub
-from hub.services.delivery import deliver, due_ids
+from hub.services.delivery import due_ids
 
 log = structlog.get_logger("hub.worker")
 
@@ -27,6 +30,7 @@ class EmbeddedWorkers:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kick = asyncio.Event()
+        self.metrics = LocalMetrics()
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
         """Thread-safe: services call this after commit, from any thread."""
@@ -42,6 +46,10 @@ class EmbeddedWorkers:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # A blocking adapter (SMTP) holds one thread while its Steps calls need another:
+        # size the pool so every worker can have both, beside the web's own threads.
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=max(32, 4 * self.count), thread_name_prefix="hub"))
         self.hub.wakers.append(self.wake)
         self._tasks = [asyncio.create_task(self._work(i)) for i in range(self.count)]
         self._tasks.append(asyncio.create_task(self._sweep()))
@@ -63,7 +71,8 @@ class EmbeddedWorkers:
             delivery_id = await self._queue.get()
             self._queued.discard(delivery_id)
             try:
-                attempt = await deliver(self.hub, delivery_id, worker=worker)
+                attempt = await run_delivery(self.hub, delivery_id, worker=worker,
+                                             metrics=self.metrics)
                 if attempt.status == "retry":
                     self._kick.set()
             except Exception:  # never let one delivery stop the worker

@@ -194,5 +194,8 @@ def test_audit_endpoints_and_export(live):
         assert csv_text.splitlines()[0].startswith("seq,name,created")
         assert client.get("/api/audit/posts/nope", headers=auth).status_code == 404
         assert client.get("/healthz").json()["database"] == "ok"
+        metrics = client.get("/metrics").text      # embedded mode counts its own attempts
+        assert 'hub_delivery_attempts_total{outcome="published",platform="feed"}' in metrics
+        assert 'hub_deliveries{platform="feed",state="published"}' in metrics
         assert client.get("/docs").status_code == 200
         assert "/api/posts" in client.get("/openapi.json").json()["paths"]
