@@ -16,7 +16,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--spec", type=Path, default=None,
-                        help="mastodon-openapi schema.json (default: the vendored copy in tests/mastodon_double/spec/)")
+                        help="mastodon-openapi schema.json (default: the vendored copy "
+                             "in tests/mastodon_double/spec/)")
     args = parser.parse_args()
     app = create_app(Contract(args.spec))
     print(f"mastodon double on http://{args.host}:{args.port}", flush=True)
