@@ -97,6 +97,8 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     with contextlib.suppress(Exception):
         await ctx["redis"].delete(queue.HEARTBEAT_PREFIX + ctx["worker_name"])
     if ctx.get("own_hub"):
+        with contextlib.suppress(Exception):
+            await ctx["hub"].publishers.aclose()   # whoever built the clients closes them
         ctx["hub"].db.dispose()
     log.info("worker.stopped", worker=ctx["worker_name"])
 
