@@ -67,12 +67,13 @@ class AuditLog:
                             ).first()
         prev = last or GENESIS
         row = AuditRow(
-            name=event.name, created=now, actor=event.actor, post_id=event.post_id,
+            # UTC, so the hash covers the timestamp exactly as the database returns it
+            name=event.name, created=now.astimezone(UTC), actor=event.actor,
+            post_id=event.post_id,
             delivery_id=event.delivery_id, subject=event.subject,
             policy_digest=event.policy_digest,
             payload=json.loads(canonical(event.properties())), prev_hash=prev, hash="",
         )
-        row.created = now.astimezone(UTC)   # hashed exactly as the database returns it
         row.hash = row_digest(prev, row)
         session.add(row)
         session.flush()

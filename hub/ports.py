@@ -134,8 +134,6 @@ class PublisherFactory(Protocol):
                  media_loader: MediaLoader | None = None) -> Publisher: ...
 
 
-Limits: TypeAlias = Mapping[str, int]
-
 
 class Connector(Protocol):
     """``adapters.<platform>.connect(settings, secret)``: check credentials with the network once

@@ -15,7 +15,6 @@ from hub.audit import AuditLog
 from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.domain.model import PeopleSnapshot, Post, Target
-from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
 from hub.ports import Publisher, TargetSpec
 from hub.store.db import Database
@@ -57,10 +56,7 @@ class PolicyState:
 
     def reload(self) -> tuple[Policy, bool]:
         """Load from disk; return (policy, changed). Raises PolicyFileInvalid, keeping the old."""
-        try:
-            fresh = load_policy(self.directory, self.specs)
-        except PolicyFileInvalid:
-            raise
+        fresh = load_policy(self.directory, self.specs)   # raises before anything changes
         changed = self._current is None or fresh.digest != self._current.digest
         self._current = fresh
         return fresh, changed
