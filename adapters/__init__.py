@@ -13,10 +13,12 @@ from adapters.bluesky.spec import BlueskySpec
 from adapters.email_spec import EmailSpec
 from adapters.feed_spec import FeedSpec
 from adapters.mastodon.spec import MastodonSpec
+from adapters.webhook.spec import WebhookSpec
 from hub.ports import Connector, PublisherFactory, TargetSpec
 
 TARGET_SPECS: Mapping[str, type[TargetSpec]] = {
-    spec.platform: spec for spec in (EmailSpec, FeedSpec, BlueskySpec, MastodonSpec)
+    spec.platform: spec for spec in (EmailSpec, FeedSpec, BlueskySpec, MastodonSpec,
+                                          WebhookSpec)
 }
 
 _FACTORIES = {
@@ -24,6 +26,7 @@ _FACTORIES = {
     "feed": "adapters.feed:build",
     "bluesky": "adapters.bluesky:build",
     "mastodon": "adapters.mastodon:build",
+    "webhook": "adapters.webhook:build",
 }
 
 
