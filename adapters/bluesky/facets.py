@@ -11,22 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import regex
 from atproto_client.utils import facet_detection
 
+from adapters.bluesky import graphemes as _graphemes
 from hub.ports import JSON
 
 FACET = "app.bsky.richtext.facet"
-_GRAPHEME = regex.compile(r"\X")
 
 
 def graphemes(text: str) -> int:
     """Extended grapheme clusters, as the PDS counts them (``Intl.Segmenter``)."""
-    return len(_GRAPHEME.findall(text))
-
-
-def clusters(text: str) -> list[regex.Match[str]]:
-    return list(_GRAPHEME.finditer(text))
+    return _graphemes.count(text)
 
 
 def utf8_len(text: str) -> int:

@@ -14,6 +14,7 @@ import regex
 from pydantic import ValidationError
 
 from adapters.bluesky import facets as fx
+from adapters.bluesky import graphemes
 from adapters.bluesky.spec import BlueskyOptions
 from hub.domain.model import IdentityKind, PeopleSnapshot, Post, Target
 from hub.errors import ContentRejected
@@ -104,13 +105,14 @@ def split(text: str) -> list[str]:
     rest = text.strip()
     while not fits(rest):
         size = used = limit = 0
-        for cluster in fx.clusters(rest):
-            width = fx.utf8_len(cluster.group())
+        ends = graphemes.ends(rest)
+        for end in ends:
+            width = fx.utf8_len(rest[limit:end])
             if size == MAX_GRAPHEMES or used + width > MAX_BYTES:
                 break
             size, used = size + 1, used + width
-            limit = cluster.end()
-        limit = limit or len(fx.clusters(rest)[0].group())   # one cluster over 3000 bytes
+            limit = end
+        limit = limit or ends[0]   # one cluster over 3000 bytes
         window = rest[:limit]
         cut = limit
         for pattern in _BREAKS:

