@@ -16,13 +16,15 @@ from mastodon import Mastodon
 from mastodon.errors import MastodonNotFoundError
 
 from adapters.mastodon.client import Client
+from hub.domain.reading import fold
 from hub.ports import JSON
 
 
 def full_acct(acct: str, local_domain: str) -> str:
-    """``user@domain`` (lower-cased) from an ``Account.acct``, which omits the local domain."""
-    acct = acct.lstrip("@").casefold()
-    return acct if "@" in acct else f"{acct}@{local_domain}"
+    """``user@domain`` (folded as :mod:`hub.domain.reading` folds mentions) from an
+    ``Account.acct``, which omits the local domain."""
+    acct = fold(acct.lstrip("@"))
+    return acct if "@" in acct else f"{acct}@{fold(local_domain)}"
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from adapters.mastodon.limits import AccountSettings
 from adapters.mastodon.spec import MastodonOptions
 from adapters.mastodon.text import (
     graphemes,
-    mentions,
     split_text,
     status_length,
     thread_marker,
 )
 from hub.domain.model import IdentityKind, Media, PeopleSnapshot, Post, Target
+from hub.domain.reading import Field, fold, read_text
 from hub.errors import ContentRejected
 from hub.ports import JSON, Draft, Recipient
 
@@ -41,25 +41,25 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
                               target=target.name) from exc
     notes = list(_check_media(post.media, account, target.name))
     cw = post.content_warning or ""
-    own = f"{account.username}@{account.domain}".casefold()
-    in_text = [m for m in mentions(post.text, local_domain=account.domain) if m.acct != own]
+    own = fold(f"{account.username}@{account.domain}")
+    in_text = [acct for acct in text_mentions(post.text, account.domain) if acct != own]
     recipients: list[Recipient] = []
     if options.visibility == "direct":
         list_name = options.list or ""
         recipients, addressees, skipped = _addressees(people, list_name, account)
         notes += skipped
         allowed = {a.acct for a in addressees}
-        for mention in in_text:
-            if mention.acct not in allowed:
+        for acct in in_text:
+            if acct not in allowed:
                 raise ContentRejected(
-                    f"{target.name}: the text mentions @{mention.acct}, who is not in list "
+                    f"{target.name}: the text mentions @{acct}, who is not in list "
                     f"{list_name!r}; a mention would let them read this direct post",
                     target=target.name)
         if not addressees:
             raise ContentRejected(f"{target.name}: list {list_name!r} has no member with a "
                                   "Mastodon identity", target=target.name)
         groups = _address(post.text, cw, addressees, account, options.split, target.name,
-                          {m.acct for m in in_text})
+                          set(in_text))
         if len(groups) > 1:
             notes.append(f"sent as {len(groups)} direct posts: the mentions of "
                          f"{len(addressees)} people do not fit one post of "
@@ -67,7 +67,7 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
     else:
         groups = [((), _thread(post.text, "", cw, account, options.split, target.name))]
         if options.visibility == "private" and in_text:
-            notes.append("mentions " + ", ".join(f"@{m.acct}" for m in in_text)
+            notes.append("mentions " + ", ".join(f"@{acct}" for acct in in_text)
                          + ": publishing checks they already follow the account")
     if options.visibility == "private" and not account.locked:
         notes.append("followers-only: anyone who follows the account later can read it too "
@@ -85,7 +85,7 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
                   for m in post.media],
         "groups": [{"recipients": list(accts), "parts": list(group_parts)}
                    for accts, group_parts in groups],
-        "text_mentions": [acct for acct in sorted({m.acct for m in in_text})],
+        "text_mentions": [acct for acct in sorted(set(in_text))],
     }
     counter = f"{longest}/{account.limit('max_characters')} characters"
     if len(parts) > 1:
@@ -93,6 +93,13 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
     return Draft(platform=PLATFORM, account=target.account, target=target.name, parts=parts,
                  recipients=tuple(recipients), payload=payload, counter=counter,
                  notes=tuple(notes))
+
+
+def text_mentions(text: str, local_domain: str) -> list[str]:
+    """``user@domain`` of every account Mastodon will mention (and so let read) for ``text``:
+    the ``"mastodon"`` reading of :mod:`hub.domain.reading`, the one the policy judged."""
+    found = (m.acct(local_domain) for m in read_text(text, Field.TEXT).by("mastodon").mentions)
+    return list(dict.fromkeys(acct for acct in found if acct))
 
 
 def _addressees(people: PeopleSnapshot, list_name: str, account: AccountSettings
@@ -121,7 +128,7 @@ def _acct(value: str) -> str | None:
     user, _, domain = value.strip().lstrip("@").partition("@")
     if not user or not domain or "@" in domain or " " in value.strip():
         return None
-    return f"{user}@{domain}".casefold()
+    return fold(f"{user}@{domain}")
 
 
 def _thread(body: str, prefix: str, cw: str, account: AccountSettings, split: bool,

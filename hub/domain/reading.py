@@ -70,10 +70,11 @@ class Hashtag:
     end: int
     readers: frozenset[str]
     index: int = 0               # which entry of the tags field
+    sign: str = "#"              # as written: "#" or the fullwidth "＃"
 
     @property
     def where(self) -> str:
-        return f"#{self.name} {self.field.words}"
+        return f"{self.sign}{self.name} {self.field.words}"
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def read_text(text: str, field: Field = Field.TEXT) -> Reading:
         links.setdefault((t.start, t.end, t.value), set()).add("bluesky")
 
     return Reading(
-        tuple(Hashtag(names[k], k[2], field, k[0], k[1], frozenset(r))
+        tuple(Hashtag(names[k], k[2], field, k[0], k[1], frozenset(r), sign=text[k[0]])
               for k, r in sorted(tags.items())),
         tuple(Mention(k[2], k[3], text[k[0]:k[1]], field, k[0], k[1], frozenset(r))
               for k, r in sorted(mentions.items())),

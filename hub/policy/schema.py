@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from hub.domain.model import Reach
+from hub.domain.reading import tag_key
 
 #: Rule ids the engine itself uses in decisions; a file may not take them.
 RESERVED_RULE_IDS = frozenset({"default-deny", "never-widen"})
@@ -51,7 +52,8 @@ def _account(value: str) -> str:
 
 
 def _tag(value: str) -> str:
-    tag = value.strip().removeprefix("#").casefold()
+    # folded as the post's tags are read (NFKC, case, invisible characters; see reading.py)
+    tag = tag_key(value.strip())
     if not tag or any(ch.isspace() for ch in tag):
         raise ValueError(f"{value!r} is not a tag: write it without spaces, e.g. 'private'")
     return tag
