@@ -117,8 +117,11 @@ def _owner_password(hub: Any, *, from_stdin: bool, only_if_asked: bool = False) 
                                        confirmation_prompt=True))
         click.echo("web password set (argon2id); every web session was logged out")
     elif not has_password(hub):
-        click.echo("web login: no password yet. Set it with `hub password`, or open "
-                   f"{hub.settings.base_url}/setup in a browser on this machine")
+        from hub.services.owner import setup_code
+
+        click.echo("web login: no password yet. Set it with `hub password`, or open this "
+                   "link in a browser on this machine (the code works until a password is "
+                   f"set):\n\n  {hub.settings.base_url}/setup?code={setup_code(hub)}\n")
 
 
 @main.command()

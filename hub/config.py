@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_WILDCARD_BINDS = {"0.0.0.0", "::", ""}
+NameList = Annotated[tuple[str, ...], NoDecode]
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", ""}
 
@@ -59,6 +66,25 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 4 * 20 * 1024 * 1024 + 1_000_000
     """Largest accepted multipart body (up to four 20 MiB images plus the form)."""
     log_level: str = "info"
+    allowed_hosts: NameList = ()
+    """Host names this hub answers to (comma-separated; ``*`` for any). The loopback names,
+    the host of ``public_url`` and a specific bind address are always allowed; any other
+    ``Host`` header gets 400, which stops DNS-rebinding attacks on the owner's pages."""
+    trusted_proxies: NameList = ()
+    """Addresses of reverse proxies whose ``X-Forwarded-For``/``-Proto`` headers are believed
+    (comma-separated IPs or networks; ``*`` for any). Empty: forwarded headers are ignored."""
+    session_idle_hours: float = 12.0
+    """A web session unused for this long ends (the absolute limit is 14 days)."""
+    previous_secret_key: SecretStr | None = None
+    """When changing ``secret_key``: the old key, so stored credentials can be re-encrypted.
+    Feed links made with it stop working; ``hub db upgrade`` lists which to hand out again."""
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -79,6 +105,18 @@ class Settings(BaseSettings):
             raise ValueError("HUB_SECRET_KEY is a placeholder; unset it (hub init creates a key) "
                              "or set a real one")
         return self
+
+    @property
+    def host_names(self) -> frozenset[str]:
+        """Every ``Host`` this hub answers to (lower case, no port); ``*`` means any."""
+        names = {*LOOPBACK_NAMES, *(h.lower().strip("[]") for h in self.allowed_hosts)}
+        if self.public_url:
+            public = urlsplit(self.public_url).hostname
+            if public:
+                names.add(public.lower())
+        if self.host not in _WILDCARD_BINDS:
+            names.add(self.host.lower().strip("[]"))
+        return frozenset(names)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -26,7 +26,7 @@ from hub.logging import configure_logging
 from hub.ports import Publisher
 from hub.runtime import Hub
 from hub.services.policy import record_policy, reload_policy
-from web import ui
+from web import middleware, ui
 from web.routes import api, feeds, health, metrics
 
 log = structlog.get_logger("hub.web")
@@ -128,6 +128,7 @@ def create_app(settings: Settings, *, hub: Hub | None = None,
                               "who could see what. Authenticate with "
                               "`Authorization: Bearer hub_…` (create one with "
                               "`hub token create`).")
+    middleware.install(app, settings)   # Host allow-list and input checks, inside the limit
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)

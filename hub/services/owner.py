@@ -16,9 +16,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete
 
-from hub.crypto import hash_token, new_token_secret
+from hub.crypto import hash_token, new_token_secret, same
 from hub.domain.events import OwnerLoggedIn, OwnerPasswordChanged
-from hub.errors import AuthError, InvalidInput
+from hub.errors import AuthError, Forbidden, InvalidInput
 from hub.runtime import Hub
 from hub.store.tables import LoginThrottleRow, OwnerRow, OwnerSessionRow
 
@@ -59,6 +59,21 @@ def check_password_strength(password: str) -> None:
 def has_password(hub: Hub) -> bool:
     with hub.db.read() as s:
         return s.get(OwnerRow, 1) is not None
+
+
+def setup_code(hub: Hub) -> str:
+    """The code that ``hub init`` prints and the first-visit ``/setup`` form requires.
+
+    Derived from the secret key, so every process of one hub agrees on it without storing it;
+    it is useful only until a password is set (then ``/setup`` is closed for good)."""
+    return hub.box.sign("setup-code", "owner", length=22)
+
+
+def check_setup_code(hub: Hub, code: object) -> None:
+    if not isinstance(code, str) or not same(code.strip(), setup_code(hub)):
+        raise Forbidden("the set-up code is missing or wrong: use the link or code that "
+                        "`hub init` printed (run `hub init` again to see it), or set the "
+                        "password with `hub password`")
 
 
 def set_password(hub: Hub, password: str, *, only_if_unset: bool = False) -> None:

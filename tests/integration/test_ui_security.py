@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from adapters.fake import FakePublisher
 from hub.services.feeds import feed_links
-from hub.services.owner import set_password
+from hub.services.owner import set_password, setup_code
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import Author, PostInput, get_post, list_posts, submit_post
 from hub.store.tables import OwnerRow
@@ -194,16 +194,17 @@ def test_first_visit_sets_the_password_once(make_hub, sqlite_url):
         assert r.status_code == 303 and r.headers["location"] == "/setup"
         page = client.get("/setup")
         assert "set the owner password" in page.text
+        code = setup_code(hub)
         short = client.post("/setup", data={"password": "short", "password_again": "short",
-                                            "csrf_token": csrf_of(page.text)})
+                                            "csrf_token": csrf_of(page.text), "code": code})
         assert short.status_code == 400 and "at least 10 characters" in short.text
         r = client.post("/setup", data={"password": PASSWORD, "password_again": PASSWORD,
-                                        "csrf_token": csrf_of(page.text)})
+                                        "csrf_token": csrf_of(page.text), "code": code})
         assert r.status_code == 303 and r.headers["location"] == "/login"
         assert client.get("/setup").headers["location"] == "/login"
         again = client.post("/setup", data={"password": "someone else's pw",
                                             "password_again": "someone else's pw",
-                                            "csrf_token": csrf_of(page.text)})
+                                            "csrf_token": csrf_of(page.text), "code": code})
         assert again.status_code == 401 and "already set" in again.text
         assert log_in(client).status_code == 303
 

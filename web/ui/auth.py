@@ -14,6 +14,7 @@ from hub.services.owner import (
     MIN_PASSWORD,
     SESSION_DAYS,
     LoginThrottled,
+    check_setup_code,
     has_password,
     login,
     logout,
@@ -80,23 +81,27 @@ async def logout_submit(request: Request, hub: HubDep, form: CsrfForm) -> Respon
 
 
 @router.get("/setup")
-async def setup_form(request: Request, hub: HubDep) -> Response:
+async def setup_form(request: Request, hub: HubDep, code: str = "") -> Response:
     if await run_in_threadpool(has_password, hub):
         return redirect(request, "/login")
     return render(request, "auth/setup.html", {"error": "", "local": _local(request),
-                                               "min_length": MIN_PASSWORD})
+                                               "min_length": MIN_PASSWORD,
+                                               "code": code[:64]})
 
 
 @router.post("/setup")
 async def setup_submit(request: Request, hub: HubDep, form: CsrfForm) -> Response:
-    """First visit only, and only from this machine: elsewhere use `hub password`."""
-    context = {"local": _local(request), "min_length": MIN_PASSWORD}
+    """First visit only, from this machine, with the set-up code `hub init` printed."""
+    code = form.get("code")
+    context = {"local": _local(request), "min_length": MIN_PASSWORD,
+               "code": code[:64] if isinstance(code, str) else ""}
     if not context["local"]:
         return render(request, "auth/setup.html", {**context, "error": (
             "for safety, the password can be set in the browser only from the machine the hub "
             "runs on; there, run `hub password`")}, status=403)
     password, again = form.get("password"), form.get("password_again")
     try:
+        check_setup_code(hub, code)
         if not isinstance(password, str) or password != again:
             raise InvalidInput("the two passwords differ", field="password")
         await run_in_threadpool(lambda: set_password(hub, password, only_if_unset=True))
