@@ -20,6 +20,7 @@ from hub.services.owner import session_valid
 from web.deps import HubDep
 
 SESSION_COOKIE = "hub_session"
+DEVICE_COOKIE = "hub_device"   # OWASP device cookie: this browser logged in before
 CSRF_COOKIE = "hub_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_FILES = 8

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import AuthError, InvalidInput
 from hub.services.owner import (
+    DEVICE_DAYS,
     MIN_PASSWORD,
     SESSION_DAYS,
     LoginThrottled,
@@ -21,8 +22,8 @@ from hub.services.owner import (
     set_password,
 )
 from web.deps import HubDep
-from web.ui._guard import SESSION_COOKIE, CsrfForm
-from web.ui._render import redirect, render, session_cookie
+from web.ui._guard import DEVICE_COOKIE, SESSION_COOKIE, CsrfForm
+from web.ui._render import redirect, render, secure, session_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,8 +59,9 @@ async def login_submit(request: Request, hub: HubDep, form: CsrfForm) -> Respons
     target = _next(form.get("next"))
     password = form.get("password")
     try:
-        session = await run_in_threadpool(login, hub, password if isinstance(password, str)
-                                          else "", client=_client(request))
+        session = await run_in_threadpool(
+            lambda: login(hub, password if isinstance(password, str) else "",
+                          client=_client(request), device=request.cookies.get(DEVICE_COOKIE)))
     except LoginThrottled as exc:
         return render(request, "auth/login.html", {"next": target, "error": exc.message},
                       status=429, headers={"Retry-After": str(exc.retry_after)})
@@ -69,6 +71,9 @@ async def login_submit(request: Request, hub: HubDep, form: CsrfForm) -> Respons
     response = redirect(request, target)
     session_cookie(response, request, session.token,
                    max_age=int(timedelta(days=SESSION_DAYS).total_seconds()))
+    response.set_cookie(DEVICE_COOKIE, session.device, httponly=True, samesite="strict",
+                        secure=secure(request), path="/login",
+                        max_age=int(timedelta(days=DEVICE_DAYS).total_seconds()))
     return response
 
 
