@@ -26,7 +26,7 @@ reading, so what the policy judged is what the network gets.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 
@@ -269,6 +269,26 @@ def identity_keys(identity: Identity) -> tuple[str, ...]:
 
 def keys_of(identities: Iterable[Identity]) -> frozenset[str]:
     return frozenset(k for i in identities for k in identity_keys(i))
+
+
+def without(post: Post, tokens: Iterable[Hashtag | Mention]) -> Post:
+    """``post`` with these tokens taken out (tags-field entries dropped, spans cut from the text
+    and content warning): what-if previews ("without #kids it would go to …")."""
+    tokens = list(tokens)
+    drop = {t.index for t in tokens if isinstance(t, Hashtag) and t.field is Field.TAGS}
+
+    def cut(text: str, field: Field) -> str:
+        spans = sorted((t.start, t.end) for t in tokens if t.field is field)
+        out, pos = [], 0
+        for start, end in spans:
+            out.append(text[pos:max(pos, start)])
+            pos = max(pos, end)
+        return "".join(out) + text[pos:]
+
+    cw = post.content_warning
+    return replace(post, tags=tuple(t for i, t in enumerate(post.tags) if i not in drop),
+                   text=cut(post.text, Field.TEXT),
+                   content_warning=cut(cw, Field.CONTENT_WARNING) if cw is not None else None)
 
 
 def utf8_span(text: str, start: int, end: int) -> tuple[int, int]:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import regex
-
 from hub.domain.model import (
     Decision,
     IdentityKind,
@@ -27,6 +25,7 @@ from hub.domain.model import (
     Routing,
     Target,
 )
+from hub.domain.reading import Field, read_post, without
 from hub.errors import HubError, InvalidInput
 from hub.policy.engine import DEFAULT_DENY, route
 from hub.policy.loader import Policy
@@ -42,9 +41,6 @@ _IDENTITY_FOR = {"email": IdentityKind.EMAIL, "mastodon": IdentityKind.MASTODON,
                  "bluesky": IdentityKind.BLUESKY}
 _HOW = {"email": "by email", "feed": "through their private feed",
         "mastodon": "as a direct Mastodon message", "matrix": "in the Matrix room"}
-# @user@instance (Mastodon) or @handle.with.dots (Bluesky), not part of an email address
-MENTION = regex.compile(r"(?<![\w.@+-])@[\p{L}\p{N}_][\p{L}\p{N}_.-]*(?:@[\w.-]+\.\w+)?"
-                        r"(?<![.-])")
 
 
 @dataclass(frozen=True)
@@ -202,14 +198,17 @@ def _warnings(post: Post, policy: Policy, people: PeopleSnapshot, routing: Routi
     """Where a tag or an @mention changes who gets the post."""
     out: list[str] = []
     outcome = {d.target.name: d for d in routing.decisions}
-    for tag in post.tags:
-        without = dataclasses.replace(post, tags=tuple(t for t in post.tags if t != tag))
-        out += _changes(f"The tag #{tag}", outcome, route(without, policy, people, now))
-    mentions = list(dict.fromkeys(m.group(0) for m in MENTION.finditer(post.text)))
-    for mention in mentions:
-        text = post.text.replace(mention, "")
-        without = dataclasses.replace(post, text=text)
-        out += _changes(f"Mentioning {mention}", outcome, route(without, policy, people, now))
+    reading = read_post(post)   # the tags and mentions the policy judged
+    for key, first in reading.tags_by_key.items():
+        cause = f"The tag #{first.name}" if first.field is Field.TAGS else f"The tag {first.where}"
+        stripped = without(post, [t for t in reading.hashtags if t.key == key])
+        out += _changes(cause, outcome, route(stripped, policy, people, now))
+    written = list(dict.fromkeys(m.written for m in reading.mentions
+                                 if m.written.startswith("@")))
+    for mention in written:
+        stripped = without(post, [m for m in reading.mentions if m.written == mention])
+        out += _changes(f"Mentioning {mention}", outcome, route(stripped, policy, people, now))
+    mentions = [m for m in written if m in post.text]
     if mentions:
         for d in routing.decisions:
             if d.outcome is Outcome.DENY or d.target.platform != "mastodon":
