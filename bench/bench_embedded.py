@@ -66,7 +66,7 @@ async def main(posts: int, concurrency: int) -> None:
         port = _port()
         env = {**os.environ, "HUB_DATA_DIR": str(data), "HUB_POLICY_DIR": str(policies),
                "HUB_PORT": str(port), "HUB_LOG_LEVEL": "warning", "HUB_SWEEP_SECONDS": "1"}
-        hub = [sys.executable, "-m", "hub.cli"]
+        hub = [sys.executable, "-m", "hub.entrypoints.cli"]
         out = subprocess.run([*hub, "init"], env=env, cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
         token = next(w for w in out.split() if w.startswith("hub_"))

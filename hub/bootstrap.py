@@ -1,82 +1,41 @@
-"""Composition root: builds the Hub from Settings. The only hub module that imports adapters."""
+"""Composition root: builds a complete, immutable runtime from Settings, once per mode.
+
+The only hub module that imports ``adapters``: entrypoints (the CLI, the web app, the arq
+worker) ask it for a :class:`Runtime`, and for adapter look-ups (account connectors, OAuth).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import hashlib
+import enum
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy import text
+from typing import Protocol
 
 import adapters
 from hub.config import Settings
 from hub.crypto import SecretBox
+from hub.dispatch.queue import ArqEnqueuer, BlockingEnqueuer
+from hub.dispatch.worker import EmbeddedWorkers, LocalQueue
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import AccountNotConnected, ContentRejected, HubError
-from hub.ports import Connection, MediaLoader, Publisher, PublisherFactory, TargetSpec
-from hub.runtime import Hub, PolicyState, utcnow
+from hub.policy import Policy, load_policy
+from hub.ports import (
+    Connection,
+    Connector,
+    MediaLoader,
+    Publisher,
+    PublisherFactory,
+    TargetSpec,
+)
+from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
+from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
 from hub.store.tables import AccountRow
-
-
-class DbCredentials:
-    """``hub.ports.CredentialStore``: adapters persist refreshed sessions, encrypted; and a
-    lock across processes so exactly one of them refreshes an account's session at a time
-    (PostgreSQL advisory lock, or a file lock next to the SQLite database)."""
-
-    def __init__(self, db: Database, box: SecretBox, lock_dir: Path) -> None:
-        self._db = db
-        self._box = box
-        self._lock_dir = lock_dir
-
-    async def save(self, account: str, secret: str) -> None:
-        await asyncio.to_thread(self._save, account, secret)
-
-    def _save(self, account: str, secret: str) -> None:
-        with self._db.transaction() as s:
-            row = s.get(AccountRow, account)
-            if row is not None:
-                row.secret_enc = self._box.encrypt(secret)
-                row.updated = utcnow()
-                s.add(row)
-
-    async def load(self, account: str) -> str | None:
-        """The latest stored secret (another process may have refreshed it)."""
-        def read() -> str | None:
-            with self._db.read() as s:
-                row = s.get(AccountRow, account)
-                return self._box.decrypt(row.secret_enc) if row and row.secret_enc else None
-
-        return await asyncio.to_thread(read)
-
-    @contextlib.asynccontextmanager
-    async def refresh_lock(self, account: str) -> AsyncIterator[None]:
-        if self._db.dialect == "postgresql":
-            conn = await asyncio.to_thread(self._db.engine.connect)
-            key = int.from_bytes(hashlib.sha256(account.encode()).digest()[:8], "big", signed=True)
-            try:
-                await asyncio.to_thread(
-                    lambda: conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key}))
-                yield
-            finally:
-                await asyncio.to_thread(
-                    lambda: conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key}))
-                await asyncio.to_thread(conn.close)
-            return
-        self._lock_dir.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(account.encode()).hexdigest()[:16]
-        handle = (self._lock_dir / f"refresh-{name}.lock").open("a")
-        try:
-            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
 
 
 class AccountPublishers:
@@ -163,9 +122,86 @@ async def _close(publisher: Publisher) -> None:
         await asyncio.to_thread(close)
 
 
+class Mode(enum.StrEnum):
+    """What a process is for; each mode gets the runtime it needs and nothing else."""
+
+    EMBEDDED = "embedded"
+    """The web app with in-process workers and sweeper (no Redis)."""
+    ENQUEUE = "enqueue"
+    """The web app in distributed mode: after a commit it enqueues arq jobs."""
+    WORKER = "worker"
+    """An arq worker process: it publishes, and wakes nobody."""
+    CLI = "cli"
+    """One command: it enqueues arq jobs itself when Redis is configured, else the running
+    hub's sweeper finds its deliveries."""
+
+
+def web_mode(settings: Settings) -> Mode:
+    """The web app's mode: embedded workers, unless Redis is configured."""
+    return Mode.ENQUEUE if settings.distributed else Mode.EMBEDDED
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A complete hub for one mode. Nothing mutates it after :func:`bootstrap` returns;
+    ``start``/``stop`` run its background parts on the caller's event loop."""
+
+    hub: Hub
+    mode: Mode
+    workers: EmbeddedWorkers | None = None
+    enqueuer: ArqEnqueuer | None = None
+
+    async def start(self) -> None:
+        if self.workers is not None:
+            await self.workers.start()
+        if self.enqueuer is not None:
+            await self.enqueuer.start()
+
+    async def stop(self) -> None:
+        """Stop the workers, close every publisher's client, then the Redis pool."""
+        if self.workers is not None:
+            await self.workers.stop()
+        await self.hub.publishers.aclose()
+        if self.enqueuer is not None:
+            await self.enqueuer.close()
+
+    def dispose(self) -> None:
+        """Close the database pool (after ``stop``)."""
+        self.hub.db.dispose()
+
+
+def bootstrap(settings: Settings, mode: Mode, *,
+              publishers: Mapping[str, Publisher] | None = None,
+              now: Callable[[], datetime] = utcnow, require_policy: bool = True,
+              require_schema: bool = True) -> Runtime:
+    """Assemble the runtime for ``mode``; the policy is loaded here (a bad file raises
+    ``PolicyFileInvalid`` with file:line, unless ``require_policy`` is False: then only what
+    asks for the policy fails). ``publishers`` overrides accounts (tests, development)."""
+    db, box = _open(settings, require_schema=require_schema)
+    try:
+        policies = PolicyState(settings.policy_dir, adapters.TARGET_SPECS,
+                               tolerate_errors=not require_policy)
+    except BaseException:
+        db.dispose()
+        raise
+    queue = LocalQueue() if mode is Mode.EMBEDDED else None
+    enqueuer = ArqEnqueuer(settings.redis_url, db, now) if mode is Mode.ENQUEUE else None
+    waker: Waker = queue or enqueuer or NoWaker()
+    if mode is Mode.CLI and settings.distributed:
+        waker = BlockingEnqueuer(settings.redis_url, db, now)
+    hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker)
+    workers = EmbeddedWorkers(hub, queue) if queue is not None else None
+    return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer)
+
+
 def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,
-              require_schema: bool = True) -> Hub:
-    """Assemble a Hub. ``publishers`` overrides accounts with given publishers (tests, dev)."""
+              now: Callable[[], datetime] = utcnow, require_policy: bool = True) -> Hub:
+    """A hub that wakes nobody (scripts, test set-up): ``bootstrap(settings, Mode.WORKER)``."""
+    return bootstrap(settings, Mode.WORKER, publishers=publishers, now=now,
+                     require_policy=require_policy).hub
+
+
+def _open(settings: Settings, *, require_schema: bool) -> tuple[Database, SecretBox]:
     key = settings.load_secret_key()
     if key is None:
         raise HubError("the hub is not initialised: run `hub init` first")
@@ -173,13 +209,66 @@ def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None 
     if require_schema and current_revision(engine) is None:
         engine.dispose()
         raise HubError("the database has no schema: run `hub init` (or `hub db upgrade`)")
-    db = Database(engine)
-    box = SecretBox(key)
-    specs = adapters.TARGET_SPECS
-    return Hub(settings=settings, db=db, policies=PolicyState(settings.policy_dir, specs),
-               publishers=AccountPublishers(db, box, specs, overrides=publishers,
-                                            media_loader=_media_reader(settings),
-                                            lock_dir=settings.data_dir / "locks"), box=box)
+    return Database(engine), SecretBox(key)
+
+
+def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState, *,
+         publishers: Mapping[str, Publisher] | None, now: Callable[[], datetime],
+         waker: Waker) -> Hub:
+    accounts = AccountPublishers(db, box, adapters.TARGET_SPECS, overrides=publishers,
+                                 media_loader=_media_reader(settings),
+                                 lock_dir=settings.data_dir / "locks")
+    return Hub(settings=settings, db=db, policies=policies, publishers=accounts, box=box,
+               now=now, waker=waker)
+
+
+def load_policy_files(settings: Settings) -> Policy:
+    """Validate the policy files without a database (``hub policy check``/``test``/``reload``)."""
+    return load_policy(settings.policy_dir, adapters.TARGET_SPECS)
+
+
+def connector(platform: str) -> Connector:
+    """The adapter's ``connect(settings, secret)`` for ``hub accounts add``."""
+    if platform not in adapters.TARGET_SPECS:
+        raise HubError(f"no adapter for platform {platform!r}")
+    return adapters.load_connector(platform)
+
+
+class OAuthFlow(Protocol):
+    """A platform's browser authorisation: register the hub, send the owner to a URL, trade
+    the code it shows for an access token."""
+
+    async def begin(self, instance: str) -> str:
+        """Register with ``instance``; the address where the owner approves the hub."""
+        ...
+
+    async def finish(self, code: str) -> str:
+        """The access token for the code the owner pasted."""
+        ...
+
+
+def oauth_flow(platform: str) -> OAuthFlow:
+    """The OAuth flow of ``platform`` (Mastodon only)."""
+    if platform != "mastodon":
+        raise HubError(f"{platform} has no browser authorisation; use its app password")
+    return _MastodonOAuth()
+
+
+class _MastodonOAuth:
+    def __init__(self) -> None:
+        from adapters.mastodon import oauth
+
+        self._oauth = oauth
+        self._app: oauth.OAuthApp | None = None
+
+    async def begin(self, instance: str) -> str:
+        self._app = await self._oauth.register_app(instance)
+        return self._oauth.authorization_url(self._app)
+
+    async def finish(self, code: str) -> str:
+        if self._app is None:
+            raise HubError("the authorisation was not started")
+        return await self._oauth.exchange_code(self._app, code)
 
 
 def _media_reader(settings: Settings) -> MediaLoader:

@@ -1,5 +1,6 @@
-"""structlog configured once per process: JSON when stdout is not a terminal, console otherwise.
-Log ids and hashes, never post bodies or secrets."""
+"""Logging, configured in this one place, once per process: structlog renders JSON when stdout
+is not a terminal and console output otherwise; the standard library's loggers (arq, SDKs) show
+warnings, or everything at debug level. Log ids and hashes, never post bodies or secrets."""
 
 from __future__ import annotations
 
@@ -25,3 +26,5 @@ def configure_logging(level: str = "info") -> None:
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)),
         cache_logger_on_first_use=False,
     )
+    stdlib = logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    logging.basicConfig(level=stdlib, format="%(asctime)s %(name)s %(message)s")

@@ -1,6 +1,8 @@
 """The running hub's parts, as the composition root (``hub.bootstrap``) assembles them.
 
-Services take a :class:`Hub`; tests build one with fakes through the same ports.
+Services take a :class:`Hub`; tests build one with fakes through the same ports. A ``Hub`` is
+immutable once built: its policy is loaded by the composition root, and the way it wakes workers
+after a commit (``waker``) is fixed by the mode it was built for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hub.audit import AuditLog
 from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.domain.model import PeopleSnapshot, Post, Target
+from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
 from hub.ports import Publisher, TargetSpec
 from hub.store.db import Database
@@ -40,25 +43,51 @@ class Publishers(Protocol):
         ...
 
 
-class PolicyState:
-    """The policy in force. A failed reload raises and leaves the previous policy in place."""
+class Waker(Protocol):
+    """Tells workers that deliveries may be due now (called after commit, from any thread)."""
 
-    def __init__(self, directory: Path, specs: Mapping[str, type[TargetSpec]]) -> None:
+    def wake(self, delivery_ids: Sequence[str]) -> None: ...
+
+
+class NoWaker:
+    """For processes that wake nobody: the running hub's sweeper finds the deliveries."""
+
+    def wake(self, delivery_ids: Sequence[str]) -> None:
+        return None
+
+
+class PolicyState:
+    """The policy in force, loaded when the state is built (by the composition root).
+
+    A failed reload raises and leaves the previous policy in place. A state built with
+    ``tolerate_errors`` (CLI commands that need no policy) keeps the load error and raises it
+    only when something asks for the policy."""
+
+    def __init__(self, directory: Path, specs: Mapping[str, type[TargetSpec]], *,
+                 tolerate_errors: bool = False) -> None:
         self.directory = directory
         self.specs = specs
         self._current: Policy | None = None
+        self._error: PolicyFileInvalid | None = None
+        try:
+            self._current = load_policy(directory, specs)
+        except PolicyFileInvalid as exc:
+            if not tolerate_errors:
+                raise
+            self._error = exc
 
     @property
     def current(self) -> Policy:
         if self._current is None:
-            self._current = load_policy(self.directory, self.specs)
+            assert self._error is not None
+            raise self._error
         return self._current
 
     def reload(self) -> tuple[Policy, bool]:
         """Load from disk; return (policy, changed). Raises PolicyFileInvalid, keeping the old."""
         fresh = load_policy(self.directory, self.specs)   # raises before anything changes
         changed = self._current is None or fresh.digest != self._current.digest
-        self._current = fresh
+        self._current, self._error = fresh, None
         return fresh, changed
 
 
@@ -66,8 +95,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hub:
+    """Everything a service needs, assembled once by ``hub.bootstrap``."""
+
     settings: Settings
     db: Database
     policies: PolicyState
@@ -75,13 +106,12 @@ class Hub:
     box: SecretBox
     audit: AuditLog = field(default_factory=AuditLog)
     now: Callable[[], datetime] = utcnow
-    wakers: list[Callable[[Sequence[str]], None]] = field(default_factory=list)
+    waker: Waker = field(default_factory=NoWaker)
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
         """Tell workers (in-process queue or arq) that these deliveries may be due now."""
         if delivery_ids:
-            for waker in self.wakers:
-                waker(delivery_ids)
+            self.waker.wake(delivery_ids)
 
     @property
     def media_dir(self) -> Path:

@@ -8,7 +8,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import hypothesis  # noqa: F401  (imported early: see below)
@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from adapters.fake import FakePublisher
-from hub.bootstrap import build_hub
+from hub.bootstrap import Mode, Runtime, bootstrap
 from hub.config import Settings
 from hub.runtime import Hub
 from hub.store.db import make_engine
@@ -119,31 +119,44 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 class Clock:
-    """A settable clock: services take ``now`` from the hub, so tests move time explicitly."""
+    """A settable clock: services take ``now`` from the hub, so tests move time explicitly.
 
-    def __init__(self) -> None:
-        self.value = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    ``Clock(live=True)`` follows the real time, shifted by whatever ``advance`` added."""
+
+    def __init__(self, *, live: bool = False) -> None:
+        self._fixed: datetime | None = None if live else datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+        self._offset = timedelta()
+
+    @property
+    def value(self) -> datetime:
+        return (self._fixed or datetime.now(UTC)) + self._offset
+
+    @value.setter
+    def value(self, when: datetime) -> None:
+        self._fixed, self._offset = when, timedelta()
 
     def __call__(self) -> datetime:
         return self.value
 
     def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
-        self.value += timedelta(seconds=seconds)
+        self._offset += timedelta(seconds=seconds)
 
 
+RuntimeFactory = Callable[..., Runtime]
 HubFactory = Callable[..., Hub]
 
 
 @pytest.fixture
-def make_hub(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublisher]
-             ) -> Iterator[HubFactory]:
-    """Build an initialised hub; the audit chain is verified when the test ends."""
-    built: list[Hub] = []
+def make_runtime(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublisher]
+                 ) -> Iterator[RuntimeFactory]:
+    """Build an initialised runtime for a mode (default: one that wakes nobody), with the fake
+    publishers; the audit chain is verified when the test ends. ``real_clock`` gives a live
+    ``Clock`` (``hub.now.advance`` still moves it)."""
+    built: list[Runtime] = []
 
     def factory(url: str | None = None, *, clock: Clock | None = None,
-                real_clock: bool = False, **overrides: object) -> Hub:
+                real_clock: bool = False, mode: Mode = Mode.WORKER,
+                **overrides: object) -> Runtime:
         data = tmp_path / "var"
         data.mkdir(exist_ok=True)
         settings = Settings(data_dir=data, database_url=url or "", policy_dir=policy_dir,
@@ -152,18 +165,28 @@ def make_hub(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublisher]
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
         engine.dispose()
-        hub = build_hub(settings, publishers=fakes)
-        if not real_clock:
-            hub.now = clock or Clock()
-        built.append(hub)
-        return hub
+        now = clock or Clock(live=real_clock)
+        runtime = bootstrap(settings, mode, publishers=fakes, now=now)
+        built.append(runtime)
+        return runtime
 
     yield factory
-    for hub in built:
+    for runtime in built:
+        hub = runtime.hub
         with hub.db.read() as s:
             result = hub.audit.verify(s)
-        hub.db.dispose()
+        runtime.dispose()
         assert result.ok, f"audit chain broken after the test: {result.problem}"
+
+
+@pytest.fixture
+def make_hub(make_runtime: RuntimeFactory) -> HubFactory:
+    """Build an initialised hub (``make_runtime(...).hub``)."""
+
+    def factory(url: str | None = None, **options: object) -> Hub:
+        return make_runtime(url, **options).hub
+
+    return factory
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""``create_app(settings)``: the FastAPI app. Its lifespan builds the hub through bootstrap,
-loads the policy, starts in-process workers (embedded mode) and reloads the policy on SIGHUP."""
+"""``create_app(settings)``: the web entrypoint. Its lifespan asks the composition root for the
+runtime of its mode (embedded workers, or the arq enqueuer in distributed mode), starts it,
+records the policy it loaded, and reloads the policy on SIGHUP."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 from collections.abc import AsyncIterator, Mapping
@@ -17,10 +19,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.bootstrap import build_hub
+from hub.bootstrap import Runtime, bootstrap, web_mode
 from hub.config import Settings
-from hub.dispatch.queue import ArqEnqueuer
-from hub.dispatch.worker import EmbeddedWorkers
 from hub.errors import HubError, PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.ports import Publisher
@@ -77,51 +77,43 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(settings: Settings, *, hub: Hub | None = None,
-               publishers: Mapping[str, Publisher] | None = None,
-               run_workers: bool | None = None) -> FastAPI:
-    """Build the app. ``hub``/``publishers`` let tests inject fakes through the ports."""
+def create_app(settings: Settings, *, runtime: Runtime | None = None,
+               publishers: Mapping[str, Publisher] | None = None) -> FastAPI:
+    """Build the app. ``runtime`` (built by the caller, who disposes it) or ``publishers`` let
+    tests inject fakes through the ports; otherwise the lifespan bootstraps its own."""
     configure_logging(settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        the_hub = hub or build_hub(settings, publishers=publishers)
-        policy = the_hub.policies.current   # a bad policy at start stops the hub, with file:line
+        rt = runtime if runtime is not None else await asyncio.to_thread(
+            functools.partial(bootstrap, settings, web_mode(settings), publishers=publishers))
+        the_hub = rt.hub
+        policy = the_hub.policies.current
         await asyncio.to_thread(record_policy, the_hub, policy, actor="hub serve")
-        workers = None
-        if run_workers if run_workers is not None else not settings.distributed:
-            workers = EmbeddedWorkers(the_hub)
-            await workers.start()
-        enqueuer = None
-        if settings.distributed and workers is None:   # arq workers publish; wake them
-            enqueuer = await ArqEnqueuer.start(the_hub)
+        await rt.start()
         loop = asyncio.get_running_loop()
         pidfile = settings.data_dir / "hub.pid"
-        if hub is None:
+        if runtime is None:
             pidfile.write_text(str(os.getpid()))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGHUP, _reload, the_hub)
         app.state.hub = the_hub
-        app.state.workers = workers
-        if workers is not None:
-            app.state.metrics = workers.metrics   # attempts and latency for /metrics
-        app.state.enqueuer = enqueuer
-        log.info("hub.started", policy=policy.digest[:12], workers=bool(workers))
+        app.state.workers = rt.workers
+        if rt.workers is not None:
+            app.state.metrics = rt.workers.metrics   # attempts and latency for /metrics
+        app.state.enqueuer = rt.enqueuer
+        log.info("hub.started", policy=policy.digest[:12], workers=rt.workers is not None)
         try:
             yield {"hub": the_hub}
         finally:
-            if workers is not None:
-                await workers.stop()
-            await the_hub.publishers.aclose()
-            if enqueuer is not None:
-                await enqueuer.close()
-            if hub is None:
+            await rt.stop()
+            if runtime is None:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signal.SIGHUP)
                 with contextlib.suppress(FileNotFoundError):
                     if pidfile.read_text().strip() == str(os.getpid()):
                         pidfile.unlink()
-                the_hub.db.dispose()
+                rt.dispose()
 
     app = FastAPI(title="Cross-posting hub", version="0.1.0", lifespan=lifespan,
                   description="Write once; publish only where your policy permits; audit "

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlmodel import and_, col, or_, select
 
 from hub.runtime import Hub
+from hub.store.db import Database
 from hub.store.tables import DeliveryRow
 
 log = structlog.get_logger("hub.queue")
@@ -85,33 +86,39 @@ async def enqueue(redis: ArqRedis, delivery_id: str, *, due_at: datetime | None,
     return job is not None
 
 
-def pending_due_times(hub: Hub, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
+def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
     """(id, due_at) of those deliveries that are still pending."""
-    with hub.db.read() as s:
+    with db.read() as s:
         rows = s.exec(select(DeliveryRow.id, DeliveryRow.due_at)
                       .where(col(DeliveryRow.id).in_(list(delivery_ids)),
                              DeliveryRow.status == "pending")).all()
     return [(i, d) for i, d in rows]
 
 
-def enqueue_blocking(hub: Hub, delivery_ids: Sequence[str]) -> None:
-    """A waker for short-lived processes (the CLI): connect, enqueue, close. If Redis does not
-    answer, the sweeper enqueues the deliveries later."""
+class BlockingEnqueuer:
+    """The waker of short-lived processes (the CLI in distributed mode): connect, enqueue,
+    close. If Redis does not answer, the sweeper enqueues the deliveries later."""
 
-    async def run() -> None:
-        redis = await connect(hub.settings.redis_url, patient=False)
+    def __init__(self, url: str, db: Database, now: Callable[[], datetime]) -> None:
+        self._url = url
+        self._db = db
+        self._now = now
+
+    def wake(self, delivery_ids: Sequence[str]) -> None:
+        async def run() -> None:
+            redis = await connect(self._url, patient=False)
+            try:
+                now = self._now()
+                for delivery_id, due_at in pending_due_times(self._db, delivery_ids):
+                    await enqueue(redis, delivery_id, due_at=due_at, now=now)
+            finally:
+                await redis.aclose()
+
         try:
-            now = hub.now()
-            for delivery_id, due_at in pending_due_times(hub, delivery_ids):
-                await enqueue(redis, delivery_id, due_at=due_at, now=now)
-        finally:
-            await redis.aclose()
-
-    try:
-        asyncio.run(run())
-    except (RedisError, OSError) as exc:
-        log.warning("queue.enqueue_failed", deliveries=len(delivery_ids),
-                    error=type(exc).__name__, note="the sweeper enqueues them later")
+            asyncio.run(run())
+        except (RedisError, OSError) as exc:
+            log.warning("queue.enqueue_failed", deliveries=len(delivery_ids),
+                        error=type(exc).__name__, note="the sweeper enqueues them later")
 
 
 @dataclass(frozen=True)
@@ -242,28 +249,36 @@ def worker_name() -> str:
 
 
 class ArqEnqueuer:
-    """The hub waker of distributed mode: after a commit, enqueue the deliveries' jobs.
+    """The hub's waker in distributed mode (the web process): after a commit, enqueue the
+    deliveries' jobs.
 
     ``wake`` is called by services from any thread; the enqueue runs on the event loop that
-    owns the Redis pool. A failed enqueue (Redis down) is logged and left to the sweeper."""
+    owns the Redis pool (opened by ``start``; until then wake-ups are left to the sweeper). A
+    failed enqueue (Redis down) is logged and left to the sweeper."""
 
-    def __init__(self, hub: Hub, redis: ArqRedis) -> None:
-        self.hub = hub
-        self.redis = redis
-        self._loop = asyncio.get_running_loop()
+    def __init__(self, url: str, db: Database, now: Callable[[], datetime]) -> None:
+        self._url = url
+        self._db = db
+        self._now = now
+        self._redis: ArqRedis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @classmethod
-    async def start(cls, hub: Hub) -> ArqEnqueuer:
-        """Connect to ``hub.settings.redis_url`` and register as the hub's waker."""
-        redis = await connect(hub.settings.redis_url, patient=False)
-        enqueuer = cls(hub, redis)
-        hub.wakers.append(enqueuer.wake)
-        return enqueuer
+    async def start(self) -> None:
+        """Open the Redis pool on the running loop (lazily connected: Redis may be down)."""
+        self._redis = await connect(self._url, patient=False)
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def redis(self) -> ArqRedis:
+        if self._redis is None:
+            raise RuntimeError("the enqueuer has not been started")
+        return self._redis
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._spawn, list(delivery_ids))
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._spawn, list(delivery_ids))
 
     def _spawn(self, ids: list[str]) -> None:
         task = asyncio.create_task(self._enqueue(ids))
@@ -272,8 +287,8 @@ class ArqEnqueuer:
 
     async def _enqueue(self, ids: list[str]) -> None:
         try:
-            due = await asyncio.to_thread(pending_due_times, self.hub, ids)
-            now = self.hub.now()
+            due = await asyncio.to_thread(pending_due_times, self._db, ids)
+            now = self._now()
             for delivery_id, due_at in due:
                 await enqueue(self.redis, delivery_id, due_at=due_at, now=now)
         except Exception as exc:  # noqa: BLE001 - a background task: log; the sweeper catches up
@@ -297,7 +312,8 @@ class ArqEnqueuer:
                 "worker_names": sorted(str(w.get("name")) for w in workers)}
 
     async def close(self) -> None:
-        if self.wake in self.hub.wakers:
-            self.hub.wakers.remove(self.wake)
         await self.flush()
-        await self.redis.aclose()
+        self._loop = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

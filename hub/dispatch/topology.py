@@ -123,7 +123,7 @@ class LocalTopology:
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
-        return subprocess.Popen([self.python, "-m", "hub.cli", *args], env=self.env,
+        return subprocess.Popen([self.python, "-m", "hub.entrypoints.cli", *args], env=self.env,
                                 cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, *, timeout: float = 60.0) -> LocalTopology:

@@ -20,44 +20,68 @@ from hub.services.delivery import due_ids
 log = structlog.get_logger("hub.worker")
 
 
-class EmbeddedWorkers:
-    def __init__(self, hub: Hub, *, workers: int | None = None) -> None:
-        self.hub = hub
-        self.count = workers or hub.settings.workers
-        self.name = f"embedded-{os.getpid()}"
+class LocalQueue:
+    """Embedded mode's waker (``hub.runtime.Waker``): delivery ids for the in-process workers.
+
+    Services call ``wake`` after commit, from any thread; until the workers start on an event
+    loop, wake-ups are dropped (the sweeper finds those deliveries when they do)."""
+
+    def __init__(self) -> None:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._kick = asyncio.Event()
-        self.metrics = LocalMetrics()
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Deliver wake-ups to ``loop`` (the workers' loop), or drop them (None)."""
+        self._loop = loop
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
-        """Thread-safe: services call this after commit, from any thread."""
         if self._loop is None or self._loop.is_closed():
             return
-        self._loop.call_soon_threadsafe(self._enqueue, list(delivery_ids))
+        self._loop.call_soon_threadsafe(self.put, list(delivery_ids))
 
-    def _enqueue(self, ids: list[str]) -> None:
+    def put(self, ids: Sequence[str]) -> None:
+        """On the workers' loop: queue each id that is not queued already."""
         for delivery_id in ids:
             if delivery_id not in self._queued:
                 self._queued.add(delivery_id)
                 self._queue.put_nowait(delivery_id)
 
+    async def get(self) -> str:
+        delivery_id = await self._queue.get()
+        self._queued.discard(delivery_id)
+        return delivery_id
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+
+class EmbeddedWorkers:
+    """``hub.settings.workers`` in-process workers and a sweeper, fed by ``queue`` (the hub's
+    waker in embedded mode)."""
+
+    def __init__(self, hub: Hub, queue: LocalQueue, *, workers: int | None = None) -> None:
+        self.hub = hub
+        self.count = workers or hub.settings.workers
+        self.name = f"embedded-{os.getpid()}"
+        self._queue = queue
+        self._tasks: list[asyncio.Task[None]] = []
+        self._kick = asyncio.Event()
+        self.metrics = LocalMetrics()
+
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         # A blocking adapter (SMTP) holds one thread while its Steps calls need another:
         # size the pool so every worker can have both, beside the web's own threads.
-        self._loop.set_default_executor(
+        loop.set_default_executor(
             ThreadPoolExecutor(max_workers=max(32, 4 * self.count), thread_name_prefix="hub"))
-        self.hub.wakers.append(self.wake)
+        self._queue.bind(loop)
         self._tasks = [asyncio.create_task(self._work(i)) for i in range(self.count)]
         self._tasks.append(asyncio.create_task(self._sweep()))
         log.info("workers.started", workers=self.count)
 
     async def stop(self) -> None:
-        if self.wake in self.hub.wakers:
-            self.hub.wakers.remove(self.wake)
+        self._queue.bind(None)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -69,7 +93,6 @@ class EmbeddedWorkers:
         worker = f"{self.name}-{n}"
         while True:
             delivery_id = await self._queue.get()
-            self._queued.discard(delivery_id)
             try:
                 attempt = await run_delivery(self.hub, delivery_id, worker=worker,
                                              metrics=self.metrics)
@@ -81,7 +104,7 @@ class EmbeddedWorkers:
     async def _sweep(self) -> None:
         while True:
             try:
-                self._enqueue(await asyncio.to_thread(due_ids, self.hub))
+                self._queue.put(await asyncio.to_thread(due_ids, self.hub))
             except Exception:
                 log.exception("sweeper.failed")
             self._kick.clear()
@@ -95,5 +118,5 @@ class EmbeddedWorkers:
                 ids = await asyncio.to_thread(due_ids, self.hub)
                 if not ids and self._queue.empty():
                     return
-                self._enqueue(ids)
+                self._queue.put(ids)
                 await asyncio.sleep(0.05)

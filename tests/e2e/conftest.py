@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.fake import FakePublisher
+from hub.bootstrap import Mode
 from hub.runtime import Hub
 from hub.services.owner import set_password
 from hub.services.people import NewPerson, add_person
@@ -61,17 +62,18 @@ class Site:
 
 
 @pytest.fixture
-def site(make_hub, sqlite_url, fakes) -> Iterator[Site]:
+def site(make_runtime, sqlite_url, fakes) -> Iterator[Site]:
     """A hub with fake networks (email too), three people, and the owner's password set."""
     fakes["email:personal"] = FakePublisher("email:personal", limit=10_000)
-    hub = make_hub(sqlite_url, real_clock=True, sweep_seconds=0.2)
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
     site_people = {}
     for name, email, lists in [("Ana Lima", "ana@example.org", ["friends"]),
                                ("Bo Chen", "bo@example.org", ["friends", "clients"]),
                                ("Cy Okafor", "cy@example.org", ["clients"])]:
         site_people[name] = add_person(hub, NewPerson(name, [("email", email)], lists)).id
     set_password(hub, PASSWORD)
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=True)) as server:
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
         hub.settings.public_url = server.url
         yield Site(hub, server, fakes, site_people)
 

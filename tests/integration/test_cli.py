@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from hub.cli import main
+from hub.entrypoints.cli import main
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.integration
@@ -166,7 +166,7 @@ def test_serve_reload_on_request_keeps_the_old_policy_on_error_and_survives_rest
     base = f"http://127.0.0.1:{port}"
     # a post written while no hub runs waits in the outbox
     post_id = hub("post", "written offline", "--audience", "friends").split()[1].rstrip(":")
-    cmd = [sys.executable, "-m", "hub.cli", "serve"]
+    cmd = [sys.executable, "-m", "hub.entrypoints.cli", "serve"]
     proc = subprocess.Popen(cmd, env=run_env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
@@ -219,7 +219,7 @@ def test_killing_the_hub_mid_delivery_loses_nothing_and_sends_nothing_twice(env,
             str(smtp.port), "--security", "none", "--from", "me@example.org", input="\n")
         smtp.inbox.stall["bo@example.org"] = 30
         post_id = hub("post", "kill me", "--audience", "friends").split()[1].rstrip(":")
-        cmd = [sys.executable, "-m", "hub.cli", "serve"]
+        cmd = [sys.executable, "-m", "hub.entrypoints.cli", "serve"]
         first = subprocess.Popen(cmd, env=run_env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         try:

@@ -15,10 +15,10 @@ from arq.constants import default_queue_name, in_progress_key_prefix
 from click.testing import CliRunner
 from sqlmodel import select
 
+from hub.bootstrap import Mode
 from hub.dispatch import queue
-from hub.dispatch.arq_worker import _follow_policy, create_worker
-from hub.dispatch.queue import ArqEnqueuer
 from hub.dispatch.topology import RedisServer
+from hub.entrypoints.arq_worker import _follow_policy, create_worker
 from hub.errors import TransientDeliveryError
 from hub.metrics import RedisMetrics
 from hub.services.delivery import claim
@@ -51,14 +51,14 @@ async def redis(redis_server: RedisServer):
 
 
 @pytest.fixture
-def dist(database_url, make_hub, redis_server):
-    """A hub in distributed mode on PostgreSQL, with the real clock (arq schedules in real
-    time)."""
+def dist(database_url, make_runtime, redis_server):
+    """The web process's runtime in distributed mode (the arq enqueuer) on PostgreSQL, with the
+    real clock (arq schedules in real time). ``.hub`` serves the arq workers too."""
 
     def factory(**overrides):
         overrides.setdefault("lease_seconds", 30)
         overrides.setdefault("redis_url", redis_server.url)
-        return make_hub(database_url, real_clock=True, **overrides)
+        return make_runtime(database_url, real_clock=True, mode=Mode.ENQUEUE, **overrides)
 
     return factory
 
@@ -80,8 +80,9 @@ def statuses(hub, post_id: str) -> dict[str, str]:
 
 @PG
 async def test_each_delivery_is_enqueued_once_under_its_own_job_id(dist, redis):
-    hub = dist()
-    enqueuer = await ArqEnqueuer.start(hub)
+    web = dist()
+    hub, enqueuer = web.hub, web.enqueuer
+    await web.start()
     view = submit_post(hub, PostInput("hello", ["public"]), Author())
     await enqueuer.flush()
     ids = sorted(d.id for d in view.deliveries)
@@ -91,13 +92,14 @@ async def test_each_delivery_is_enqueued_once_under_its_own_job_id(dist, redis):
     await enqueuer.flush()
     assert await redis.zcard(default_queue_name) == 2
     assert not await queue.enqueue(redis, ids[0], due_at=None, now=hub.now())
-    await enqueuer.close()
+    await web.stop()
 
 
 @PG
 async def test_arq_workers_publish_every_delivery_exactly_once(dist, redis, fakes):
-    hub = dist()
-    enqueuer = await ArqEnqueuer.start(hub)
+    web = dist()
+    hub, enqueuer = web.hub, web.enqueuer
+    await web.start()
     posts = [submit_post(hub, PostInput(f"post {n}", ["public"]), Author()) for n in range(6)]
     await enqueuer.flush()
     worker = await burst(hub)
@@ -115,13 +117,13 @@ async def test_arq_workers_publish_every_delivery_exactly_once(dist, redis, fake
             await redis.enqueue_job(queue.DELIVER, d.id, _job_id=f"again:{d.id}")
     await burst(hub)
     assert len(fakes["bluesky:me"].published) == 6
-    await enqueuer.close()
+    await web.stop()
 
 
 @PG
 async def test_a_transient_error_becomes_an_arq_retry_at_the_time_the_database_chose(
         dist, redis, fakes):
-    hub = dist()
+    hub = dist().hub
     fakes["bluesky:me"].fail_next(1, TransientDeliveryError("429", retry_after=0.5))
     view = submit_post(hub, PostInput("retry", ["public"]), Author())
     for d in view.deliveries:
@@ -138,8 +140,9 @@ async def test_a_transient_error_becomes_an_arq_retry_at_the_time_the_database_c
 
 @PG
 async def test_losing_redis_loses_nothing_the_sweeper_rebuilds_the_queue(dist, redis, fakes):
-    hub = dist()
-    enqueuer = await ArqEnqueuer.start(hub)
+    web = dist()
+    hub, enqueuer = web.hub, web.enqueuer
+    await web.start()
     posts = [submit_post(hub, PostInput(f"p{n}", ["public"]), Author()) for n in range(4)]
     await enqueuer.flush()
     await redis.flushall()                          # Redis lost with every job in it
@@ -150,14 +153,15 @@ async def test_losing_redis_loses_nothing_the_sweeper_rebuilds_the_queue(dist, r
     await burst(hub)
     assert all(set(statuses(hub, v.post.id).values()) == {"published"} for v in posts)
     assert len(fakes["mastodon:main"].published) == 4
-    await enqueuer.close()
+    await web.stop()
 
 
 @PG
 async def test_scheduled_posts_wait_in_redis_as_deferred_jobs_and_survive_a_flush(
         dist, redis, fakes):
-    hub = dist()
-    enqueuer = await ArqEnqueuer.start(hub)
+    web = dist()
+    hub, enqueuer = web.hub, web.enqueuer
+    await web.start()
     when = datetime.now(UTC) + timedelta(seconds=2)
     view = submit_post(hub, PostInput("later", ["public"], schedule_at=when), Author())
     await enqueuer.flush()
@@ -173,7 +177,7 @@ async def test_scheduled_posts_wait_in_redis_as_deferred_jobs_and_survive_a_flus
     with hub.db.read() as s:
         published = [d.finished for d in s.exec(select(DeliveryRow))]
     assert all(f is not None and f >= when for f in published)
-    await enqueuer.close()
+    await web.stop()
 
 
 @PG
@@ -181,7 +185,7 @@ async def test_a_job_a_dead_worker_left_in_progress_is_freed_and_published_once(
         dist, redis, fakes):
     """kill -9 leaves arq's in-progress mark (for job_timeout + 10 s) and a database lease;
     once the lease runs out the sweeper clears the mark and another worker finishes."""
-    hub = dist(lease_seconds=3)
+    hub = dist(lease_seconds=3).hub
     view = submit_post(hub, PostInput("orphan", ["public"]), Author())
     d = next(x for x in view.deliveries if x.target == "bsky")
     await queue.enqueue(redis, d.id, due_at=None, now=hub.now())
@@ -203,7 +207,7 @@ async def test_a_job_a_dead_worker_left_in_progress_is_freed_and_published_once(
 
 @PG
 def test_workers_follow_the_policy_the_web_process_loaded(dist, policy_dir):
-    web, worker = dist(), dist()
+    web, worker = dist().hub, dist().hub
     ctx = {"followed": None}
     old = worker.policies.current.digest
     policy = policy_dir / "hub.yaml"
@@ -226,10 +230,11 @@ def test_healthz_and_metrics_show_redis_workers_queue_and_deliveries(
         dist, tmp_path, fakes):
     private = RedisServer(log=tmp_path / "redis.log").start()
     try:
-        hub = dist(redis_url=private.url)
+        runtime = dist(redis_url=private.url)
+        hub = runtime.hub
         from web.app import create_app
 
-        app = create_app(hub.settings, hub=hub)
+        app = create_app(hub.settings, runtime=runtime)
         with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
             health = client.get("/healthz").json()
             assert health["redis"] == "ok" and health["workers"] == 0
@@ -262,7 +267,7 @@ def test_healthz_and_metrics_show_redis_workers_queue_and_deliveries(
 
 
 def test_hub_worker_refuses_to_start_without_redis(tmp_path, monkeypatch):
-    from hub.cli import main
+    from hub.entrypoints.cli import main
 
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["worker"])
@@ -271,7 +276,7 @@ def test_hub_worker_refuses_to_start_without_redis(tmp_path, monkeypatch):
 
 
 def test_db_upgrade_is_the_same_on_sqlite_and_postgresql(database_url, tmp_path, monkeypatch):
-    from hub.cli import main
+    from hub.entrypoints.cli import main
     from hub.store.migrate import alembic_config
 
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
@@ -287,7 +292,7 @@ def test_db_upgrade_is_the_same_on_sqlite_and_postgresql(database_url, tmp_path,
 
 @PG
 async def test_metrics_count_what_the_workers_did(dist, redis, fakes):
-    hub = dist()
+    hub = dist().hub
     fakes["mastodon:main"].fail_next(1, TransientDeliveryError("502", retry_after=0.1))
     view = submit_post(hub, PostInput("count me", ["public"]), Author())
     for d in view.deliveries:
@@ -305,7 +310,7 @@ async def test_metrics_count_what_the_workers_did(dist, redis, fakes):
 @PG
 async def test_hub_post_on_the_command_line_wakes_the_arq_workers(
         database_url, policy_dir, tmp_path, monkeypatch, redis, redis_server):
-    from hub.cli import main
+    from hub.entrypoints.cli import main
 
     for key, value in {"HUB_DATA_DIR": str(tmp_path / "var"), "HUB_POLICY_DIR": str(policy_dir),
                        "HUB_DATABASE_URL": database_url,

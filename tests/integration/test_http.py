@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from hub.bootstrap import Mode
 from hub.services.people import NewPerson, add_person, change_lists
 from hub.services.tokens import create_token, revoke_token
 from tests.conftest import free_port
@@ -46,12 +47,13 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(make_hub, sqlite_url) -> Iterator[tuple[object, LiveServer, str]]:
-    hub = make_hub(sqlite_url, real_clock=True, sweep_seconds=0.2)
+def live(make_runtime, sqlite_url) -> Iterator[tuple[object, LiveServer, str]]:
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
     add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
     add_person(hub, NewPerson("Bo", [("email", "bo@example.org")], ["friends"]))
     _, token = create_token(hub, "phone", ["post", "read", "audit"], ["friends", "public"])
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=True)) as server:
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
         hub.settings.public_url = server.url
         yield hub, server, token
 

@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
+from hub.bootstrap import Mode
 from hub.services.people import NewPerson, add_person
 from hub.services.tokens import SCOPES, create_token
 from tests.integration.test_http import LiveServer
@@ -29,11 +30,12 @@ MAX_EXAMPLES = 30
 
 
 @pytest.fixture
-def api(make_hub, sqlite_url) -> Iterator[tuple[LiveServer, str]]:
-    hub = make_hub(sqlite_url, real_clock=True, sweep_seconds=0.2)
+def api(make_runtime, sqlite_url) -> Iterator[tuple[LiveServer, str]]:
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
     add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
     _, token = create_token(hub, "schemathesis", list(SCOPES))
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=True)) as server:
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
         hub.settings.public_url = server.url
         yield server, token
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlmodel import select
 
 from adapters.fake import FakePublisher
+from hub.bootstrap import Mode
 from hub.services.feeds import feed_links
 from hub.services.owner import set_password, setup_code
 from hub.services.people import NewPerson, add_person
@@ -29,12 +29,13 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 
 @pytest.fixture
-def site(make_hub, sqlite_url, fakes) -> Iterator[tuple[object, LiveServer]]:
+def site(make_runtime, sqlite_url, fakes) -> Iterator[tuple[object, LiveServer]]:
     fakes["email:personal"] = FakePublisher("email:personal")
-    hub = make_hub(sqlite_url, real_clock=True, sweep_seconds=0.2)
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
     add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
     set_password(hub, PASSWORD)
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=True)) as server:
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
         hub.settings.public_url = server.url
         yield hub, server
 
@@ -156,9 +157,8 @@ def test_changing_the_password_ends_every_session(site, owner):
 
 def test_login_is_throttled_after_failed_attempts_even_for_the_right_password(site):
     hub, server = site
-    clock = Clock()
-    clock.value = datetime.now(UTC)
-    hub.now = clock
+    clock = hub.now                      # the site's live clock, moved on below
+    assert isinstance(clock, Clock)
     with httpx.Client(base_url=server.url) as client:
         for _ in range(4):
             r = log_in(client, "wrong password!")
@@ -186,9 +186,10 @@ def test_next_after_login_stays_on_this_hub(site):
         assert r.headers["location"] == "/compose"
 
 
-def test_first_visit_sets_the_password_once(make_hub, sqlite_url):
-    hub = make_hub(sqlite_url, real_clock=True)
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=False)) as server, \
+def test_first_visit_sets_the_password_once(make_runtime, sqlite_url):
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.CLI)
+    hub = runtime.hub
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server, \
             httpx.Client(base_url=server.url) as client:
         r = client.get("/login")
         assert r.status_code == 303 and r.headers["location"] == "/setup"
@@ -262,7 +263,7 @@ def test_error_pages_say_what_went_wrong(site, owner):
 def test_hub_init_and_hub_password_set_the_web_login(tmp_path, policy_dir, monkeypatch):
     from click.testing import CliRunner
 
-    from hub.cli import main
+    from hub.entrypoints.cli import main
 
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "cli-var"))
     monkeypatch.setenv("HUB_POLICY_DIR", str(policy_dir))

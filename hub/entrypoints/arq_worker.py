@@ -1,6 +1,7 @@
 """``hub worker``: an arq worker over the same job code as embedded mode.
 
-On startup it builds the hub through ``hub.bootstrap`` (like the web app); while it runs, a
+On startup it asks ``hub.bootstrap`` for the worker runtime (as the web app asks for its own);
+while it runs, a
 background loop beats a heartbeat into Redis, sweeps the outbox into the queue (one worker per
 period takes the turn) and follows policy reloads recorded by the web process. Start as many
 workers as you like: the database lease decides who publishes each delivery.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +24,12 @@ from arq.worker import Worker
 from redis.exceptions import RedisError
 from sqlmodel import col, select
 
-from hub.bootstrap import build_hub
+from hub.bootstrap import Mode, bootstrap
 from hub.config import Settings
 from hub.dispatch import queue
 from hub.dispatch.jobs import deliver_job
 from hub.errors import PolicyFileInvalid
+from hub.logging import configure_logging
 from hub.metrics import RedisMetrics
 from hub.runtime import Hub
 from hub.store.tables import AuditRow
@@ -75,10 +76,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=2 * ctx["concurrency"] + 4,
                                                  thread_name_prefix="hub-job"))
     if "hub" not in ctx:      # tests hand in a hub built with fakes through the ports
-        ctx["hub"] = await asyncio.to_thread(build_hub, settings)
-        ctx["own_hub"] = True
+        # a bad policy stops the worker here, with file:line
+        runtime = await asyncio.to_thread(bootstrap, settings, Mode.WORKER)
+        ctx["runtime"] = runtime
+        ctx["hub"] = runtime.hub
     hub: Hub = ctx["hub"]
-    hub.policies.current  # noqa: B018  (a bad policy stops the worker at start, with file:line)
     ctx["metrics"] = RedisMetrics(ctx["redis"])
     ctx["started"] = datetime.now(UTC).isoformat()
     ctx["followed"] = None
@@ -96,10 +98,11 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
             await task
     with contextlib.suppress(Exception):
         await ctx["redis"].delete(queue.HEARTBEAT_PREFIX + ctx["worker_name"])
-    if ctx.get("own_hub"):
+    runtime = ctx.get("runtime")
+    if runtime is not None:
         with contextlib.suppress(Exception):
-            await ctx["hub"].publishers.aclose()   # whoever built the clients closes them
-        ctx["hub"].db.dispose()
+            await runtime.stop()       # whoever built the clients closes them
+        runtime.dispose()
     log.info("worker.stopped", worker=ctx["worker_name"])
 
 
@@ -172,8 +175,7 @@ def create_worker(settings: Settings, *, hub: Hub | None = None, handle_signals:
 
 def run_worker(settings: Settings, **options: Any) -> int:
     """Run until SIGINT/SIGTERM (or, with ``burst``, until the queue is empty); exit status."""
-    level = logging.DEBUG if settings.log_level.lower() == "debug" else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     worker = create_worker(settings, **options)
     try:
         worker.run()

@@ -1,0 +1,97 @@
+"""``hub accounts add|list``: the owner's accounts on each network (credentials encrypted).
+Adapters are reached through the composition root (``hub.bootstrap``), never imported here."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from hub.entrypoints.cli._common import handles_errors, open_hub, read_secret
+
+
+@click.group()
+def accounts() -> None:
+    """The owner's accounts on each network (credentials stored encrypted)."""
+
+
+def _connect(account: str, settings: dict[str, Any], secret: str) -> None:
+    from hub.bootstrap import connector
+    from hub.services.accounts import connect_account
+
+    platform = account.split(":", 1)[0]
+    row = asyncio.run(connect_account(open_hub(require_policy=False), account, settings, secret,
+                                      connector(platform)))
+    click.echo(f"connected {row.name}")
+
+
+@accounts.group("add")
+def accounts_add() -> None:
+    """Connect an account (the secret is read from a prompt or stdin, never argv)."""
+
+
+@accounts_add.command("email")
+@click.argument("name")
+@click.option("--host", required=True)
+@click.option("--port", default=587, type=int)
+@click.option("--security", type=click.Choice(["starttls", "tls", "none"]), default="starttls")
+@click.option("--username", default=None)
+@click.option("--from", "from_addr", required=True, help="Sender address.")
+@click.option("--from-name", default="")
+@handles_errors
+def accounts_add_email(name: str, host: str, port: int, security: str, username: str | None,
+                       from_addr: str, from_name: str) -> None:
+    """SMTP account; the password is asked for when --username is given."""
+    secret = read_secret("SMTP password") if username else ""
+    _connect(f"email:{name}", {"host": host, "port": port, "security": security,
+                               "username": username, "from_addr": from_addr,
+                               "from_name": from_name}, secret)
+
+
+@accounts_add.command("bluesky")
+@click.argument("name")
+@click.option("--handle", required=True)
+@click.option("--service", default="https://bsky.social", help="PDS URL.")
+@handles_errors
+def accounts_add_bluesky(name: str, handle: str, service: str) -> None:
+    """Bluesky with an app password (Settings → App passwords)."""
+    secret = read_secret("App password (xxxx-xxxx-xxxx-xxxx)")
+    _connect(f"bluesky:{name}", {"handle": handle, "service": service}, secret)
+
+
+@accounts_add.command("mastodon")
+@click.argument("name")
+@click.option("--instance", required=True, help="e.g. https://mastodon.social")
+@click.option("--oauth", is_flag=True,
+              help="Authorise in the browser instead of pasting an access token.")
+@handles_errors
+def accounts_add_mastodon(name: str, instance: str, oauth: bool) -> None:
+    """Mastodon with an access token (Preferences → Development; scopes write:statuses,
+    write:media, read:accounts, read:follows), or --oauth to authorise in a browser."""
+    if oauth:
+        from hub.bootstrap import oauth_flow
+
+        flow = oauth_flow("mastodon")
+        url = asyncio.run(flow.begin(instance))
+        click.echo("Open this address, approve the hub, and paste the code it shows:\n")
+        click.echo(f"  {url}\n")
+        code = read_secret("Authorization code")
+        secret = asyncio.run(flow.finish(code.strip()))
+    else:
+        secret = read_secret("Access token")
+    _connect(f"mastodon:{name}", {"instance": instance}, secret)
+
+
+@accounts.command("list")
+@handles_errors
+def accounts_list() -> None:
+    """Connected accounts and their state (never their secrets)."""
+    from hub.services.accounts import list_accounts
+
+    for a in list_accounts(open_hub(require_policy=False)):
+        state = "ok" if a.status == "ok" else f"{a.status}: {a.status_reason}"
+        click.echo(f"{a.name:<24} {state}")
+
+
+COMMANDS = (accounts,)

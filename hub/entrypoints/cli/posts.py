@@ -1,0 +1,123 @@
+"""``hub post|show|approve|retry``: writing a post once and following its deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.entrypoints.cli._common import (
+    echo_json,
+    handles_errors,
+    open_hub,
+    running_pid,
+    split_values,
+)
+from hub.errors import HubError
+
+
+def _parse_when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise HubError(f"--schedule {value!r} is not an ISO date-time like "
+                       "2026-12-01T09:00:00+01:00") from None
+
+
+def print_post(view: Any) -> None:
+    """A post's decisions (✓ allow, ✗ deny, ⏸ hold, with reasons) and its deliveries."""
+    data = view.as_json()
+    click.echo(f"post {data['id']}: {data['status']}")
+    outside = []
+    for d in data["decisions"]:
+        if d["rule_ids"] == ["default-deny"]:
+            outside.append(d["target"])
+            continue
+        mark = {"allow": "✓", "deny": "✗", "hold": "⏸"}.get(d["outcome"], "?")
+        click.echo(f"  {mark} {d['outcome']:<5} {d['target']:<16} {d['account']:<18} "
+                   f"reach {d['reach']:<14} rules {', '.join(d['rule_ids'])}")
+        if d["outcome"] != "allow":
+            for reason in d["reasons"]:
+                click.echo(f"          {reason}")
+    if outside:
+        click.echo(f"  ✗ not in the requested audiences: {', '.join(outside)}")
+    for dl in data["deliveries"]:
+        extra = f" — {dl['reason']}" if dl["reason"] else ""
+        click.echo(f"  delivery {dl['id']} → {dl['target']}: {dl['status']}{extra}")
+
+
+@click.command()
+@click.argument("text")
+@click.option("--audience", "audiences", multiple=True, required=True,
+              help="Audience from the policy; repeat or separate with commas.")
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--cw", "content_warning", default=None, help="Content warning.")
+@click.option("--lang", "language", default=None, help="Language tag, e.g. en or pt-BR.")
+@click.option("--schedule", default=None, help="ISO date-time with zone.")
+@click.option("--image", "images", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Image file; give alt text with --alt in the same order.")
+@click.option("--alt", "alts", multiple=True, help="Alt text for each --image.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handles_errors
+def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
+         content_warning: str | None, language: str | None, schedule: str | None,
+         images: tuple[str, ...], alts: tuple[str, ...], as_json: bool) -> None:
+    """Write a post once; the policy decides where it goes."""
+    from hub.media import store_media
+    from hub.services.posts import Author, MediaRef, PostInput, submit_post
+
+    hub = open_hub()
+    media = []
+    for n, path in enumerate(images):
+        row = store_media(hub, Path(path).read_bytes())
+        media.append(MediaRef(row.sha256, alts[n] if n < len(alts) else ""))
+    data = PostInput(
+        text=text, audiences=split_values(audiences), tags=split_values(tags),
+        content_warning=content_warning, language=language, schedule_at=_parse_when(schedule),
+        media=media)
+    view = submit_post(hub, data, Author("owner"))
+    if as_json:
+        echo_json(view.as_json())
+    else:
+        print_post(view)
+        if running_pid(hub.settings) is None:
+            click.echo("(no running hub found: deliveries go out when `hub serve` runs)")
+
+
+@click.command()
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def show(post_id: str, as_json: bool) -> None:
+    """A post's decisions and deliveries."""
+    from hub.services.posts import get_post
+
+    view = get_post(open_hub(require_policy=False), post_id)
+    echo_json(view.as_json()) if as_json else print_post(view)
+
+
+@click.command()
+@click.argument("post_id")
+@handles_errors
+def approve(post_id: str) -> None:
+    """Release a post's held deliveries (re-checked against the policy when sent)."""
+    from hub.services.posts import approve as approve_post
+
+    print_post(approve_post(open_hub(), post_id))
+
+
+@click.command()
+@click.argument("delivery_id")
+@handles_errors
+def retry(delivery_id: str) -> None:
+    """Send a failed delivery again."""
+    from hub.services.posts import retry as retry_delivery
+
+    print_post(retry_delivery(open_hub(), delivery_id))
+
+
+COMMANDS = (post, show, approve, retry)
