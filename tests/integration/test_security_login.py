@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from hub.bootstrap import Mode
 from hub.services import owner as owner_service
 from hub.services.owner import set_password
 from tests.conftest import Clock
@@ -22,12 +22,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def server(database_url, make_hub) -> Iterator[tuple[object, LiveServer]]:
-    hub = make_hub(database_url, real_clock=True)
+def server(database_url, make_runtime) -> Iterator[tuple[object, LiveServer]]:
+    runtime = make_runtime(database_url, real_clock=True, mode=Mode.CLI)
+    hub = runtime.hub
     set_password(hub, PASSWORD)
     # uvicorn's default trusts X-Forwarded-For from 127.0.0.1, as a proxy-fronted hub does:
     # the attacker below chooses a new address for every guess.
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=False)) as live:
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as live:
         hub.settings.public_url = live.url
         yield hub, live
 
@@ -93,16 +94,16 @@ def test_at_most_two_argon2_checks_run_at_once(server):
 
 
 @pytest.mark.parametrize("idle_hours", [None, 1.0])
-def test_a_session_left_idle_ends(make_hub, sqlite_url, idle_hours):
+def test_a_session_left_idle_ends(make_runtime, sqlite_url, idle_hours):
     overrides = {} if idle_hours is None else {"session_idle_hours": idle_hours}
-    hub = make_hub(sqlite_url, real_clock=True, **overrides)
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.CLI, **overrides)
+    hub = runtime.hub
     limit = (idle_hours or 12.0) * 3600
     assert hub.settings.session_idle_hours * 3600 == limit
     set_password(hub, PASSWORD)
-    clock = Clock()
-    clock.value = datetime.now(UTC)
-    hub.now = clock
-    with LiveServer(create_app(hub.settings, hub=hub, run_workers=False)) as live, \
+    clock = hub.now                          # live; moved on below
+    assert isinstance(clock, Clock)
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as live, \
             httpx.Client(base_url=live.url) as client:
         hub.settings.public_url = live.url
         assert log_in(client).status_code == 303
