@@ -1,22 +1,27 @@
 """Rich-text facets for one piece of post text: links, #tags and @mentions at UTF-8 byte offsets.
 
-Detection follows Bluesky's own rules (the SDK's port of ``@atproto/api`` ``detectFacets``), so
-what the app would link, the hub links. Mentions need a DID: known ones come from the people
-snapshot; the rest are kept as *candidates* and resolved when publishing — a mention that does
-not resolve stays plain text, never a broken facet.
+Tokens come from the hub's one reading of a post (:mod:`hub.domain.reading`, Bluesky's own
+``detectFacets`` rules), so what the policy judged is what Bluesky gets. A facet never cuts a
+grapheme cluster as the PDS counts them: a tag that would end inside one (``#tag👩‍👩‍👧``, where
+the rule stops at the joiner) takes the whole cluster or stops before it, whichever the policy
+read; a tag the policy did not read, or a link or mention that would cut a cluster, is left as
+plain text. Mentions need a DID: known ones come from the people snapshot; the rest are kept as
+*candidates* and resolved when publishing — a mention that does not resolve stays plain text,
+never a broken facet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from atproto_client.utils import facet_detection
-
 from adapters.bluesky import graphemes as _graphemes
+from hub.domain.reading import Field, Hashtag, read_text, tag_key, utf8_span
 from hub.ports import JSON
 
 FACET = "app.bsky.richtext.facet"
+MAX_TAG_GRAPHEMES, MAX_TAG_BYTES = 64, 640      # app.bsky.richtext.facet#tag
 
 
 def graphemes(text: str) -> int:
@@ -63,29 +68,59 @@ def span(facet: Mapping[str, JSON]) -> tuple[int, int]:
     return start, end
 
 
-def detect(text: str, dids: Mapping[str, str]) -> tuple[list[dict[str, JSON]], list[Mention]]:
+def detect(text: str, dids: Mapping[str, str], *, judged: Collection[str] | None = None
+           ) -> tuple[list[dict[str, JSON]], list[Mention]]:
     """Facets for ``text`` and the mentions still to resolve.
 
-    ``dids`` maps lower-case handles to DIDs (from the people snapshot). Returns the facets
-    (links, tags, cashtags, known mentions) sorted by position, and the unresolved mentions.
+    ``dids`` maps lower-case handles to DIDs (from the people snapshot); ``judged`` holds the tag
+    keys the policy read in the post (default: every key any reader finds in ``text``). Returns
+    the facets (links, tags, known mentions) sorted by position, and the unresolved mentions.
     """
+    full = read_text(text, Field.TEXT)
+    reading = full.by("bluesky")
+    keys = set(judged) if judged is not None else {t.key for t in full.hashtags}
+    ends = [0, *_graphemes.ends(text)]
+    bounds = set(ends)
     facets: list[dict[str, JSON]] = []
-    for found in facet_detection.detect_facets(text):
-        feature = found.features[0]
-        start, end = found.index.byte_start, found.index.byte_end
-        if feature.py_type.endswith("#link"):
-            facets.append(_facet(start, end, {"$type": f"{FACET}#link", "uri": feature.uri}))
-        else:
-            facets.append(_facet(start, end, {"$type": f"{FACET}#tag", "tag": feature.tag}))
+    for link in reading.links:
+        if link.start in bounds and link.end in bounds:
+            facets.append(_facet(*utf8_span(text, link.start, link.end),
+                                 {"$type": f"{FACET}#link", "uri": link.url}))
+    for hashtag in reading.hashtags:
+        found = _whole_tag(text, hashtag, ends, keys)
+        if found:
+            facets.append(_facet(*utf8_span(text, *found[:2]),
+                                 {"$type": f"{FACET}#tag", "tag": found[2]}))
     pending: list[Mention] = []
-    for match in facet_detection.detect_mentions(text):
-        mention = Mention(match.handle.lower(), match.byte_start, match.byte_end)
+    for match in reading.mentions:
+        if match.start not in bounds or match.end not in bounds:
+            continue
+        mention = Mention(match.value, *utf8_span(text, match.start, match.end))
         did = dids.get(mention.handle)
         if did:
             facets.append(mention_facet(mention, did))
         else:
             pending.append(mention)
     return without_overlaps(facets), pending
+
+
+def _whole_tag(text: str, tag: Hashtag, ends: list[int], keys: Collection[str]
+               ) -> tuple[int, int, str] | None:
+    """The tag's span and name on cluster boundaries: as read, else to the end of the cluster it
+    stops in, else before it; only a name whose key the policy read, within the tag limits."""
+    if tag.start not in ends:
+        return None
+    if tag.end in ends:
+        candidates = [tag.end]
+    else:
+        after = bisect_right(ends, tag.end)
+        candidates = [ends[after], ends[after - 1]]
+    for end in candidates:
+        name = text[tag.start + 1:end]
+        if (name and tag_key(name) in keys and _graphemes.count(name) <= MAX_TAG_GRAPHEMES
+                and utf8_len(name) <= MAX_TAG_BYTES):
+            return tag.start, end, name
+    return None
 
 
 def without_overlaps(facets: list[dict[str, JSON]]) -> list[dict[str, JSON]]:

@@ -17,6 +17,7 @@ from adapters.bluesky import facets as fx
 from adapters.bluesky import graphemes
 from adapters.bluesky.spec import BlueskyOptions
 from hub.domain.model import IdentityKind, PeopleSnapshot, Post, Target
+from hub.domain.reading import read_post, read_text
 from hub.errors import ContentRejected
 from hub.ports import JSON, Draft
 
@@ -98,34 +99,65 @@ def fits(text: str) -> bool:
     return fx.utf8_len(text) <= MAX_BYTES and fx.graphemes(text) <= MAX_GRAPHEMES
 
 
-def split(text: str) -> list[str]:
+def split(text: str, *, target: str | None = None) -> list[str]:
     """Cut ``text`` into posts that each fit, at paragraph, sentence or word breaks when possible
-    (never before half a post), otherwise at a grapheme boundary."""
+    (never before half a post), otherwise at a grapheme boundary; never inside a grapheme
+    cluster, link, mention or tag. A token longer than one post is refused (``ContentRejected``).
+    """
+    text = text.strip()
+    found = read_text(text)
+    tokens = sorted([(t.start, t.end, "tag") for t in found.hashtags]
+                    + [(m.start, m.end, "mention") for m in found.mentions]
+                    + [(link.start, link.end, "link") for link in found.links])
     parts: list[str] = []
-    rest = text.strip()
-    while not fits(rest):
-        size = used = limit = 0
-        ends = graphemes.ends(rest)
+    start = 0
+    while not fits(text[start:]):
+        ends = [start + end for end in graphemes.ends(text[start:])]
+        size = used = 0
+        limit = start
         for end in ends:
-            width = fx.utf8_len(rest[limit:end])
+            width = fx.utf8_len(text[limit:end])
             if size == MAX_GRAPHEMES or used + width > MAX_BYTES:
                 break
-            size, used = size + 1, used + width
-            limit = end
-        limit = limit or ends[0]   # one cluster over 3000 bytes
-        window = rest[:limit]
-        cut = limit
-        for pattern in _BREAKS:
-            starts = [m for m in pattern.finditer(window) if m.start() >= limit // 2]
-            if starts:
-                cut = starts[-1].start() or starts[-1].end()
-                break
-        if rest[:cut].strip():
-            parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
+            size, used, limit = size + 1, used + width, end
+        cut = _cut(text, start, limit, ends, tokens)
+        if cut is None:
+            raise ContentRejected(_too_long(text, start, ends, tokens), target=target)
+        if text[start:cut].strip():
+            parts.append(text[start:cut].rstrip())
+        start = len(text) - len(text[cut:].lstrip())
+    if text[start:]:
+        parts.append(text[start:])
     return parts
+
+
+def _cut(text: str, start: int, limit: int, ends: list[int],
+         tokens: list[tuple[int, int, str]]) -> int | None:
+    """Where to end the post that starts at ``start`` and may run to ``limit``."""
+    bounds = set(ends)
+
+    def safe(at: int) -> bool:
+        return at in bounds and not any(s < at < e for s, e, _ in tokens)
+
+    window = text[start:limit]
+    for pattern in _BREAKS:
+        breaks: list[int] = [m.start() or m.end() for m in pattern.finditer(window)
+                             if m.start() >= len(window) // 2]
+        cuts = [start + at for at in breaks if safe(start + at)]
+        if cuts:
+            return cuts[-1]
+    return next((end for end in reversed(ends) if start < end <= limit and safe(end)), None)
+
+
+def _too_long(text: str, start: int, ends: list[int], tokens: list[tuple[int, int, str]]) -> str:
+    first = ends[0]
+    for s, e, kind in tokens:
+        if s <= start < e:
+            return (f"a {kind} of {graphemes.count(text[s:e])} graphemes / "
+                    f"{fx.utf8_len(text[s:e])} bytes ({text[s:s + 40]!r}…) is longer than one "
+                    f"Bluesky post ({MAX_GRAPHEMES} / {MAX_BYTES}); it cannot be split")
+    return (f"one grapheme cluster of {fx.utf8_len(text[start:first])} bytes is longer than a "
+            f"Bluesky post ({MAX_BYTES} bytes)")
 
 
 def labels_for(warning: str) -> list[str]:
@@ -198,9 +230,10 @@ def render(post: Post, target: Target, people: PeopleSnapshot) -> Draft:
             f"text is {fx.graphemes(text)} graphemes / {fx.utf8_len(text)} bytes; Bluesky allows "
             f"{MAX_GRAPHEMES} / {MAX_BYTES} and this target does not allow splitting",
             target=target.name)
-    texts = texts or split(text)
+    texts = texts or split(text, target=target.name)
     dids = _people_dids(people)
-    parts = [Part(t, *fx.detect(t, dids)) for t in texts]
+    judged = read_post(post).tags_by_key.keys()     # a tag facet must be one the policy read
+    parts = [Part(t, *fx.detect(t, dids, judged=judged)) for t in texts]
     for mention in (m for p in parts for m in p.mentions):
         notes.append(f"@{mention.handle}: resolved when publishing; stays plain text if unknown")
     card: dict[str, JSON] | None = None

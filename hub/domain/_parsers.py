@@ -42,9 +42,14 @@ BLUESKY_TAG = regex.compile(
     rf"(?:^|(?<=[{_S}]))[#\uff03]((?!\ufe0f)[^{_S}{_ZW}]*[^0-9{_S}\p{{P}}{_ZW}]+[^{_S}{_ZW}]*)?")
 _BLUESKY_TRAILING_PUNCT = regex.compile(r"\p{P}+\Z")
 BLUESKY_MENTION = regex.compile(rf"(?:^|(?<=[{_S}(]))@([a-zA-Z0-9.-]+)\b", regex.ASCII)
+# detectFacets wants whitespace or "(" before a link; the hub also links one glued to an emoji
+# ("🚀https://…"), as Mastodon does: a pictograph, skin tone, VS16, keycap, tag end or flag.
+_GLUED = (r"(?u:(?<=\p{Extended_Pictographic})|(?<=\p{Emoji_Modifier})"
+           r"|(?<=\p{Regional_Indicator})|(?<=[\ufe0f\u20e3\U000e007f]))")
 BLUESKY_URL = regex.compile(
-    rf"(?:^|(?<=[{_S}(]))((https?://[^{_S}]+)|(?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)"
-    rf"[^{_S}]*)", regex.IGNORECASE | regex.MULTILINE | regex.ASCII)
+    rf"(?:^|(?<=[{_S}(])|{_GLUED})((https?://[^{_S}]+)"
+    rf"|(?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{_S}]*)",
+    regex.IGNORECASE | regex.MULTILINE | regex.ASCII)
 _HANDLE = regex.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
                         r"[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 BLUESKY_MAX_TAG_GRAPHEMES = 64
