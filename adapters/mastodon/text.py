@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import regex
 
+from hub.domain.reading import read_text
+from hub.errors import ContentRejected
+
 _USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
 # Account::MENTION_RE: not after a word character, '=' or '/', optional @domain.
 MENTION_RE = re.compile(rf"(?<![=/\w])@({_USERNAME})(?:@((?:[\w-]+\.)+[\w-]*\w))?", re.IGNORECASE)
@@ -90,7 +93,8 @@ def status_length(text: str, spoiler_text: str = "", *, url_weight: int = 23) ->
 
 def split_text(text: str, budget: int, *, url_weight: int = 23) -> list[str]:
     """Cut ``text`` into pieces of at most ``budget`` counted characters, at whitespace, never
-    inside a link or mention; prefer a paragraph or sentence end in the second half of a piece."""
+    inside a link, mention, tag or grapheme cluster; prefer a paragraph or sentence end in the
+    second half of a piece. A token longer than ``budget`` is refused (``ContentRejected``)."""
     if budget < 1:
         raise ValueError("no room for any text")
     if status_length(text, url_weight=url_weight) <= budget:
@@ -114,14 +118,38 @@ def split_text(text: str, budget: int, *, url_weight: int = 23) -> list[str]:
             pieces.append(head.rstrip())
         current = rest.lstrip() + token
         while status_length(current, url_weight=url_weight) > budget:
-            # A single word longer than the budget: cut it by graphemes (links never get here,
-            # they count as ``url_weight``).
-            chars = _GRAPHEME.findall(current)
-            pieces.append("".join(chars[:budget]))
-            current = "".join(chars[budget:])
+            # A single word longer than the budget: cut it between grapheme clusters, never
+            # inside a link, mention or tag (links rarely get here: they count ``url_weight``).
+            cut = _cut_word(current, budget, url_weight=url_weight)
+            pieces.append(current[:cut])
+            current = current[cut:]
     if current.strip():
         pieces.append(current.strip())
     return [p for p in (piece.strip() for piece in pieces) if p]
+
+
+def _cut_word(word: str, budget: int, *, url_weight: int) -> int:
+    """The longest head of ``word`` that fits ``budget``, ending between grapheme clusters and
+    outside every token any reader finds; ``ContentRejected`` when a token alone is too long."""
+    found = read_text(word)
+    tokens = [(t.start, t.end, kind) for kind, group in
+              (("tag", found.hashtags), ("mention", found.mentions), ("link", found.links))
+              for t in group]
+    best = 0
+    end = 0
+    for cluster in _GRAPHEME.findall(word):
+        end += len(cluster)
+        if status_length(word[:end], url_weight=url_weight) > budget:
+            break
+        if not any(s < end < e for s, e, _ in tokens):
+            best = end
+    if best:
+        return best
+    s, e, kind = next((t for t in tokens if t[0] == 0), (0, len(word), "word"))
+    raise ContentRejected(
+        f"a {kind} of {status_length(word[s:e], url_weight=url_weight)} characters "
+        f"({word[s:s + 40]!r}…) is longer than one Mastodon post ({budget} characters "
+        "here); it cannot be split")
 
 
 def _break_at_boundary(chunk: str) -> tuple[str, str]:
