@@ -13,12 +13,13 @@ from adapters.bluesky.spec import BlueskySpec
 from adapters.email_spec import EmailSpec
 from adapters.feed_spec import FeedSpec
 from adapters.mastodon.spec import MastodonSpec
+from adapters.matrix.spec import MatrixSpec
 from adapters.webhook.spec import WebhookSpec
 from hub.ports import Connector, PublisherFactory, TargetSpec
 
 TARGET_SPECS: Mapping[str, type[TargetSpec]] = {
     spec.platform: spec for spec in (EmailSpec, FeedSpec, BlueskySpec, MastodonSpec,
-                                          WebhookSpec)
+                                          MatrixSpec, WebhookSpec)
 }
 
 _FACTORIES = {
@@ -26,6 +27,7 @@ _FACTORIES = {
     "feed": "adapters.feed:build",
     "bluesky": "adapters.bluesky:build",
     "mastodon": "adapters.mastodon:build",
+    "matrix": "adapters.matrix:build",
     "webhook": "adapters.webhook:build",
 }
 

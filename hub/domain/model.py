@@ -50,6 +50,7 @@ class IdentityKind(StrEnum):
     EMAIL = "email"
     MASTODON = "mastodon"   # @user@instance
     BLUESKY = "bluesky"     # handle (ana.bsky.social) or did:plc:...
+    MATRIX = "matrix"       # @user:server
 
 
 @dataclass(frozen=True)

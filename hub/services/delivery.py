@@ -293,7 +293,7 @@ def _who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, rec
         listed = audience.get("identities")
         reached = {i.casefold() for i in (listed if isinstance(listed, list) else [])
                    if isinstance(i, str)}
-        if audience.get("kind") == "recipients":
+        if audience.get("kind") in ("recipients", "room-members"):
             # the platform says exactly who received it (refused addresses are not here)
             members = [m for m in members if m.identity.casefold() in reached]
         by_identity = {i.value.casefold(): p.id for p in people.people.values()

@@ -23,6 +23,7 @@ _MASTODON = regex.compile(r"^@?[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*@[^@\s]+\.[^@\
 _BSKY_HANDLE = regex.compile(r"^@?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                              r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _DID = regex.compile(r"^did:(plc|web):[A-Za-z0-9._:%-]+$")
+_MATRIX = regex.compile(r"^@[A-Za-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$")
 _LIST = regex.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -32,7 +33,8 @@ def normalise_identity(kind: str, value: str) -> tuple[IdentityKind, str]:
     try:
         k = IdentityKind(kind.strip().lower())
     except ValueError:
-        raise InvalidInput(f"unknown identity kind {kind!r}: use email, mastodon or bluesky",
+        raise InvalidInput(f"unknown identity kind {kind!r}: use email, mastodon, bluesky "
+                           "or matrix",
                            field="identities") from None
     if k is IdentityKind.EMAIL and _EMAIL.match(value):
         return k, value.lower()
@@ -40,8 +42,10 @@ def normalise_identity(kind: str, value: str) -> tuple[IdentityKind, str]:
         return k, "@" + value.lstrip("@").lower()
     if k is IdentityKind.BLUESKY and (_DID.match(value) or _BSKY_HANDLE.match(value)):
         return k, value if value.startswith("did:") else value.lstrip("@").lower()
+    if k is IdentityKind.MATRIX and _MATRIX.match(value):
+        return k, value   # as written: historical Matrix user ids may hold capitals
     examples = {"email": "ana@example.org", "mastodon": "@ana@example.social",
-                "bluesky": "ana.bsky.social or did:plc:..."}
+                "bluesky": "ana.bsky.social or did:plc:...", "matrix": "@ana:example.org"}
     raise InvalidInput(f"{value!r} is not a valid {k.value} identity (e.g. {examples[k.value]})",
                        field="identities")
 

@@ -49,7 +49,7 @@ def receiver(secret):
 
 
 @pytest.fixture
-def hook_hub(database_url, make_hub, policy_dir, receiver, secret):
+def _hook_hub(database_url, make_hub, policy_dir, receiver, secret):
     (policy_dir / "hub.yaml").write_text(POLICY)
     clock = Clock()
     hub = make_hub(database_url, clock=clock)
@@ -59,8 +59,14 @@ def hook_hub(database_url, make_hub, policy_dir, receiver, secret):
                                     adapters.webhook.connect))
     add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["team"]))
     add_person(hub, NewPerson("Bo", [], ["team"]))
-    yield hub
-    asyncio.run(hub.publishers.aclose())
+    return hub
+
+
+@pytest.fixture
+async def hook_hub(_hook_hub):
+    """The hub; its publishers' HTTP clients are closed on the test's own event loop."""
+    yield _hook_hub
+    await _hook_hub.publishers.aclose()
 
 
 async def _run(hub) -> list[str]:
