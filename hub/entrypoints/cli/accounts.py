@@ -83,6 +83,39 @@ def accounts_add_mastodon(name: str, instance: str, oauth: bool) -> None:
     _connect(f"mastodon:{name}", {"instance": instance}, secret)
 
 
+@accounts_add.command("matrix")
+@click.argument("name")
+@click.option("--homeserver", required=True, help="e.g. https://matrix.example.org")
+@handles_errors
+def accounts_add_matrix(name: str, homeserver: str) -> None:
+    """Matrix with an access token of the hub's own user (Element: Settings → Help & About →
+    Access token; better, a dedicated user and device for the hub)."""
+    secret = read_secret("Access token")
+    _connect(f"matrix:{name}", {"homeserver": homeserver}, secret)
+
+
+@accounts_add.command("webhook")
+@click.argument("name")
+@click.option("--url", required=True, help="The receiver's address (https://…).")
+@click.option("--timeout", default=15.0, type=float, show_default=True)
+@click.option("--generate-secret", is_flag=True,
+              help="Make a new signing secret and print it once, for the receiver.")
+@handles_errors
+def accounts_add_webhook(name: str, url: str, timeout: float, generate_secret: bool) -> None:
+    """A signed webhook (Standard Webhooks): the signing secret (whsec_…) is read from the
+    prompt or stdin, or generated with --generate-secret."""
+    if generate_secret:
+        import base64
+        import secrets
+
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    else:
+        secret = read_secret("Signing secret (whsec_…)")
+    _connect(f"webhook:{name}", {"url": url, "timeout": timeout}, secret)
+    if generate_secret:
+        click.echo(f"signing secret (give it to the receiver; it is not shown again): {secret}")
+
+
 @accounts.command("list")
 @handles_errors
 def accounts_list() -> None:

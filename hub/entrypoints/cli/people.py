@@ -20,16 +20,19 @@ def people() -> None:
 @click.option("--email", multiple=True)
 @click.option("--mastodon", multiple=True, help="@user@instance")
 @click.option("--bluesky", multiple=True, help="handle or did:plc:…")
+@click.option("--matrix", multiple=True, help="@user:server")
 @click.option("--list", "lists", multiple=True, help="Add to this list (repeatable).")
 @click.option("--note", default="")
 @handles_errors
 def people_add(name: str, email: tuple[str, ...], mastodon: tuple[str, ...],
-               bluesky: tuple[str, ...], lists: tuple[str, ...], note: str) -> None:
+               bluesky: tuple[str, ...], matrix: tuple[str, ...], lists: tuple[str, ...],
+               note: str) -> None:
     """Add a person."""
     from hub.services.people import NewPerson, add_person, normalise_identity
 
     idents = [normalise_identity(k, v) for k, values in
-              (("email", email), ("mastodon", mastodon), ("bluesky", bluesky)) for v in values]
+              (("email", email), ("mastodon", mastodon), ("bluesky", bluesky),
+               ("matrix", matrix)) for v in values]
     row = add_person(open_hub(require_policy=False), NewPerson(name, idents, lists, note))
     click.echo(f"added {row.name} ({row.id})")
 

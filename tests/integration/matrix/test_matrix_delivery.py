@@ -48,9 +48,14 @@ def club(synapse, hub_user, people):
     return room
 
 
+def alias_of(hub_user) -> str:
+    """The kept room's alias local part: unique per test (one hub user per test)."""
+    return "fam-" + hub_user.user_id[1:].split(":")[0]
+
+
 @pytest.fixture
 def _matrix_hub(database_url, make_hub, policy_dir, connect_matrix, people, club, hub_user):
-    alias = "fam-" + hub_user.user_id[1:].split(":")[0]
+    alias = alias_of(hub_user)
     (policy_dir / "hub.yaml").write_text(POLICY.replace("ALIAS", alias).replace("ROOM", club))
     clock = Clock()
     hub = make_hub(database_url, clock=clock)
@@ -58,8 +63,6 @@ def _matrix_hub(database_url, make_hub, policy_dir, connect_matrix, people, club
     add_person(hub, NewPerson("Ana", [("matrix", people["Ana"].user_id)], ["family"]))
     add_person(hub, NewPerson("Bo", [("matrix", people["Bo"].user_id)], ["family"]))
     add_person(hub, NewPerson("Cy", [("email", "cy@example.org")], ["family"]))
-    hub.clock = clock
-    hub.alias = f"#{alias}:hub.test"
     return hub
 
 
@@ -97,7 +100,8 @@ async def test_a_kept_room_is_created_for_the_list_and_its_members_invited(
     d = _delivery(matrix_hub, view.post.id, "family-room")
     assert d.status == "published" and d.reach == "room-members"
     room_id = _receipt(matrix_hub, d.id)["details"]["room_id"]
-    assert synapse.join(people["Ana"], matrix_hub.alias) == room_id   # the alias leads there
+    # the alias leads to the room the hub created
+    assert synapse.join(people["Ana"], f"#{alias_of(hub_user)}:hub.test") == room_id
     [msg] = _messages(synapse, people["Ana"], room_id)
     assert msg["event_id"] == d.remote_id and msg["sender"] == hub_user.user_id
     assert msg["content"]["body"] == ("Sunday lunch at ours, see https://example.org/map"

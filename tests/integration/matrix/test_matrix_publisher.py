@@ -92,3 +92,18 @@ async def test_an_unknown_room_alias_is_a_permanent_error(synapse, hub_user):
     finally:
         await publisher.aclose()
     assert "M_NOT_FOUND" in err.value.message or "404" in err.value.message
+
+
+def test_hub_accounts_add_matrix_checks_the_token(synapse, hub_user, tmp_path, policy_dir,
+                                                  monkeypatch):
+    from tests.integration.test_cli import hub
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HUB_POLICY_DIR", str(policy_dir))
+    hub("init")
+    out = hub("accounts", "add", "matrix", "home", "--homeserver", synapse.url,
+              input=hub_user.token + "\n")
+    assert "connected matrix:home" in out
+    out = hub("accounts", "add", "matrix", "other", "--homeserver", synapse.url,
+              input="syt_wrong\n", code=1)
+    assert "M_UNKNOWN_TOKEN" in out and "syt_wrong" not in out
