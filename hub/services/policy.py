@@ -3,18 +3,16 @@ draft can be explained against it without posting."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlmodel import col, select
 
 from hub.domain.events import PolicyLoaded, PolicyRejected
-from hub.domain.model import Post, PostId
+from hub.domain.model import PostId
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy
 from hub.policy.engine import route
 from hub.policy.explain import explain_lines
 from hub.runtime import Hub
-from hub.store.repos import people_snapshot
+from hub.services.drafts import Author, PostInput, make_draft
 from hub.store.tables import AuditRow
 
 
@@ -42,15 +40,9 @@ def record_policy(hub: Hub, policy: Policy, *, actor: str) -> None:
                                              files=list(policy.files)), now=hub.now())
 
 
-def explain_draft(hub: Hub, text: str, audiences: Sequence[str], *, tags: Sequence[str] = (),
-                  content_warning: str | None = None, language: str | None = None,
-                  author: str = "owner") -> list[str]:
+def explain_draft(hub: Hub, data: PostInput, author: Author) -> list[str]:
     """``hub policy explain``: every target, allow/deny/hold, which rule and why, for a draft
-    that is routed against the policy in force and never written."""
-    with hub.db.read() as s:
-        people = people_snapshot(s)
-    now = hub.now()
-    draft = Post(id=PostId("draft"), text=text, audiences=tuple(audiences), created=now,
-                 tags=tuple(t.lstrip("#").lower() for t in tags),
-                 content_warning=content_warning, language=language, author=author)
-    return explain_lines(route(draft, hub.policies.current, people, now))
+    cleaned like a submitted post, routed against the policy in force and never written."""
+    draft = make_draft(hub, data, author, post_id=PostId("draft"))
+    routing = route(draft.post, hub.policies.current, draft.people, draft.post.created)
+    return explain_lines(routing)

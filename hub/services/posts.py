@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import regex
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,83 +17,19 @@ from hub.domain.events import (
     PostSubmitted,
     RouteDecided,
 )
-from hub.domain.model import Decision, Media, Outcome, Post, PostId, Routing
+from hub.domain.model import Decision, Outcome, Post, PostId, Routing
 from hub.errors import ContentRejected, Forbidden, InvalidInput, NotFound
 from hub.ids import new_delivery_key, new_id
 from hub.policy.engine import route
 from hub.runtime import Hub
-from hub.store.repos import due, people_snapshot, post_from_row, post_to_row
-from hub.store.tables import DecisionRow, DeliveryRow, MediaRow, PostRow
+from hub.services.drafts import Author, MediaRef, PostInput, make_draft
+from hub.store.repos import due, post_from_row, post_to_row
+from hub.store.tables import DecisionRow, DeliveryRow, PostRow
 
-MAX_TEXT = 50_000
-MAX_TAGS = 30
-_TAG = regex.compile(r"^[\p{L}\p{N}_][\p{L}\p{N}_-]{0,63}$")
-_LANG = regex.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+__all__ = ["FINAL", "Author", "MediaRef", "PostInput", "PostView", "approve", "get_post",
+           "list_posts", "retry", "submit_post"]
 
 FINAL = {"published", "failed", "denied", "rejected", "cancelled"}
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    sha256: str
-    alt: str = ""
-
-
-@dataclass(frozen=True)
-class PostInput:
-    """What a user sends, before validation (API JSON/form, CLI flags, web form)."""
-
-    text: str
-    audiences: Sequence[str]
-    tags: Sequence[str] = ()
-    content_warning: str | None = None
-    language: str | None = None
-    schedule_at: datetime | None = None
-    media: Sequence[MediaRef] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class Author:
-    """Who submits: the owner, or an API token (with its audience allow-list)."""
-
-    name: str = "owner"
-    audiences: frozenset[str] | None = None   # None: any audience
-
-
-def _clean(data: PostInput, now: datetime) -> PostInput:
-    text = data.text.replace("\r\n", "\n")
-    if not text.strip():
-        raise InvalidInput("text is empty: write something to post", field="text")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"text is {len(text)} characters; the hub accepts at most {MAX_TEXT}",
-                           field="text")
-    audiences = tuple(dict.fromkeys(a.strip() for a in data.audiences if a.strip()))
-    if not audiences:
-        raise InvalidInput("choose at least one audience", field="audiences")
-    tags = tuple(dict.fromkeys(t.strip().lstrip("#").lower() for t in data.tags if t.strip()))
-    if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
-    for tag in tags:
-        if not _TAG.match(tag):
-            raise InvalidInput(f"tag {tag!r} may only hold letters, digits, _ and -",
-                               field="tags")
-    cw = (data.content_warning or "").strip() or None
-    if cw and len(cw) > 500:
-        raise InvalidInput("content warning is longer than 500 characters",
-                           field="content_warning")
-    lang = (data.language or "").strip() or None
-    if lang and not _LANG.match(lang):
-        raise InvalidInput(f"language {lang!r} is not a language tag like 'en' or 'pt-BR'",
-                           field="language")
-    when = data.schedule_at
-    if when is not None:
-        if when.tzinfo is None:
-            raise InvalidInput("schedule_at needs a time zone, e.g. 2026-12-01T09:00:00+01:00",
-                               field="schedule_at")
-        if when < now - timedelta(minutes=5):
-            raise InvalidInput("schedule_at is in the past", field="schedule_at")
-    return PostInput(text=text, audiences=audiences, tags=tags, content_warning=cw,
-                     language=lang, schedule_at=when, media=tuple(data.media))
 
 
 def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
@@ -102,21 +37,14 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
 
     Nothing is written when the input is invalid, an audience is unknown or forbidden to the
     author, or every allowed target refuses the content."""
-    now = hub.now()
-    data = _clean(data, now)
+    draft = make_draft(hub, data, author, post_id=PostId(new_id("p")))
+    post, people, now = draft.post, draft.people, draft.post.created
     if author.audiences is not None:
-        refused = [a for a in data.audiences if a not in author.audiences]
+        refused = [a for a in post.audiences if a not in author.audiences]
         if refused:
             raise Forbidden(f"this token may post to {', '.join(sorted(author.audiences))} "
                             f"only; not to {', '.join(refused)}")
     policy = hub.policies.current
-    with hub.db.read() as s:
-        media = _media(s, data.media)
-        people = people_snapshot(s)
-    post = Post(id=PostId(new_id("p")), text=data.text, audiences=tuple(data.audiences),
-                created=now, tags=tuple(data.tags), content_warning=data.content_warning,
-                language=data.language, schedule_at=data.schedule_at, media=media,
-                author=author.name)
     routing = route(post, policy, people, now)
     rejections: dict[str, str] = {}
     for d in routing.allowed():
@@ -158,21 +86,6 @@ def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, st
                 policy_digest=routing.policy_digest, target=target, reason=reason), now=now)
         view = _view(s, post.id)
         return view
-
-
-def _media(s: Session, refs: Sequence[MediaRef]) -> tuple[Media, ...]:
-    if len(refs) > 4:
-        raise InvalidInput("at most 4 images per post", field="media")
-    out = []
-    for ref in refs:
-        row = s.get(MediaRow, ref.sha256)
-        if row is None:
-            raise InvalidInput(f"unknown media {ref.sha256[:12]}…: upload it first",
-                               field="media")
-        if len(ref.alt) > 1500:
-            raise InvalidInput("alt text is longer than 1500 characters", field="media")
-        out.append(Media(row.sha256, row.mime_type, ref.alt.strip(), row.size))
-    return tuple(out)
 
 
 def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decision],

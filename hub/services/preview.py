@@ -16,7 +16,6 @@ from typing import Any
 from hub.domain.model import (
     Decision,
     IdentityKind,
-    Media,
     Outcome,
     PeopleSnapshot,
     Post,
@@ -31,9 +30,7 @@ from hub.policy.engine import DEFAULT_DENY, route
 from hub.policy.loader import Policy
 from hub.ports import Draft
 from hub.runtime import Hub
-from hub.services.posts import Author, MediaRef, PostInput, _clean
-from hub.store.repos import people_snapshot
-from hub.store.tables import MediaRow
+from hub.services.drafts import Author, PendingImage, PostInput, clean_text, make_draft
 
 PLATFORM_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "email": "email",
                   "feed": "private feed", "matrix": "Matrix", "webhook": "webhook"}
@@ -41,15 +38,6 @@ _IDENTITY_FOR = {"email": IdentityKind.EMAIL, "mastodon": IdentityKind.MASTODON,
                  "bluesky": IdentityKind.BLUESKY}
 _HOW = {"email": "by email", "feed": "through their private feed",
         "mastodon": "as a direct Mastodon message", "matrix": "in the Matrix room"}
-
-
-@dataclass(frozen=True)
-class PendingImage:
-    """An image chosen in the browser but not uploaded yet (so media rules still apply)."""
-
-    mime_type: str = "image/jpeg"
-    alt: str = ""
-    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,29 +93,18 @@ def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
     """Route the draft and prepare it for every target that would receive it."""
     author = author or Author()
     policy = hub.policies.current
-    now = hub.now()
     problem, field = "", None
     try:
-        clean = _clean(data, now)
-    except InvalidInput as exc:
-        if exc.field != "text":
-            return Preview(policy_digest=policy.digest, problem=exc.message,
-                           problem_field=exc.field)
+        clean_text(data.text)
+    except InvalidInput as exc:   # an empty or too long text: still show where the rest goes
         problem, field = exc.message, exc.field
-        try:   # an empty or too long text: still show where the rest would go
-            clean = dataclasses.replace(_clean(dataclasses.replace(data, text="."), now),
-                                        text=data.text)
-        except InvalidInput as other:
-            return Preview(policy_digest=policy.digest, problem=other.message,
-                           problem_field=other.field)
-    with hub.db.read() as s:
-        people = people_snapshot(s)
-        media = [_known_media(s.get(MediaRow, ref.sha256), ref) for ref in clean.media]
-    media += [Media("0" * 64, p.mime_type, p.alt.strip(), p.size) for p in pending]
-    post = Post(id=PostId("preview"), text=clean.text, audiences=tuple(clean.audiences),
-                created=now, tags=tuple(clean.tags), content_warning=clean.content_warning,
-                language=clean.language, schedule_at=clean.schedule_at, media=tuple(media),
-                author=author.name)
+    try:
+        draft = make_draft(hub, data, author, post_id=PostId("preview"), pending=pending,
+                           check_text=False)
+    except InvalidInput as exc:
+        return Preview(policy_digest=policy.digest, problem=exc.message,
+                       problem_field=exc.field)
+    post, people, now = draft.post, draft.people, draft.post.created
     try:
         routing = route(post, policy, people, now)
     except InvalidInput as exc:
@@ -138,12 +115,6 @@ def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
         f"{t.target}: {t.problem}" for t in targets if t.requested and t.outcome != "deny"
         and t.problem and t.connected)
     return Preview(targets, warnings, routing.policy_digest, problem, field)
-
-
-def _known_media(row: MediaRow | None, ref: MediaRef) -> Media:
-    if row is None:
-        raise InvalidInput(f"unknown media {ref.sha256[:12]}…: upload it again", field="media")
-    return Media(row.sha256, row.mime_type, ref.alt.strip(), row.size)
 
 
 def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> TargetPreview:

@@ -14,14 +14,8 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from hub.errors import InvalidInput
 from hub.media import store_media
 from hub.services import audit_queries
-from hub.services.posts import (
-    MediaRef,
-    PostInput,
-    approve,
-    get_post,
-    list_posts,
-    submit_post,
-)
+from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
+from hub.services.posts import approve, get_post, list_posts, submit_post
 from web.deps import ApproveToken, AuditToken, HubDep, PostToken, ReadToken
 
 
@@ -48,7 +42,7 @@ router = APIRouter(prefix="/api", responses=_errors(400, 401, 403, 404, 413, 422
 class MediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sha256: str = Field(min_length=64, max_length=64, description="From POST /api/media")
-    alt: str = Field(default="", max_length=1500, description="Alt text")
+    alt: str = Field(default="", max_length=MAX_ALT, description="Alt text")
 
 
 class PostIn(BaseModel):
@@ -62,7 +56,7 @@ class PostIn(BaseModel):
     content_warning: str | None = None
     language: str | None = Field(default=None, description="e.g. en, pt-BR")
     schedule_at: datetime | None = Field(default=None, description="ISO 8601 with zone")
-    media: list[MediaIn] = Field(default_factory=list, max_length=4)
+    media: list[MediaIn] = Field(default_factory=list, max_length=MAX_IMAGES)
 
 
 _FORM_LISTS = {"audiences", "audience", "tags", "tag"}
@@ -74,8 +68,7 @@ def _from_form(form: Any) -> dict[str, Any]:
         values = [v for v in form.getlist(key) if isinstance(v, str)]
         if key in _FORM_LISTS:
             name = key if key.endswith("s") else key + "s"
-            items = [x.strip() for v in values for x in v.split(",") if x.strip()]
-            data.setdefault(name, []).extend(items)
+            data.setdefault(name, []).extend(split_list(values))
         elif values:
             data[key] = values[-1] if values[-1] != "" else None
     if data.get("text") is None:

@@ -15,14 +15,22 @@ from starlette.datastructures import FormData, UploadFile
 from hub.errors import HubError, InvalidInput
 from hub.media import load_media, store_media
 from hub.runtime import Hub
-from hub.services.posts import Author, MediaRef, PostInput, submit_post
-from hub.services.preview import PendingImage, Preview, preview_post
+from hub.services.drafts import (
+    MAX_IMAGES,
+    Author,
+    MediaRef,
+    PendingImage,
+    PostInput,
+    check_image_count,
+    split_list,
+)
+from hub.services.posts import submit_post
+from hub.services.preview import Preview, preview_post
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
 
 router = APIRouter(include_in_schema=False)
-MAX_IMAGES = 4
 _SIGNATURES = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"GIF8", "image/gif"),
                (b"RIFF", "image/webp"))
 
@@ -60,7 +68,7 @@ class ComposeForm:
     def to_input(self) -> PostInput:
         return PostInput(
             text=self.text, audiences=self.audiences,
-            tags=[t for t in regex.split(r"[,\s]+", self.tags) if t],
+            tags=split_list([self.tags], spaces=True),
             content_warning=self.content_warning, language=self.language,
             schedule_at=self._when(), media=[MediaRef(sha, alt) for sha, alt in self.media])
 
@@ -99,8 +107,7 @@ def _upload_new(hub: Hub, form: FormData, draft: ComposeForm) -> None:
         data = upload.file.read()
         if not data:
             continue
-        if len(draft.media) >= MAX_IMAGES:
-            raise InvalidInput(f"at most {MAX_IMAGES} images per post", field="media")
+        check_image_count(len(draft.media) + 1)
         row = store_media(hub, data)
         draft.media.append((row.sha256, alts[i] if i < len(alts) else ""))
 

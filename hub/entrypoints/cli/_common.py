@@ -55,11 +55,6 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def split_values(values: tuple[str, ...]) -> list[str]:
-    """Repeatable options that may also be comma-separated."""
-    return [v for item in values for v in item.split(",")]
-
-
 def running_pid(settings: Settings) -> int | None:
     """The pid of the `hub serve` that owns this data directory, if it is alive."""
     pidfile = settings.data_dir / "hub.pid"

@@ -17,7 +17,6 @@ from hub.entrypoints.cli._common import (
     open_hub,
     running_pid,
     settings,
-    split_values,
 )
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy
@@ -56,11 +55,12 @@ def policy_check() -> None:
 def policy_explain(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
                    content_warning: str | None, language: str | None, author: str) -> None:
     """Every target, allow/deny/hold, which rule and why — without posting."""
+    from hub.services.drafts import Author, PostInput
     from hub.services.policy import explain_draft
 
-    for line in explain_draft(open_hub(), text, split_values(audiences),
-                              tags=split_values(tags), content_warning=content_warning,
-                              language=language, author=author):
+    data = PostInput(text=text, audiences=audiences, tags=tags,
+                     content_warning=content_warning, language=language)
+    for line in explain_draft(open_hub(), data, Author(author)):
         click.echo(line)
 
 

@@ -13,7 +13,6 @@ from hub.entrypoints.cli._common import (
     handles_errors,
     open_hub,
     running_pid,
-    split_values,
 )
 from hub.errors import HubError
 
@@ -68,17 +67,17 @@ def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
          images: tuple[str, ...], alts: tuple[str, ...], as_json: bool) -> None:
     """Write a post once; the policy decides where it goes."""
     from hub.media import store_media
-    from hub.services.posts import Author, MediaRef, PostInput, submit_post
+    from hub.services.drafts import Author, MediaRef, PostInput, check_image_count
+    from hub.services.posts import submit_post
 
     hub = open_hub()
+    check_image_count(len(images))          # before storing any of them
     media = []
     for n, path in enumerate(images):
         row = store_media(hub, Path(path).read_bytes())
         media.append(MediaRef(row.sha256, alts[n] if n < len(alts) else ""))
-    data = PostInput(
-        text=text, audiences=split_values(audiences), tags=split_values(tags),
-        content_warning=content_warning, language=language, schedule_at=_parse_when(schedule),
-        media=media)
+    data = PostInput(text=text, audiences=audiences, tags=tags, content_warning=content_warning,
+                     language=language, schedule_at=_parse_when(schedule), media=media)
     view = submit_post(hub, data, Author("owner"))
     if as_json:
         echo_json(view.as_json())
