@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import regex
 from atproto_client.utils import facet_detection
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hub.domain.model import Identity, IdentityKind, Post, PostId
@@ -130,9 +130,11 @@ def glued_to_emoji(text: str, start: int) -> bool:
 @given(st.lists(PIECES, max_size=12).map("".join))
 def test_bluesky_reader_matches_detect_facets(text: str) -> None:
     reading = read_text(text).by("bluesky")
+    # a glued link may run on over what detectFacets would link after it: compare the rest
+    assume(not any(glued_to_emoji(text, lk.start) for lk in reading.links))
     ours = sorted([("tag", *utf8_span(text, t.start, t.end), t.name) for t in reading.hashtags]
                   + [("link", *utf8_span(text, lk.start, lk.end), lk.url)
-                     for lk in reading.links if not glued_to_emoji(text, lk.start)])
+                     for lk in reading.links])
     theirs = []
     for facet in facet_detection.detect_facets(text):
         feature = facet.features[0]
