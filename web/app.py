@@ -27,7 +27,7 @@ from hub.ports import Publisher
 from hub.runtime import Hub
 from hub.services.policy import record_policy, reload_policy
 from web import middleware, ui
-from web.routes import api, feeds, health, metrics
+from web.routes import api, feeds, health, metrics, micropub
 
 log = structlog.get_logger("hub.web")
 
@@ -127,6 +127,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(metrics.router)
+    app.include_router(micropub.router)
     ui.install(app)   # the owner's HTML pages
 
     @app.exception_handler(HubError)
