@@ -205,11 +205,13 @@ def _open(settings: Settings, *, require_schema: bool) -> tuple[Database, Secret
     key = settings.load_secret_key()
     if key is None:
         raise HubError("the hub is not initialised: run `hub init` first")
+    previous = settings.previous_secret_key
+    box = SecretBox(key, previous_key=previous.get_secret_value() if previous else None)
     engine = make_engine(settings.sqlalchemy_url)
     if require_schema and current_revision(engine) is None:
         engine.dispose()
         raise HubError("the database has no schema: run `hub init` (or `hub db upgrade`)")
-    return Database(engine), SecretBox(key)
+    return Database(engine), box
 
 
 def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState, *,

@@ -6,6 +6,7 @@ Priority: explicit arguments > environment > secret files > hub.toml > defaults.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
         secrets_dir=None,
         toml_file="hub.toml",
         extra="forbid",
+        hide_input_in_errors=True,   # a refused secret key never appears in the message
     )
 
     data_dir: Path = Path("var")
@@ -104,6 +106,13 @@ class Settings(BaseSettings):
                 self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDERS):
             raise ValueError("HUB_SECRET_KEY is a placeholder; unset it (hub init creates a key) "
                              "or set a real one")
+        if self.secret_key is not None:
+            from hub.crypto import WeakSecretKey, check_secret_key
+
+            try:
+                check_secret_key(self.secret_key.get_secret_value())
+            except WeakSecretKey as exc:
+                raise ValueError(f"HUB_SECRET_KEY: {exc.message}") from None
         return self
 
     @property
@@ -157,9 +166,11 @@ class Settings(BaseSettings):
         key = self.load_secret_key()
         if key:
             return key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)   # 32 random bytes (hub.crypto.key_material)
         path = self.secret_key_file
-        path.touch(mode=0o600)
-        path.write_text(key + "\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+        path.chmod(0o600)
         return key

@@ -25,6 +25,7 @@ from hub.errors import HubError, PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.ports import Publisher
 from hub.runtime import Hub
+from hub.services.keys import install_secret_key
 from hub.services.policy import record_policy, reload_policy
 from web import middleware, ui
 from web.routes import api, feeds, health, metrics, micropub
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
         the_hub = rt.hub
         policy = the_hub.policies.current
         await asyncio.to_thread(record_policy, the_hub, policy, actor="hub serve")
+        for line in (await asyncio.to_thread(install_secret_key, the_hub)).lines():
+            log.warning("secret_key.report", message=line)
         await rt.start()
         loop = asyncio.get_running_loop()
         pidfile = settings.data_dir / "hub.pid"

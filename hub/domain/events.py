@@ -186,3 +186,16 @@ class OwnerPasswordChanged(Event):
     """The owner's web password was set or changed (every web session ended)."""
 
     name: ClassVar[str] = "OwnerPasswordChanged"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretKeyInstalled(Event):
+    """A secret key came into use (``subject``: its fingerprint, a MAC, not the key): how many
+    stored credentials were re-encrypted under it, and, after a key change, which feed links
+    stopped working and must be handed out again."""
+
+    name: ClassVar[str] = "SecretKeyInstalled"
+    rotated: bool
+    reencrypted: int
+    unreadable: list[str] = field(default_factory=list)
+    links_reissued: list[dict[str, str]] = field(default_factory=list)

@@ -39,8 +39,10 @@ def _list_of(hub: Hub, feed: str) -> str:
     return feeds[feed]
 
 
-def _token(hub: Hub, feed: str, person_id: str, generation: int) -> str:
-    return f"{person_id}.{hub.box.sign('feed', f'{feed}:{person_id}:{generation}')}"
+def _token(hub: Hub, feed: str, person_id: str, row: FeedMemberRow) -> str:
+    message = f"{feed}:{person_id}:{row.generation}"
+    mac = hub.box.legacy_feed_mac(message) if row.scheme == 1 else hub.box.sign("feed", message)
+    return f"{person_id}.{mac}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def feed_links(hub: Hub, feed: str) -> list[FeedLink]:
                 s.add(row)
             elif row.revoked is not None:
                 continue
-            token = _token(hub, feed, person.id, row.generation)
+            token = _token(hub, feed, person.id, row)
             url = f"{base}/feeds/{feed}.atom?token={token}"
             links.append(FeedLink(person.id, person.name, url))
     return links
@@ -81,6 +83,7 @@ def revoke_feed_access(hub: Hub, feed: str, ref: str, *, reissue: bool = False,
         row = s.get(FeedMemberRow, (feed, person.id)) or FeedMemberRow(feed=feed,
                                                                        person_id=person.id)
         row.generation += 1
+        row.scheme = 2
         row.revoked = None if reissue else hub.now()
         s.add(row)
         hub.audit.append(s, FeedAccessRevoked(actor=actor, subject=person.id, feed=feed),
@@ -119,7 +122,7 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
         row = s.get(FeedMemberRow, (feed, person_id))
         person = s.get(PersonRow, person_id)
         if (row is None or row.revoked is not None or person is None
-                or not same(token, _token(hub, feed, person_id, row.generation))
+                or not same(token, _token(hub, feed, person_id, row))
                 or s.get(ListMemberRow, (list_name, person_id)) is None):
             raise NotFound("no such feed")
         q = (select(PostRow, DeliveryRow)

@@ -200,6 +200,7 @@ class FeedMemberRow(SQLModel, table=True):
     person_id: str = Field(foreign_key="person.id", primary_key=True, ondelete="CASCADE")
     generation: int = 1
     revoked: datetime | None = _ts(default=None)
+    scheme: int = 2   # 1: minted with the raw key before subkeys (hub.crypto); 2: subkey
 
 
 class MediaRow(SQLModel, table=True):

@@ -28,13 +28,16 @@ def test_offset_tid_gives_the_next_keys_of_a_thread():
     assert tid_parts(offset_tid(root, 3)) == (1_732_370_000_000_003, 5)
 
 
+K1, K2 = "k1 is a long enough passphrase", "k2 is a long enough passphrase"
+
+
 def test_credentials_are_encrypted_and_need_the_same_key():
-    box = SecretBox("k1")
+    box = SecretBox(K1)
     token = box.encrypt("app-password-1234")
     assert "app-password" not in token
     assert box.decrypt(token) == "app-password-1234"
     with pytest.raises(HubError, match="cannot be decrypted"):
-        SecretBox("k2").decrypt(token)
+        SecretBox(K2).decrypt(token)
     assert "k1" not in repr(box)
 
 

@@ -35,6 +35,7 @@ def init(password_stdin: bool) -> None:
     hub = runtime.hub
     policy = hub.policies.current
     record_policy(hub, policy, actor="owner")
+    _install_key(hub)
     click.echo(f"database ready: {config.sqlalchemy_url}")
     click.echo(f"policy ok: {len(policy.audiences)} audiences, {len(policy.targets)} targets "
                f"({policy.digest[:12]})")
@@ -92,6 +93,20 @@ def db_upgrade() -> None:
     upgrade(engine)
     click.echo(f"schema at revision {current(engine)}")
     engine.dispose()
+    if config.load_secret_key() is not None:
+        from hub.bootstrap import Mode, bootstrap
+
+        runtime = bootstrap(config, Mode.CLI, require_policy=False)
+        _install_key(runtime.hub)
+        runtime.dispose()
+
+
+def _install_key(hub: Hub) -> None:
+    """Re-encrypt stored credentials under the key in force; name links to hand out again."""
+    from hub.services.keys import install_secret_key
+
+    for line in install_secret_key(hub, actor="owner").lines():
+        click.echo(line)
 
 
 @click.command()
@@ -111,8 +126,9 @@ def serve(host: str | None, port: int | None) -> None:
         overrides["port"] = port
     config = Settings(**overrides)
     app = create_app(config)
+    proxies = ",".join(config.trusted_proxies)   # forwarded headers only from these
     uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level,
-                access_log=False)
+                access_log=False, proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 @click.command()
