@@ -55,20 +55,32 @@ version: 1
 accounts: [feed:site, email:personal]
 targets:
   readers-feed: {account: feed:site, list: readers}
+  readers-feed-2: {account: feed:site, list: readers}
+  readers-feed-3: {account: feed:site, list: readers}
+  readers-feed-4: {account: feed:site, list: readers}
   friends-mail: {account: email:personal, list: friends, mode: bcc}
 audiences:
-  readers: {targets: [readers-feed]}
+  readers: {targets: [readers-feed, readers-feed-2, readers-feed-3, readers-feed-4]}
   friends: {targets: [friends-mail]}
 rules: []
 """
 CONCURRENCY = 10
 POLL = 0.1
+SWEEP = 0.5
+PER_POST = 4
+"""Deliveries per submitted post (the readers audience has four feed targets)."""
 
 
 # -- the arq baseline: a no-op job, the same worker settings ------------------------------------
 
 async def noop(ctx: dict[str, Any]) -> None:
-    await ctx["redis"].incr("bench:done")
+    redis = ctx["redis"]
+    if await redis.incr("bench:done") == int(await redis.get("bench:total") or 0):
+        await redis.set("bench:end", repr(time.time()))   # the last one says when
+
+
+async def _ready(ctx: dict[str, Any]) -> None:
+    await ctx["redis"].incr("bench:ready")
 
 
 def noop_worker(url: str) -> None:
@@ -77,38 +89,88 @@ def noop_worker(url: str) -> None:
     from hub.dispatch.queue import redis_settings
 
     Worker(functions=[noop], redis_settings=redis_settings(url, patient=True),
-           max_jobs=CONCURRENCY, poll_delay=POLL, keep_result=0).run()
+           max_jobs=CONCURRENCY, poll_delay=POLL, keep_result=0, on_startup=_ready).run()
+
+
+class Overrun(RuntimeError):
+    """Submitting took longer than planned: some work could have started before the clock."""
+
+
+def _instant(per_item: float, items: int, slack: float) -> datetime:
+    """When everything should fall due: after the measured submit time, with room to spare."""
+    return datetime.now(UTC) + timedelta(seconds=1.5 * per_item * items + slack)
+
+
+def _check_in_time(at: datetime, slack: float) -> None:
+    late = (datetime.now(UTC) - (at - timedelta(seconds=slack))).total_seconds()
+    if late > 0:
+        raise Overrun(f"submitting ended {late:.2f} s too late")
+
+
+class ArqBaseline:
+    """Plain arq workers running ``noop`` over ``redis``; the enqueue rate is measured."""
+
+    def __init__(self, redis: RedisServer, logs: Path) -> None:
+        self.redis, self.logs = redis, logs
+        self.per_enqueue = 0.004
+
+    def rate(self, workers: int, jobs: int) -> float:
+        for _ in range(3):
+            try:
+                return self._rate(workers, jobs)
+            except Overrun as exc:
+                print(f"arq baseline: {exc}; again with the measured enqueue rate",
+                      file=sys.stderr)
+        raise RuntimeError("the arq baseline overran three times")
+
+    def _rate(self, workers: int, jobs: int) -> float:
+        from hub.dispatch.queue import connect
+
+        async def prepare() -> None:
+            pool = await connect(self.redis.url, patient=True)
+            await pool.flushall()
+            await pool.set("bench:total", jobs)
+            await pool.aclose()
+
+        asyncio.run(prepare())
+        procs = [subprocess.Popen([sys.executable, __file__, "noop-worker", self.redis.url],
+                                  stdout=(self.logs / f"noop-{workers}-{n}.log").open("ab"),
+                                  stderr=subprocess.STDOUT) for n in range(workers)]
+
+        async def run() -> float:
+            pool = await connect(self.redis.url, patient=True)
+            try:
+                deadline = time.monotonic() + 60
+                while int(await pool.get("bench:ready") or 0) < workers:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the arq workers did not start within 60 s")
+                    await asyncio.sleep(0.02)
+                at = _instant(self.per_enqueue, jobs, 0.5)
+                t0 = time.monotonic()
+                for n in range(jobs):
+                    await pool.enqueue_job("noop", _job_id=f"noop:{n}", _defer_until=at)
+                self.per_enqueue = (time.monotonic() - t0) / jobs
+                _check_in_time(at, 0.2)
+                deadline = time.monotonic() + 120
+                while (end := await pool.get("bench:end")) is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the arq workers did not finish within 120 s")
+                    await asyncio.sleep(0.01)
+                return jobs / (float(end) - at.timestamp())
+            finally:
+                await pool.aclose()
+
+        try:
+            return asyncio.run(run())
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(15)
 
 
 def arq_rate(redis: RedisServer, workers: int, jobs: int, logs: Path) -> float:
-    procs = [subprocess.Popen([sys.executable, __file__, "noop-worker", redis.url],
-                              stdout=(logs / f"noop-{workers}-{n}.log").open("wb"),
-                              stderr=subprocess.STDOUT) for n in range(workers)]
-
-    async def run() -> float:
-        from hub.dispatch.queue import connect
-
-        pool = await connect(redis.url, patient=True)
-        await pool.flushall()
-        at = datetime.now(UTC) + timedelta(seconds=3 + 0.004 * jobs)
-        for n in range(jobs):
-            await pool.enqueue_job("noop", _job_id=f"noop:{n}", _defer_until=at)
-        await asyncio.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
-        start = time.perf_counter()
-        while int(await pool.get("bench:done") or 0) < jobs:
-            await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - start
-        await pool.aclose()
-        return jobs / elapsed
-
-    try:
-        time.sleep(2.0)              # let the workers connect before the jobs fall due
-        return asyncio.run(run())
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(15)
+    return ArqBaseline(redis, logs).rate(workers, jobs)
 
 
 # -- the hub ------------------------------------------------------------------------------------
@@ -125,7 +187,7 @@ class Bench:
         (tmp / "var").mkdir()
         self.env = {"HUB_DATA_DIR": str(tmp / "var"), "HUB_POLICY_DIR": str(tmp / "policies"),
                     "HUB_DATABASE_URL": self.url, "HUB_SECRET_KEY": KEY,
-                    "HUB_SWEEP_SECONDS": "0.5", "HUB_LOG_LEVEL": "warning"}
+                    "HUB_SWEEP_SECONDS": str(SWEEP), "HUB_LOG_LEVEL": "warning"}
         engine = make_engine(self.url)
         upgrade(engine)
         engine.dispose()
@@ -135,35 +197,95 @@ class Bench:
             add_person(self.hub, NewPerson(f"Reader {i}", [], ["readers"]))
             add_person(self.hub, NewPerson(f"Friend {i}",
                                            [("email", f"friend{i}@example.org")], ["friends"]))
+        self.per_submit = self._calibrate()
+
+    def _calibrate(self, n: int = 10) -> float:
+        """Seconds per submitted post, from posts scheduled beyond the sweeper's horizon."""
+        later = datetime.now(UTC) + timedelta(hours=3)
+        t0 = time.monotonic()
+        for i in range(n):
+            submit_post(self.hub, PostInput(f"calibrate {i}", ["readers"], schedule_at=later),
+                        Author())
+        return (time.monotonic() - t0) / n
 
     def close(self) -> None:
         self.hub.db.dispose()
         with psycopg.connect(PG, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
 
-    def final(self) -> int:
+    def _finished(self) -> tuple[int, datetime | None]:
         with self.hub.db.read() as s:
-            return int(s.exec(select(func.count()).select_from(DeliveryRow)
-                              .where(col(DeliveryRow.status).in_(list(FINAL)))).one())
+            count, last = s.exec(select(func.count(), func.max(DeliveryRow.finished))
+                                 .where(col(DeliveryRow.status).in_(list(FINAL)))).one()
+            return int(count), last
 
-    def hub_rate(self, workers: int, deliveries: int) -> tuple[float, LocalTopology]:
-        topology = LocalTopology(self.env, workers=workers, concurrency=CONCURRENCY,
-                                 log_dir=self.tmp / f"logs-{workers}", cwd=ROOT)
-        topology.start(timeout=180)
-        before = self.final()
-        # every delivery falls due at one instant: the sweeper holds them as deferred jobs
-        at = datetime.now(UTC) + timedelta(seconds=5 + 0.03 * deliveries)
-        for n in range(deliveries):
+    def topology(self, workers: int) -> LocalTopology:
+        return LocalTopology(self.env, workers=workers, concurrency=CONCURRENCY,
+                             log_dir=self.tmp / f"logs-{workers}", cwd=ROOT)
+
+    def start_workers(self, topology: LocalTopology) -> None:
+        """The topology's ``hub worker`` processes only (this process submits), until each
+        has a heartbeat in Redis."""
+        from hub.dispatch.queue import connect, live_workers
+
+        topology.workers = []
+        for _ in range(topology.count):
+            topology.start_worker()
+        pids = {w.pid for w in topology.workers}
+
+        async def wait() -> None:
+            redis = await connect(topology.redis.url, patient=True)
+            try:
+                deadline = time.monotonic() + 120
+                while {int(str(w["pid"])) for w in await live_workers(redis)} < pids:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"workers did not beat; logs in {topology.log_dir}")
+                    await asyncio.sleep(0.05)
+            finally:
+                await redis.aclose()
+
+        asyncio.run(wait())
+
+    def hub_rate(self, topology: LocalTopology, deliveries: int) -> float:
+        """Deliveries per second, workers already running: every delivery is scheduled for
+        one instant (the sweeper holds them as deferred jobs); the clock runs from that
+        instant to the last ``finished`` timestamp. The instant is chosen from the measured
+        submit rate; a run whose submissions end too close to it is rejected and redone."""
+        for _ in range(3):
+            try:
+                return self._hub_rate(deliveries)
+            except Overrun as exc:
+                print(f"hub: {exc}; again with the measured submit rate", file=sys.stderr)
+        raise RuntimeError("the hub run overran three times")
+
+    def _hub_rate(self, deliveries: int) -> float:
+        before, _ = self._finished()
+        slack = 2 * SWEEP + 0.5        # the sweeper must have put them all in Redis in time
+        posts = -(-deliveries // PER_POST)
+        deliveries = posts * PER_POST
+        at = _instant(self.per_submit, posts, slack)
+        t0 = time.monotonic()
+        for n in range(posts):
             submit_post(self.hub, PostInput(f"bench {n}", ["readers"], schedule_at=at),
                         Author())
-        time.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
-        start = time.perf_counter()
-        deadline = start + 600
-        while self.final() - before < deliveries:
-            if time.perf_counter() > deadline:
+        self.per_submit = (time.monotonic() - t0) / posts
+        overrun: Overrun | None = None
+        try:
+            _check_in_time(at, 2 * SWEEP)
+        except Overrun as exc:
+            overrun = exc
+        deadline = time.monotonic() + 600
+        while (done := self._finished())[0] - before < deliveries:
+            if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not finish within 10 minutes")
-            time.sleep(0.02)
-        return deliveries / (time.perf_counter() - start), topology
+            time.sleep(0.05)
+        if overrun is not None:
+            raise overrun
+        last = done[1]
+        assert last is not None
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return deliveries / (last - at).total_seconds()
 
     def recovery(self, kills: int, lease: int) -> list[float]:
         """Seconds from kill -9 of a worker holding deliveries to their being finished."""
@@ -236,10 +358,12 @@ def main() -> int:
         bench = Bench(Path(tmp))
         try:
             for w in counts:
-                hub_rate, topology = bench.hub_rate(w, args.deliveries)
-                topology.stop_processes()     # the same Redis, now for arq alone
+                topology = bench.topology(w)
+                topology.redis.start()
                 try:
-                    base = arq_rate(topology.redis, w, args.deliveries, Path(tmp))
+                    base = ArqBaseline(topology.redis, Path(tmp)).rate(w, args.deliveries)
+                    bench.start_workers(topology)
+                    hub_rate = bench.hub_rate(topology, args.deliveries)
                 finally:
                     topology.stop()
                 row = {"workers": w, "hub_per_s": round(hub_rate, 1),
