@@ -1,22 +1,33 @@
-"""Answers from the audit log: who could see this post? which posts could this person see?"""
+"""Answers from the audit log: who could see this post? which posts could this person see?
+
+Both read only the who-could-see index (``hub.audit.index``) and indexed event lookups, never a
+scan of the log, so they cost what the answer costs. Pages run newest first and continue with an
+opaque cursor; posts anyone on the web could see are a count plus a page of their own.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, Connection, and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.audit import VerifyResult
-from hub.errors import NotFound
+from hub.audit.index import PUBLIC, PUBLIC_REACHES
+from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
-from hub.services.people import find_person, identities_of
-from hub.store.tables import AuditRow, PersonRow, PostRow
+from hub.services.people import find_person
+from hub.store.tables import AuditRow, FetchRow, IdentityRow, PersonRow, PostRow, VisibilityRow
 
-_PUBLIC = ("world", "world-unlisted")
+_V = VisibilityRow.__table__  # type: ignore[attr-defined]
+_F = FetchRow.__table__  # type: ignore[attr-defined]
+MAX_LIMIT = 500
 
 
 def verify(hub: Hub) -> VerifyResult:
@@ -24,111 +35,228 @@ def verify(hub: Hub) -> VerifyResult:
         return hub.audit.verify(s)
 
 
-def _event_json(row: AuditRow) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Filters:
+    """Narrow a per-person answer: a time range [since, until), an account, a reach."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    account: str | None = None
+    reach: str | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            out.append(_V.c.created >= self.since)
+        if self.until is not None:
+            out.append(_V.c.created < self.until)
+        if self.account:
+            out.append(_V.c.account == self.account)
+        if self.reach:
+            out.append(_V.c.reach == self.reach)
+        return out
+
+    @property
+    def narrows(self) -> bool:
+        return any(v is not None and v != "" for v in (self.since, self.until, self.account,
+                                                       self.reach))
+
+
+def encode_cursor(created: datetime, row_id: int) -> str:
+    raw = f"{created.astimezone(UTC).isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, row_id = raw.partition("|")
+        created = datetime.fromisoformat(when)
+        if created.tzinfo is None:
+            raise ValueError("naive")
+        return created, int(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(f"{field} is not a cursor this hub gave out", field=field) from None
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
+                  cursor: str | None, limit: int, *, field: str
+                  ) -> tuple[list[Any], str | None]:
+    q = sa_select(_V).where(_V.c.member.in_(list(members)), *filters.where())
+    if cursor:
+        created, row_id = decode_cursor(cursor, field=field)
+        q = q.where(or_(_V.c.created < created, and_(_V.c.created == created,
+                                                     _V.c.id < row_id)))
+    rows = list(conn.execute(q.order_by(_V.c.created.desc(), _V.c.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].created, rows[-1].id) if more and rows else None
+
+
+def _seen(row: Any) -> dict[str, Any]:
+    public = row.member == PUBLIC
+    return {"post_id": row.post_id, "delivery_id": row.delivery_id, "event_seq": row.event_seq,
+            "target": row.target, "account": row.account, "reach": row.reach,
+            "when": row.created.isoformat(), "url": row.url,
+            "through": ("anyone on the web" if public else
+                        f"list {row.via_list}" if row.via_list else f"identity {row.identity}"),
+            "identity": None if public else row.identity, "lower_bound": row.lower_bound}
+
+
+def _public_count(conn: Connection, filters: Filters) -> int:
+    if filters.reach and filters.reach not in PUBLIC_REACHES:
+        return 0
+    if not filters.narrows:   # ranks run 1, 2, 3...: the newest one is the count
+        return int(conn.execute(sa_select(func.max(_V.c.public_rank))).scalar() or 0)
+    return int(conn.execute(sa_select(func.count()).select_from(_V).where(
+        _V.c.member == PUBLIC, *filters.where())).scalar() or 0)
+
+
+def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
+                 filters: Filters | None = None, cursor: str | None = None,
+                 public_cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """The posts this person could see (newest first): where, when, through which list or
+    identity, as recorded at send time. ``public`` counts and pages the posts anyone could see."""
+    filters = filters or Filters()
+    limit = _limit(limit)
+    with hub.db.read() as s:
+        person_id, name, idents = _person(s, ref)
+        conn = s.connection()
+        members = [person_id] + [f"identity:{i}" for i in idents]
+        rows, next_cursor = _newest_first(conn, members, filters, cursor, limit, field="cursor")
+        count = int(conn.execute(sa_select(func.count()).select_from(_V).where(
+            _V.c.member.in_(members), *filters.where())).scalar() or 0)
+        public: dict[str, Any] | None = None
+        if include_public:
+            prows, pnext = _newest_first(conn, [PUBLIC], filters, public_cursor, limit,
+                                         field="public_cursor")
+            public = {"count": _public_count(conn, filters), "posts": [_seen(r) for r in prows],
+                      "next_cursor": pnext}
+        fetches = list(s.exec(
+            select(AuditRow).where(AuditRow.subject == person_id,
+                                   AuditRow.name == "FeedFetched")
+            .order_by(col(AuditRow.seq).desc()).limit(20)))
+        return {"person": {"id": person_id, "name": name, "identities": idents},
+                "posts": [_seen(r) for r in _unique_deliveries(rows)], "count": count,
+                "next_cursor": next_cursor, "public": public,
+                "feed_fetches": [{"feed": e.payload.get("feed"), "when": e.created.isoformat(),
+                                  "post_ids": e.payload.get("post_ids", []), "seq": e.seq}
+                                 for e in fetches]}
+
+
+def _person(s: Session, ref: str) -> tuple[str, str, list[str]]:
+    """(id, name, identity values) of a person given by id, name or identity."""
+    conn = s.connection()
+    hit = conn.execute(sa_select(col(PersonRow.id), col(PersonRow.name))
+                       .where(col(PersonRow.id) == ref)).first()
+    if hit is None:   # not an id: by name or identity (the slower, general lookup)
+        row = find_person(s, ref)
+        person_id, name = row.id, row.name
+    else:
+        person_id, name = str(hit[0]), str(hit[1])
+    idents = list(conn.execute(sa_select(col(IdentityRow.value))
+                               .where(col(IdentityRow.person_id) == person_id)
+                               .order_by(col(IdentityRow.id))).scalars())
+    return person_id, name, [str(i) for i in idents]
+
+
+def _unique_deliveries(rows: list[Any]) -> list[Any]:
+    """A person matched by id and by a bare identity in one delivery appears once."""
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        if r.delivery_id not in seen:
+            seen.add(r.delivery_id)
+            out.append(r)
+    return out
+
+
+def _names(s: Session, person_ids: set[str]) -> dict[str, str]:
+    if not person_ids:
+        return {}
+    return dict(s.connection().execute(
+        sa_select(col(PersonRow.id), col(PersonRow.name))
+        .where(col(PersonRow.id).in_(sorted(person_ids)))).all())
+
+
+def _people(s: Session, delivery_id: str, after: int | None, limit: int
+            ) -> tuple[list[dict[str, Any]], int, str | None]:
+    conn = s.connection()
+    q = sa_select(_V.c.id, _V.c.person_id, _V.c.identity, _V.c.via_list).where(
+        _V.c.delivery_id == delivery_id)
+    if after is not None:
+        q = q.where(_V.c.id > after)
+    rows = list(conn.execute(q.order_by(_V.c.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total = int(conn.execute(sa_select(func.count()).select_from(_V).where(
+        _V.c.delivery_id == delivery_id)).scalar() or 0)
+    names = _names(s, {r.person_id for r in rows if r.person_id})
+    people = [{"person_id": r.person_id, "name": names.get(r.person_id or ""),
+               "identity": r.identity, "via_list": r.via_list} for r in rows]
+    return people, total, str(rows[-1].id) if more and rows else None
+
+
+def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None = None,
+               cursor: str | None = None) -> dict[str, Any]:
+    """Every event about a post and, per delivery (newest first), who could see it at send
+    time: a page of ``limit`` people each, continued with ``delivery`` + ``cursor``."""
+    limit = _limit(limit)
+    after = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
+        after = int(cursor)
+    with hub.db.read() as s:
+        if s.get(PostRow, post_id) is None:
+            raise NotFound(f"no post {post_id!r}")
+        events = list(s.exec(select(AuditRow).where(AuditRow.post_id == post_id)
+                             .order_by(col(AuditRow.seq))))
+        could_see = []
+        for e in reversed(events):
+            if e.name != "DeliverySucceeded" or (delivery and e.delivery_id != delivery):
+                continue
+            could_see.append(_could_see(s, e, after if delivery else None, limit))
+        fetched = list(s.connection().execute(
+            sa_select(_F).where(_F.c.post_id == post_id)
+            .order_by(_F.c.created.desc(), _F.c.id.desc()).limit(limit)))
+        names = _names(s, {f.person_id for f in fetched if f.person_id})
+        fetch_count = int(s.connection().execute(sa_select(func.count()).select_from(_F).where(
+            _F.c.post_id == post_id)).scalar() or 0)
+        return {"post_id": post_id, "could_see": could_see,
+                "fetched_by": [{"person_id": f.person_id, "name": names.get(f.person_id or ""),
+                                "feed": f.feed, "when": f.created.isoformat()}
+                               for f in fetched],
+                "fetch_count": fetch_count,
+                "events": [event_json(e) for e in events]}
+
+
+def _could_see(s: Session, e: AuditRow, after: int | None, limit: int) -> dict[str, Any]:
+    p = e.payload
+    entry: dict[str, Any] = {
+        "delivery_id": e.delivery_id, "event_seq": e.seq, "target": p["target"],
+        "account": p["account"], "reach": p["reach"], "when": e.created.isoformat(),
+        "url": p.get("url"), "lower_bound": p.get("lower_bound", False),
+        "controls": p.get("controls", {}), "policy_digest": e.policy_digest,
+        "people": [], "people_count": 0, "next_cursor": None}
+    if p["reach"] in PUBLIC_REACHES:
+        entry["who"] = "anyone on the web"
+        return entry
+    people, total, nxt = _people(s, e.delivery_id or "", after, limit)
+    entry.update(people=people, people_count=total, next_cursor=nxt,
+                 who=f"{total} people" + (" (lower bound: grows with new followers)"
+                                          if entry["lower_bound"] else ""))
+    return entry
+
+
+def event_json(row: AuditRow) -> dict[str, Any]:
     return {"seq": row.seq, "name": row.name, "created": row.created.isoformat(),
             "actor": row.actor, "post_id": row.post_id, "delivery_id": row.delivery_id,
             "subject": row.subject, "policy_digest": row.policy_digest,
             "payload": row.payload, "prev_hash": row.prev_hash, "hash": row.hash}
-
-
-def _members(hub: Hub, s: Session, snapshot: str) -> list[dict[str, Any]]:
-    out = []
-    for m in hub.audit.snapshot_members(s, snapshot):
-        person = s.get(PersonRow, m.person_id) if m.person_id else None
-        out.append({"person_id": m.person_id, "name": person.name if person else None,
-                    "identity": m.identity, "via_list": m.via_list})
-    return sorted(out, key=lambda m: ((m["name"] or "~").casefold(), m["identity"]))
-
-
-def post_audit(hub: Hub, post_id: str) -> dict[str, Any]:
-    """Every event about a post and, per delivery, who could see it at send time."""
-    with hub.db.read() as s:
-        if s.get(PostRow, post_id) is None:
-            raise NotFound(f"no post {post_id!r}")
-        events = hub.audit.events(s, post_id=post_id)
-        could_see = []
-        for e in events:
-            if e.name != "DeliverySucceeded":
-                continue
-            p = e.payload
-            entry = {"delivery_id": e.delivery_id, "target": p["target"],
-                     "account": p["account"], "reach": p["reach"], "when": e.created.isoformat(),
-                     "url": p.get("url"), "lower_bound": p.get("lower_bound", False),
-                     "controls": p.get("controls", {}), "policy_digest": e.policy_digest}
-            if p["reach"] in _PUBLIC:
-                entry["who"] = "anyone on the web"
-                entry["people"] = []
-            else:
-                entry["people"] = _members(hub, s, e.subject or "")
-                entry["who"] = (f"{len(entry['people'])} people"
-                                + (" (lower bound: grows with new followers)"
-                                   if entry["lower_bound"] else ""))
-            could_see.append(entry)
-        return {"post_id": post_id, "could_see": could_see,
-                "fetched_by": _fetches_of_post(s, post_id),
-                "events": [_event_json(e) for e in events]}
-
-
-def _fetches_of_post(s: Session, post_id: str) -> list[dict[str, Any]]:
-    out = []
-    for e in s.exec(select(AuditRow).where(AuditRow.name == "FeedFetched")
-                    .order_by(col(AuditRow.seq))):
-        if post_id in e.payload.get("post_ids", []):
-            person = s.get(PersonRow, e.subject) if e.subject else None
-            out.append({"person_id": e.subject, "name": person.name if person else None,
-                        "feed": e.payload.get("feed"), "when": e.created.isoformat()})
-    return out
-
-
-def person_audit(hub: Hub, ref: str, *, include_public: bool = True) -> dict[str, Any]:
-    """Every post this person could see: where, when, through which list or identity."""
-    with hub.db.read() as s:
-        person = find_person(s, ref)
-        idents = [i.value for i in identities_of(s, person.id)]
-        matched = hub.audit.snapshots_including(s, person_id=person.id, identities=idents)
-        posts: list[dict[str, Any]] = []
-        names = ["DeliverySucceeded"]
-        for e in hub.audit.events(s, names=names):
-            p = e.payload
-            public = p["reach"] in _PUBLIC
-            member = matched.get(e.subject or "")
-            if member is None and not (public and include_public):
-                continue
-            posts.append({
-                "post_id": e.post_id, "delivery_id": e.delivery_id, "target": p["target"],
-                "account": p["account"], "reach": p["reach"], "when": e.created.isoformat(),
-                "url": p.get("url"),
-                "through": (f"list {member.via_list}" if member and member.via_list else
-                            f"identity {member.identity}" if member else "anyone on the web"),
-                "identity": member.identity if member else None,
-                "lower_bound": p.get("lower_bound", False)})
-        fetches = [{"feed": e.payload.get("feed"), "when": e.created.isoformat(),
-                    "post_ids": e.payload.get("post_ids", [])}
-                   for e in hub.audit.events(s, subject=person.id, names=["FeedFetched"])]
-        return {"person": {"id": person.id, "name": person.name, "identities": idents},
-                "posts": posts, "feed_fetches": fetches}
-
-
-EXPORT_FIELDS = ("seq", "name", "created", "actor", "post_id", "delivery_id", "subject",
-                 "policy_digest", "payload", "prev_hash", "hash")
-
-
-def export(hub: Hub, fmt: str) -> Iterator[str]:
-    """The whole log, oldest first, as JSON lines or CSV (payload as JSON text)."""
-    if fmt not in ("jsonl", "csv"):
-        raise NotFound(f"unknown export format {fmt!r}: use jsonl or csv")
-    with hub.db.read() as s:
-        if fmt == "csv":
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(EXPORT_FIELDS)
-            yield buf.getvalue()
-        for row in hub.audit.iterate(s):
-            data = _event_json(row)
-            if fmt == "jsonl":
-                yield json.dumps(data, ensure_ascii=False) + "\n"
-            else:
-                buf = io.StringIO()
-                csv.writer(buf).writerow([json.dumps(data[f]) if f == "payload" else data[f]
-                                          for f in EXPORT_FIELDS])
-                yield buf.getvalue()

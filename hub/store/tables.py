@@ -239,3 +239,43 @@ class LoginThrottleRow(SQLModel, table=True):
     failures: int = 0
     last_failure: datetime | None = _ts(default=None)
     locked_until: datetime | None = _ts(default=None)
+
+
+class VisibilityRow(SQLModel, table=True):
+    """Who could see one published delivery, frozen at send time: one row per person or bare
+    identity (``member`` = person id or ``identity:<value>``), or one row ``member="*"`` for a
+    world-readable delivery. Written with its DeliverySucceeded event; triggers refuse UPDATE and
+    DELETE, so a later list change never rewrites what was recorded."""
+
+    __tablename__ = "audit_visibility"
+    __table_args__ = (Index("ix_audit_visibility_member", "member", "created", "id"),
+                      Index("ix_audit_visibility_delivery", "delivery_id", "id"))
+    id: int | None = Field(default=None, primary_key=True)
+    event_seq: int = Field(index=True)
+    post_id: str = Field(max_length=32, index=True)
+    delivery_id: str = Field(max_length=32)
+    created: datetime = _ts()
+    account: str = Field(max_length=100)
+    target: str = Field(max_length=100)
+    reach: str = Field(max_length=20)
+    lower_bound: bool = False
+    url: str | None = Field(default=None, max_length=1000)
+    member: str = Field(max_length=340)
+    person_id: str | None = Field(default=None, max_length=32)
+    identity: str = Field(default="", max_length=320)
+    via_list: str | None = Field(default=None, max_length=64)
+    public_rank: int | None = Field(default=None, index=True)
+    """1, 2, 3... over world-readable rows: the newest rank is the count of public deliveries."""
+
+
+class FetchRow(SQLModel, table=True):
+    """One post shown to one member by one private-feed fetch (from its FeedFetched event)."""
+
+    __tablename__ = "audit_fetch"
+    __table_args__ = (Index("ix_audit_fetch_post", "post_id", "created", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_seq: int = Field(index=True)
+    post_id: str = Field(max_length=32)
+    person_id: str | None = Field(default=None, max_length=200)
+    feed: str = Field(default="", max_length=64)
+    created: datetime = _ts()

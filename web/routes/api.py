@@ -1,22 +1,22 @@
-"""The JSON API: posts (JSON or form-encoded, for phone shortcut apps), media, audit."""
+"""The JSON API: posts (JSON or form-encoded, for phone shortcut apps) and media; the audit
+API is in ``web.routes.audit``."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from hub.errors import InvalidInput
 from hub.media import store_media
-from hub.services import audit_queries
 from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
 from hub.services.posts import approve, get_post, list_posts, submit_post
-from web.deps import ApproveToken, AuditToken, HubDep, PostToken, ReadToken
+from web.deps import ApproveToken, HubDep, PostToken, ReadToken
 
 
 class ErrorBody(BaseModel):
@@ -150,35 +150,3 @@ async def upload_media(file: UploadFile, hub: HubDep, token: PostToken) -> dict[
     data = await file.read()
     row = await run_in_threadpool(store_media, hub, data)
     return {"sha256": row.sha256, "mime_type": row.mime_type, "size": row.size}
-
-
-@router.get("/audit/verify", tags=["audit"], summary="Check the hash chain")
-async def audit_verify(hub: HubDep, token: AuditToken) -> dict[str, Any]:
-    result = await run_in_threadpool(audit_queries.verify, hub)
-    return {"ok": result.ok, "events": result.events, "head": result.head,
-            "problem": result.problem, "bad_seq": result.bad_seq}
-
-
-@router.get("/audit/posts/{post_id}", tags=["audit"], summary="Who could see this post")
-async def audit_post(post_id: str, hub: HubDep, token: AuditToken) -> dict[str, Any]:
-    return await run_in_threadpool(audit_queries.post_audit, hub, post_id)
-
-
-@router.get("/audit/people/{person}", tags=["audit"],
-            summary="Every post this person could see (by id, name or identity)")
-async def audit_person(person: str, hub: HubDep, token: AuditToken,
-                       include_public: bool = True) -> dict[str, Any]:
-    return await run_in_threadpool(audit_queries.person_audit, hub, person,
-                                   include_public=include_public)
-
-
-@router.get("/audit/export", tags=["audit"], summary="The whole log as JSONL or CSV",
-            response_class=StreamingResponse,
-            responses={200: {"description": "One event per line (JSONL) or row (CSV)",
-                             "content": {"application/x-ndjson": {"schema": {"type": "string"}},
-                                         "text/csv": {"schema": {"type": "string"}}}}})
-async def audit_export(hub: HubDep, token: AuditToken,
-                       format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
-    chunks = await run_in_threadpool(lambda: list(audit_queries.export(hub, format)))
-    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    return StreamingResponse(iterate_in_threadpool(iter(chunks)), media_type=media)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
-from hub.errors import NotFound
+from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services import audit_queries
+from hub.services.audit_export import ExportFilter
 from hub.services.people import list_people
 from hub.services.posts import get_post, list_posts
 from web.deps import HubDep
+from web.routes.audit import stream_export
 from web.ui._guard import Owner
 from web.ui._render import redirect, render
 
@@ -29,9 +32,12 @@ async def audit_home(request: Request, hub: HubDep, owner: Owner) -> Response:
 
 
 @router.get("/audit/posts/{post_id}")
-async def audit_post(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
+async def audit_post(post_id: str, request: Request, hub: HubDep, owner: Owner,
+                     delivery: str | None = None, cursor: str | None = None) -> Response:
     def load() -> tuple[Any, dict[str, Any]]:
-        return get_post(hub, post_id), audit_queries.post_audit(hub, post_id)
+        return get_post(hub, post_id), audit_queries.post_audit(hub, post_id,
+                                                                delivery=delivery,
+                                                                cursor=cursor)
 
     view, audit = await run_in_threadpool(load)
     digests = list(dict.fromkeys(e["policy_digest"] for e in audit["events"]
@@ -60,11 +66,18 @@ async def audit_people(request: Request, hub: HubDep, owner: Owner, q: str = "")
 
 @router.get("/audit/people/{person}")
 async def audit_person(person: str, request: Request, hub: HubDep, owner: Owner,
-                       public: bool = True) -> Response:
+                       public: bool = True, cursor: str | None = None,
+                       public_cursor: str | None = None, account: str = "",
+                       reach: str = "", since: str = "", until: str = "") -> Response:
+    flt = audit_queries.Filters(since=_day(since, "since"), until=_day(until, "until"),
+                                account=account or None, reach=reach or None)
+
     def load() -> tuple[dict[str, Any], dict[str, Any]]:
-        found = audit_queries.person_audit(hub, person, include_public=public)
+        found = audit_queries.person_audit(hub, person, include_public=public, filters=flt,
+                                           cursor=cursor, public_cursor=public_cursor)
+        entries = found["posts"] + (found["public"]["posts"] if found["public"] else [])
         posts = {}
-        for entry in found["posts"]:
+        for entry in entries:
             if entry["post_id"] not in posts:
                 try:
                     posts[entry["post_id"]] = get_post(hub, entry["post_id"])
@@ -73,14 +86,28 @@ async def audit_person(person: str, request: Request, hub: HubDep, owner: Owner,
         return found, posts
 
     found, posts = await run_in_threadpool(load)
+    query = {"public": "true" if public else "false", "account": account, "reach": reach,
+             "since": since, "until": until}
     return render(request, "audit/person.html", {"section": "audit", "found": found,
-                                                 "posts": posts, "public": public})
+                                                 "posts": posts, "public": public,
+                                                 "query": query})
+
+
+def _day(value: str, field: str) -> datetime | None:
+    """A date (or date and time) from the filter form, as UTC."""
+    if not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{field} is not a date (YYYY-MM-DD)", field=field) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @router.get("/audit/export")
 async def audit_export(hub: HubDep, owner: Owner,
-                       format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
-    chunks = await run_in_threadpool(lambda: list(audit_queries.export(hub, format)))
-    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    return StreamingResponse(iterate_in_threadpool(iter(chunks)), media_type=media, headers={
+                       format: Literal["jsonl", "csv"] = "jsonl", since: str = "",
+                       until: str = "", post: str = "") -> StreamingResponse:
+    flt = ExportFilter(_day(since, "since"), _day(until, "until"), post or None)
+    return stream_export(hub, format, flt, headers={
         "Content-Disposition": f'attachment; filename="hub-audit.{format}"'})

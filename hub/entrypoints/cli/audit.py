@@ -76,7 +76,7 @@ def audit_person(person: str, no_public: bool, as_json: bool) -> None:
 @handles_errors
 def audit_export(fmt: str) -> None:
     """The whole log to stdout."""
-    from hub.services.audit_queries import export
+    from hub.services.audit_export import export
 
     for chunk in export(open_hub(require_policy=False), fmt):
         click.echo(chunk, nl=False)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
 
+from hub.audit import index
 from hub.domain.events import Event
 from hub.store.tables import AuditRow, SnapshotMemberRow, SnapshotRow
 
@@ -77,6 +78,10 @@ class AuditLog:
         row.hash = row_digest(prev, row)
         session.add(row)
         session.flush()
+        assert row.seq is not None
+        index.project(session.connection(), index.EventFacts(
+            row.seq, row.name, row.created, row.post_id, row.delivery_id, row.subject,
+            row.payload))
         return row
 
     def _lock(self, session: Session) -> None:
