@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     previous_secret_key: SecretStr | None = None
     """When changing ``secret_key``: the old key, so stored credentials can be re-encrypted.
     Feed links made with it stop working; ``hub db upgrade`` lists which to hand out again."""
+    audit_anchor_dir: Path | None = None
+    """Publish signed audit checkpoints as files here (a backup disk, a synced folder)."""
+    audit_anchor_email: str = ""
+    """Email signed audit checkpoints to this address (yourself) through the email account
+    ``audit_anchor_email_account``."""
+    audit_anchor_email_account: str = "email:personal"
+    audit_anchor_seconds: float = 3600.0
+    """Publish a checkpoint to the anchors this often, when the log grew (default hourly)."""
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

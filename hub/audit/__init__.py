@@ -6,6 +6,8 @@ tree; ``checkpoint`` signs tree heads; ``anchors`` publishes them; ``verifier`` 
 standard-library-only checker that anyone can run offline.
 """
 
-from hub.audit.log import GENESIS, AuditLog, SnapshotMember, VerifyResult, canonical, row_digest
+from hub.audit.log import AuditLog, SnapshotMember
+from hub.audit.records import GENESIS, canonical, row_digest
+from hub.audit.verification import VerifyResult
 
 __all__ = ["GENESIS", "AuditLog", "SnapshotMember", "VerifyResult", "canonical", "row_digest"]

@@ -19,26 +19,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
 
-from hub.audit import index
+from hub.audit import index, tree
+from hub.audit.records import GENESIS, canonical, row_digest
+from hub.audit.verification import KnownHead, Progress, VerifyResult, verify_log
 from hub.domain.events import Event
 from hub.store.tables import AuditRow, SnapshotMemberRow, SnapshotRow
 
-GENESIS = "0" * 64
 _PG_LOCK_ID = 7_272_001
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
-
-
-def row_digest(prev_hash: str, row: AuditRow) -> str:
-    body = canonical({
-        "name": row.name, "created": row.created.isoformat(), "actor": row.actor,
-        "post_id": row.post_id, "delivery_id": row.delivery_id, "subject": row.subject,
-        "policy_digest": row.policy_digest, "payload": row.payload,
-    })
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -48,15 +35,6 @@ class SnapshotMember:
     person_id: str | None
     identity: str
     via_list: str | None = None
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    events: int
-    head: str
-    problem: str | None = None
-    bad_seq: int | None = None
 
 
 class AuditLog:
@@ -79,6 +57,7 @@ class AuditLog:
         session.add(row)
         session.flush()
         assert row.seq is not None
+        tree.append(session.connection(), row)
         index.project(session.connection(), index.EventFacts(
             row.seq, row.name, row.created, row.post_id, row.delivery_id, row.subject,
             row.payload))
@@ -112,21 +91,10 @@ class AuditLog:
                             .on_conflict_do_nothing())
         return digest
 
-    def verify(self, session: Session) -> VerifyResult:
-        prev = GENESIS
-        count = 0
-        for row in session.exec(select(AuditRow).order_by(col(AuditRow.seq))).yield_per(500):
-            count += 1
-            if row.prev_hash != prev:
-                return VerifyResult(False, count, prev, f"event #{row.seq} ({row.name}) does not "
-                                    "chain from the event before it: a row was removed or "
-                                    "inserted", row.seq)
-            if row_digest(prev, row) != row.hash:
-                return VerifyResult(False, count, prev, f"event #{row.seq} ({row.name}) was "
-                                    "altered after it was written: its hash does not match its "
-                                    "content", row.seq)
-            prev = row.hash
-        return VerifyResult(True, count, prev)
+    def verify(self, session: Session, heads: Sequence[KnownHead] = (), *,
+               progress: Progress | None = None) -> VerifyResult:
+        """Check the chain, the Merkle tree, and the log against ``heads`` (checkpoints)."""
+        return verify_log(session.connection(), heads, progress=progress)
 
     def events(self, session: Session, *, post_id: str | None = None,
                subject: str | None = None, names: Sequence[str] | None = None,

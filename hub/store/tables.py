@@ -279,3 +279,52 @@ class FetchRow(SQLModel, table=True):
     person_id: str | None = Field(default=None, max_length=200)
     feed: str = Field(default="", max_length=64)
     created: datetime = _ts()
+
+
+class TreeNodeRow(SQLModel, table=True):
+    """One complete, aligned subtree of the audit Merkle tree (RFC 9162 hashing): ``level`` 0
+    rows are the leaves, one per event (``seq``), in log order from ``idx`` 0."""
+
+    __tablename__ = "audit_tree"
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: str = Field(max_length=64)
+    seq: int | None = Field(default=None, unique=True)
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed tree head: the C2SP tlog-checkpoint note for ``tree_size`` events."""
+
+    __tablename__ = "audit_checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int = Field(index=True)
+    root: str = Field(max_length=64)
+    created: datetime = _ts()
+    note: str = Field(sa_type=Text)
+
+
+class VerificationRow(SQLModel, table=True):
+    """The outcome of one full ``verify`` run, so pages show it instead of re-verifying."""
+
+    __tablename__ = "audit_verification"
+    id: int | None = Field(default=None, primary_key=True)
+    started: datetime = _ts()
+    finished: datetime = _ts()
+    ok: bool
+    events: int
+    tree_size: int
+    root: str = Field(max_length=64)
+    problem: str | None = Field(default=None, sa_type=Text)
+    anchors: int = 0
+
+
+class AnchorRow(SQLModel, table=True):
+    """Where a checkpoint was published off the machine (a directory, an email, a post)."""
+
+    __tablename__ = "audit_anchor"
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: int
+    tree_size: int
+    sink: str = Field(max_length=100)
+    location: str = Field(sa_type=Text)
+    created: datetime = _ts()

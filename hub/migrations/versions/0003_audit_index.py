@@ -13,6 +13,7 @@ from alembic import op
 
 import hub.store.tables
 from hub.audit.index import backfill
+from hub.store.append_only import create_statements, drop_statements
 
 revision = "0003_audit_index"
 down_revision = "0002"
@@ -64,25 +65,12 @@ def upgrade() -> None:
         b.create_index(b.f("ix_audit_fetch_event_seq"), ["event_seq"])
     backfill(op.get_bind())
     for table in _FROZEN:
-        frozen(table)
-
-
-def frozen(table: str) -> None:
-    """The database refuses UPDATE and DELETE on ``table``, like on ``audit_event``."""
-    if op.get_bind().dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
-    else:
-        op.execute(f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql "
-                   f"AS $$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$")
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
+        for sql in create_statements(op.get_bind().dialect.name, table):
+            op.execute(sql)
 
 
 def downgrade() -> None:
     for table in _FROZEN:
-        if op.get_bind().dialect.name != "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-        op.drop_table(table)   # SQLite drops a table's triggers with it
+        for sql in drop_statements(op.get_bind().dialect.name, table):
+            op.execute(sql)
+        op.drop_table(table)
