@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from adapters.bluesky import graphemes as _graphemes
+import adapters.bluesky.graphemes as _graphemes
 from hub.domain.reading import Field, Hashtag, read_text, tag_key, utf8_span
 from hub.ports import JSON
 

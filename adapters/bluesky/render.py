@@ -7,14 +7,16 @@ the draft. Limits are the PDS's: 300 graphemes and 3000 UTF-8 bytes per post, 4 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import regex
 from pydantic import ValidationError
 
-from adapters.bluesky import facets as fx
-from adapters.bluesky import graphemes
+import adapters.bluesky.facets as fx
+import adapters.bluesky.graphemes as graphemes
 from adapters.bluesky.spec import BlueskyOptions
 from hub.domain.model import IdentityKind, PeopleSnapshot, Post, Target
 from hub.domain.reading import read_post, read_text
@@ -109,20 +111,23 @@ def split(text: str, *, target: str | None = None) -> list[str]:
     tokens = sorted([(t.start, t.end, "tag") for t in found.hashtags]
                     + [(m.start, m.end, "mention") for m in found.mentions]
                     + [(link.start, link.end, "link") for link in found.links])
+    inside = _Inside(tokens)
+    # Clusters and bytes of the whole text; a slice between two cluster ends has the same
+    # clusters when the PDS counts it alone (UAX #29 joins never reach back past a boundary).
+    ends = graphemes.ends(text)
+    offsets = list(accumulate((len(c.encode()) for c in text), initial=0))
     parts: list[str] = []
     start = 0
-    while not fits(text[start:]):
-        ends = [start + end for end in graphemes.ends(text[start:])]
-        size = used = 0
-        limit = start
-        for end in ends:
-            width = fx.utf8_len(text[limit:end])
-            if size == MAX_GRAPHEMES or used + width > MAX_BYTES:
-                break
-            size, used, limit = size + 1, used + width, end
-        cut = _cut(text, start, limit, ends, tokens)
+    while True:
+        first = bisect_right(ends, start)
+        last = bisect_right(ends, offsets[start] + MAX_BYTES, lo=first,
+                            hi=min(first + MAX_GRAPHEMES, len(ends)), key=offsets.__getitem__)
+        if last == len(ends):                       # the rest fits one post
+            break
+        window = ends[first:last]
+        cut = _cut(text, start, window, inside)
         if cut is None:
-            raise ContentRejected(_too_long(text, start, ends, tokens), target=target)
+            raise ContentRejected(_too_long(text, start, ends[first], tokens), target=target)
         if text[start:cut].strip():
             parts.append(text[start:cut].rstrip())
         start = len(text) - len(text[cut:].lstrip())
@@ -131,26 +136,46 @@ def split(text: str, *, target: str | None = None) -> list[str]:
     return parts
 
 
-def _cut(text: str, start: int, limit: int, ends: list[int],
-         tokens: list[tuple[int, int, str]]) -> int | None:
-    """Where to end the post that starts at ``start`` and may run to ``limit``."""
-    bounds = set(ends)
+class _Inside:
+    """Whether a position falls strictly inside one of the tokens (links, mentions, tags)."""
+
+    def __init__(self, tokens: list[tuple[int, int, str]]) -> None:
+        merged: list[list[int]] = []
+        for s, e, _ in tokens:
+            if merged and s < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        self.starts = [s for s, _ in merged]
+        self.ends = [e for _, e in merged]
+
+    def __call__(self, at: int) -> bool:
+        index = bisect_left(self.starts, at) - 1
+        return index >= 0 and at < self.ends[index]
+
+
+def _cut(text: str, start: int, window: list[int], inside: _Inside) -> int | None:
+    """Where to end the post that starts at ``start`` and may take the clusters ending at
+    ``window``: a late paragraph, sentence or word break, else the last safe cluster end."""
+    if not window:
+        return None
+    bounds = set(window)
+    limit = window[-1]
 
     def safe(at: int) -> bool:
-        return at in bounds and not any(s < at < e for s, e, _ in tokens)
+        return at in bounds and not inside(at)
 
-    window = text[start:limit]
+    chunk = text[start:limit]
     for pattern in _BREAKS:
-        breaks: list[int] = [m.start() or m.end() for m in pattern.finditer(window)
-                             if m.start() >= len(window) // 2]
+        breaks: list[int] = [m.start() or m.end() for m in pattern.finditer(chunk)
+                             if m.start() >= len(chunk) // 2]
         cuts = [start + at for at in breaks if safe(start + at)]
         if cuts:
             return cuts[-1]
-    return next((end for end in reversed(ends) if start < end <= limit and safe(end)), None)
+    return next((end for end in reversed(window) if safe(end)), None)
 
 
-def _too_long(text: str, start: int, ends: list[int], tokens: list[tuple[int, int, str]]) -> str:
-    first = ends[0]
+def _too_long(text: str, start: int, first: int, tokens: list[tuple[int, int, str]]) -> str:
     for s, e, kind in tokens:
         if s <= start < e:
             return (f"a {kind} of {graphemes.count(text[s:e])} graphemes / "

@@ -8,21 +8,14 @@ and a mention counts as ``@username`` without its domain.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import regex
 
-from hub.domain.reading import read_text
+from hub.domain.reading import Reading, fold, read_text
 from hub.errors import ContentRejected
 
-_USERNAME = r"[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*"
-# Account::MENTION_RE: not after a word character, '=' or '/', optional @domain.
-MENTION_RE = re.compile(rf"(?<![=/\w])@({_USERNAME})(?:@((?:[\w-]+\.)+[\w-]*\w))?", re.IGNORECASE)
-# A conservative link matcher: scheme, a host with a dot, then anything up to whitespace; trailing
-# punctuation is not part of the link (as twitter-text, which Mastodon uses, decides).
-_URL_RE = re.compile(r"(?<![\w@/])https?://[\w-]+(?:\.[\w-]+)+(?::\d+)?(?:[/?#][^\s<>\"]*)?",
-                     re.IGNORECASE)
-_TRAILING = ".,:;!?'\")]}»”’"
 _GRAPHEME = regex.compile(r"\X")
 
 
@@ -46,37 +39,28 @@ def graphemes(text: str) -> int:
 
 
 def urls(text: str) -> list[tuple[int, int]]:
-    """Spans of the links in ``text``."""
-    spans = []
-    for match in _URL_RE.finditer(text):
-        end = match.end()
-        while end > match.start() and text[end - 1] in _TRAILING:
-            if text[end - 1] == ")" and text[match.start():end].count("(") >= \
-                    text[match.start():end].count(")"):
-                break
-            end -= 1
-        spans.append((match.start(), end))
-    return spans
+    """Spans of the links in ``text``, as Mastodon extracts them (the shared reading's)."""
+    return [(link.start, link.end) for link in read_text(text).by("mastodon").links]
 
 
 def mentions(text: str, *, local_domain: str) -> list[Mention]:
-    """Every mention in ``text`` outside links; ``@user`` means a user of ``local_domain``."""
-    link_spans = urls(text)
+    """Every mention Mastodon finds in ``text`` (not inside links); ``@user`` means a user of
+    ``local_domain``. From the shared reading, the one the policy judged."""
+    return _mentions(read_text(text).by("mastodon"), local_domain)
+
+
+def _mentions(reading: Reading, local_domain: str) -> list[Mention]:
     found = []
-    for match in MENTION_RE.finditer(text):
-        if any(s <= match.start() < e for s, e in link_spans):
-            continue
-        found.append(Mention(match.group(1), (match.group(2) or local_domain).casefold(),
-                             match.start(), match.end()))
+    for mention in reading.mentions:
+        user, _, domain = mention.value.partition("@")
+        found.append(Mention(user, domain or fold(local_domain), mention.start, mention.end))
     return found
 
 
 def countable(text: str, *, url_weight: int = 23) -> str:
     """``text`` rewritten the way Mastodon measures it (links → ``x`` * weight, no domains)."""
-    entities = [(s, e, "x" * url_weight) for s, e in urls(text)]
-    entities += [(m.start, m.end, "@" + m.username) for m in mentions(text, local_domain="-")]
     out, pos = [], 0
-    for start, end, replacement in sorted(entities):
+    for start, end, replacement in _entities(read_text(text).by("mastodon"), url_weight):
         if start < pos:
             continue   # overlapping entity: the first one wins, as in Mastodon's extractor
         out.append(text[pos:start])
@@ -84,6 +68,13 @@ def countable(text: str, *, url_weight: int = 23) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _entities(reading: Reading, url_weight: int) -> list[tuple[int, int, str]]:
+    """Links and mentions with what Mastodon counts in their place, by position."""
+    found = [(link.start, link.end, "x" * url_weight) for link in reading.links]
+    found += [(m.start, m.end, "@" + m.username) for m in _mentions(reading, "-")]
+    return sorted(found)
 
 
 def status_length(text: str, spoiler_text: str = "", *, url_weight: int = 23) -> int:
@@ -99,33 +90,48 @@ def split_text(text: str, budget: int, *, url_weight: int = 23) -> list[str]:
         raise ValueError("no room for any text")
     if status_length(text, url_weight=url_weight) <= budget:
         return [text]
-    tokens = re.findall(r"\S+|\s+", text)
-    pieces: list[str] = []
-    current = ""
-    for token in tokens:
-        candidate = current + token
-        if status_length(candidate.rstrip(), url_weight=url_weight) <= budget:
-            current = candidate
+    measure = _Measure(text, url_weight)
+    spans: list[tuple[int, int]] = []
+    start = 0                                  # where the piece being filled starts
+    for word in re.finditer(r"\S+", text):
+        if measure.length(start, word.end()) <= budget:
             continue
-        if token.isspace():
-            pieces.append(current.rstrip())
-            current = ""
-            continue
-        head, rest = _break_at_boundary(current)
-        if status_length(rest.lstrip() + token, url_weight=url_weight) > budget:
-            head, rest = current, ""
-        if head.strip():
-            pieces.append(head.rstrip())
-        current = rest.lstrip() + token
-        while status_length(current, url_weight=url_weight) > budget:
-            # A single word longer than the budget: cut it between grapheme clusters, never
-            # inside a link, mention or tag (links rarely get here: they count ``url_weight``).
-            cut = _cut_word(current, budget, url_weight=url_weight)
-            pieces.append(current[:cut])
-            current = current[cut:]
-    if current.strip():
-        pieces.append(current.strip())
-    return [p for p in (piece.strip() for piece in pieces) if p]
+        chunk = text[start:word.start()]
+        head = _break_at_boundary(chunk)       # at a paragraph or sentence end, if late enough
+        rest = start + head + len(chunk[head:]) - len(chunk[head:].lstrip())
+        if measure.length(rest, word.end()) > budget:
+            head, rest = len(chunk), word.start()
+        spans.append((start, start + head))
+        start = rest
+        while measure.length(start, word.end()) > budget:
+            # One word longer than the budget: cut it between clusters, outside its tokens.
+            cut = start + _cut_word(text[start:word.end()], budget, url_weight=url_weight)
+            spans.append((start, cut))
+            start = cut
+    spans.append((start, len(text)))
+    return [p for p in (text[a:b].strip() for a, b in spans) if p]
+
+
+class _Measure:
+    """``status_length`` of slices of one text without re-reading it: grapheme ends and the
+    links and mentions of the whole text, each counted in place when a slice holds all of it."""
+
+    def __init__(self, text: str, url_weight: int) -> None:
+        self.ends = [m.end() for m in _GRAPHEME.finditer(text)]
+        self.entities = [(s, e, graphemes(r)) for s, e, r in
+                         _entities(read_text(text).by("mastodon"), url_weight)]
+
+    def _clusters(self, start: int, end: int) -> int:
+        return bisect_right(self.ends, end) - bisect_right(self.ends, start)
+
+    def length(self, start: int, end: int) -> int:
+        count = self._clusters(start, end)
+        for s, e, weight in self.entities[bisect_left(self.entities, (start,)):]:
+            if s >= end:
+                break
+            if e <= end:
+                count += weight - self._clusters(s, e)
+        return count
 
 
 def _cut_word(word: str, budget: int, *, url_weight: int) -> int:
@@ -152,13 +158,13 @@ def _cut_word(word: str, budget: int, *, url_weight: int) -> int:
         "here); it cannot be split")
 
 
-def _break_at_boundary(chunk: str) -> tuple[str, str]:
-    """Split ``chunk`` at its last paragraph or sentence end if that is past half of it."""
+def _break_at_boundary(chunk: str) -> int:
+    """Where to end ``chunk``: its last paragraph or sentence end if past half of it, else all."""
     for pattern in (r"\n\s*\n", r"[.!?…]\s"):
         ends = [m.end() for m in re.finditer(pattern, chunk)]
         if ends and ends[-1] > len(chunk) // 2 and ends[-1] < len(chunk.rstrip()):
-            return chunk[:ends[-1]], chunk[ends[-1]:]
-    return chunk, ""
+            return ends[-1]
+    return len(chunk)
 
 
 def thread_marker(index: int, total: int) -> str:
