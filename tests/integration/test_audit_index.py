@@ -132,7 +132,7 @@ async def test_the_migration_back_fills_the_same_rows_the_live_path_writes(datab
     cfg = alembic_config()
     with hub.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
+        command.downgrade(cfg, "0005_security")
     with hub.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,7 +1,7 @@
 """who-could-see index (per person, per post), back-filled from the existing events
 
 Revision ID: 0003_audit_index
-Revises: 0002
+Revises: 0005_security
 Create Date: 2026-12-01 09:00:00.000000
 """
 
@@ -16,7 +16,7 @@ from hub.audit.index import backfill
 from hub.store.append_only import create_statements, drop_statements
 
 revision = "0003_audit_index"
-down_revision = "0002"
+down_revision = "0005_security"
 branch_labels = None
 depends_on = None
 
