@@ -248,7 +248,8 @@ def _covers(granted: set[str], scope: str) -> bool:
     return scope in granted or scope.split(":", 1)[0] in granted
 
 
-_USER_ONLY = {"/api/v1/statuses", "/api/v1/statuses/{id}", "/api/v2/media",
+_USER_ONLY = {"/api/v1/statuses", "/api/v1/statuses/{id}",
+              "/api/v1/statuses/{id}/interaction_policy", "/api/v2/media",
               "/api/v1/media/{id}", "/api/v1/accounts/verify_credentials"}
 
 

@@ -52,6 +52,16 @@ PATCHES: list[tuple[str, Any, str]] = [
      {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
      "redirect_uris is typed array only; Mastodon documents 'String or Array of Strings' and "
      "Mastodon.py sends one newline-separated string."),
+    ("/paths/~1api~1v1~1statuses~1{id}/put/requestBody/content/application~1json/schema/"
+     "properties/media_attributes",
+     {"type": "array", "items": {"type": "object", "additionalProperties": False,
+                                 "required": ["id"],
+                                 "properties": {"id": {"type": "string"},
+                                                "description": {"type": "string"},
+                                                "focus": {"type": "string"}}}},
+     "updateStatus documents `media_attributes[]` as an array of strings, but the docs and the "
+     "server take an array of hashes (`media_attributes[][id]`, `[description]`, `[focus]`), "
+     "as a JSON array of objects named `media_attributes` (what Mastodon.py sends)."),
 ]
 
 # Parameters Mastodon accepts that the spec omits: (method, path template) -> {name: schema}.

@@ -77,10 +77,17 @@ def status(world: World, st: Status, base: str, *, with_text: bool = False) -> d
         "media_attachments": [media(world.media[m], base) for m in st.media_ids],
         "mentions": [mention(world, world.accounts[i], base) for i in st.mentions],
         "tags": [], "emojis": [], "card": None, "poll": None,
+        "quote_approval": quote_approval(st),
     }
     if with_text:
         body["text"] = st.text
     return body
+
+
+def quote_approval(st: Status) -> dict[str, Any]:
+    """QuoteApproval as the author sees it: who is automatically allowed to quote."""
+    automatic = {"public": ["public"], "followers": ["followers"], "nobody": []}
+    return {"automatic": automatic[st.quote_policy], "manual": [], "current_user": "automatic"}
 
 
 def mention(world: World, acc: Account, base: str) -> dict[str, Any]:
@@ -161,6 +168,7 @@ def inspect_status(world: World, st: Status) -> dict[str, Any]:
         "mentions": [world.full_acct(world.accounts[i]) for i in st.mentions],
         "idempotency_key": st.idempotency_key, "created_at": st.created_at,
         "edited_at": st.edited_at, "edits": st.edits, "deleted": st.deleted,
+        "quote_approval_policy": st.quote_policy,
         "length": world.length(st.text, st.spoiler_text), "audience": world.audience(st),
         "checked_at": now_iso(),
     }

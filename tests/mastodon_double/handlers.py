@@ -51,6 +51,15 @@ def _put_status(d: Double, me: Any, p: Any, body: Any, f: Any, r: Request, base:
     return 200, entities.status(d.world, d.world.edit_status(st, body), base)
 
 
+def _put_interaction_policy(d: Double, me: Any, p: Any, body: Any, f: Any, r: Request,
+                            base: str) -> Any:
+    st = _visible(d, me, p["id"])
+    if st.account_id != me.id:
+        raise Rejected(404, "Record not found")
+    return 200, entities.status(d.world, d.world.set_quote_policy(
+        st, body.get("quote_approval_policy")), base)
+
+
 def _delete_status(d: Double, me: Any, p: Any, b: Any, f: Any, r: Request, base: str) -> Any:
     st = _visible(d, me, p["id"])
     if st.account_id != me.id:
@@ -158,6 +167,7 @@ HANDLERS = {
     ("GET", "/api/v1/statuses/{id}"): _get_status,
     ("PUT", "/api/v1/statuses/{id}"): _put_status,
     ("DELETE", "/api/v1/statuses/{id}"): _delete_status,
+    ("PUT", "/api/v1/statuses/{id}/interaction_policy"): _put_interaction_policy,
     ("POST", "/api/v2/media"): _post_media,
     ("GET", "/api/v1/media/{id}"): _get_media,
     ("GET", "/api/v1/accounts/{id}/followers"): _followers,

@@ -18,6 +18,7 @@ from typing import Any
 import regex
 from mastodon._url_regex import url_regex  # twitter-text's URL pattern, as Mastodon uses
 
+QUOTE_POLICIES = ("public", "followers", "nobody")
 MENTION = re.compile(r"(?:^|(?<=[^=/\w]))@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\w.-]+\w))?",
                      re.IGNORECASE)
 
@@ -113,6 +114,7 @@ class Status:
     edited_at: str | None = None
     deleted: bool = False
     edits: list[dict[str, Any]] = field(default_factory=list)
+    quote_policy: str = "public"          # public | followers | nobody (quote_approval_policy)
 
 
 class Rejected(Exception):
@@ -225,12 +227,14 @@ class World:
                 raise Rejected(422, "Post would be sent to unexpected accounts",
                                unexpected_accounts=unexpected)
         visibility = params.get("visibility")
+        quote_policy = self._quote_policy(str(visibility or "public"),
+                                          params.get("quote_approval_policy"))
         status = Status(
             id=self.next_id(), account_id=account.id, text=text, spoiler_text=spoiler,
             visibility=str(visibility or "public"), visibility_sent=visibility is not None,
             sensitive=bool(params.get("sensitive")) or bool(spoiler),
             language=params.get("language"), in_reply_to_id=reply_to, media_ids=media_ids,
-            mentions=[a.id for a in mentioned], idempotency_key=key)
+            mentions=[a.id for a in mentioned], idempotency_key=key, quote_policy=quote_policy)
         self.statuses[status.id] = status
         for media_id in media_ids:
             self.media[media_id].status_id = status.id
@@ -255,8 +259,32 @@ class World:
         if len(items) > 1 and any(m.kind != "image" for m in items):
             raise Rejected(422, "Cannot attach a video to a post that already contains images")
 
+    @staticmethod
+    def _quote_policy(visibility: str, requested: object, current: str = "public") -> str:
+        """Status#quote_approval_policy: who may quote. Private and direct posts are always
+        ``nobody`` whatever was asked (the documented server rule)."""
+        if requested is not None and requested not in QUOTE_POLICIES:
+            raise Rejected(422, "Validation failed: Quote approval policy is invalid",
+                           details={"quote_approval_policy": [
+                               {"error": "ERR_INCLUSION", "description": "is not included in "
+                                "the list"}]})
+        if visibility in ("private", "direct"):
+            return "nobody"
+        return str(requested) if requested is not None else current
+
+    def set_quote_policy(self, status: Status, requested: object) -> Status:
+        """``PUT /api/v1/statuses/:id/interaction_policy``: only the quote policy changes."""
+        if requested is None:
+            raise Rejected(422, "Validation failed: Quote approval policy can't be blank",
+                           details={"quote_approval_policy": [
+                               {"error": "ERR_BLANK", "description": "can't be blank"}]})
+        status.quote_policy = self._quote_policy(status.visibility, requested,
+                                                 status.quote_policy)
+        return status
+
     def edit_status(self, status: Status, params: dict[str, Any]) -> Status:
-        """UpdateStatusService: text, CW, sensitive, language, media; never visibility."""
+        """UpdateStatusService: text, CW, sensitive, language, media (and their descriptions
+        through ``media_attributes``), quote policy; never visibility."""
         text = str(params.get("status", status.text) or "")
         spoiler = str(params.get("spoiler_text", status.spoiler_text) or "")
         if self.length(text, spoiler) > self.config.max_characters:
@@ -265,7 +293,26 @@ class World:
         if "media_ids" in params:
             media_ids = [str(m) for m in params["media_ids"] or []]
             self._check_media(self.accounts[status.account_id], media_ids, status.id)
-            status.media_ids = media_ids
+        else:
+            media_ids = status.media_ids
+        attributes = params.get("media_attributes") or []
+        for attr in attributes:
+            if not isinstance(attr, dict) or str(attr.get("id")) not in media_ids:
+                raise Rejected(422, "Validation failed: Media attachments not found")
+            description = attr.get("description")
+            if description is not None and len(str(description)) > \
+                    self.config.description_limit:
+                raise Rejected(422, "Validation failed: Description is too long (maximum is "
+                                    f"{self.config.description_limit} characters)")
+        quote_policy = self._quote_policy(status.visibility, params.get("quote_approval_policy"),
+                                          status.quote_policy)
+        status.media_ids = media_ids
+        for media_id in media_ids:
+            self.media[media_id].status_id = status.id
+        for attr in attributes:
+            if attr.get("description") is not None:
+                self.media[str(attr["id"])].description = str(attr["description"])
+        status.quote_policy = quote_policy
         status.edits.append({"text": status.text, "spoiler_text": status.spoiler_text,
                              "at": status.edited_at or status.created_at})
         status.text, status.spoiler_text = text, spoiler

@@ -159,3 +159,49 @@ def test_idempotency_keys_expire_after_the_window(double):
         later = api.post("/api/v1/statuses", headers=key, data={"status": "a",
                                                                 "visibility": "public"})
     assert first.json()["id"] != later.json()["id"]
+
+
+def test_quote_policy_is_kept_forced_to_nobody_when_private_and_changed_by_its_endpoint(double):
+    """``quote_approval_policy`` on create, edit and ``PUT …/interaction_policy`` (Mastodon
+    4.5): private and direct posts are always ``nobody`` whatever was asked."""
+    owner = double.local("hub", scopes=("write",))
+    with _api(double, owner.token) as api:
+        public = api.post("/api/v1/statuses", data={"status": "a", "visibility": "public",
+                                                     "quote_approval_policy": "followers"})
+        private = api.post("/api/v1/statuses", data={"status": "b", "visibility": "private",
+                                                      "quote_approval_policy": "public"})
+        opened = api.put(f"/api/v1/statuses/{private.json()['id']}/interaction_policy",
+                         json={"quote_approval_policy": "public"})
+        closed = api.put(f"/api/v1/statuses/{public.json()['id']}/interaction_policy",
+                         json={"quote_approval_policy": "nobody"})
+        edited = api.put(f"/api/v1/statuses/{public.json()['id']}",
+                         json={"status": "a2", "quote_approval_policy": "public"})
+        bad = api.put(f"/api/v1/statuses/{public.json()['id']}/interaction_policy",
+                      json={"quote_approval_policy": "everyone"})
+    assert public.json()["quote_approval"]["automatic"] == ["followers"]
+    assert private.json()["quote_approval"]["automatic"] == []
+    assert opened.status_code == 200 and opened.json()["quote_approval"]["automatic"] == []
+    assert closed.json()["quote_approval"]["automatic"] == []
+    assert edited.json()["quote_approval"]["automatic"] == ["public"]
+    assert bad.status_code == 422
+    stored = {s["text"]: s["quote_approval_policy"] for s in double.statuses()}
+    assert stored == {"a2": "public", "b": "nobody"}
+
+
+def test_an_edit_changes_media_descriptions_through_media_attributes(double):
+    owner = double.local("hub", scopes=("write",))
+    with _api(double, owner.token) as api:
+        upload = api.post("/api/v2/media", files={"file": ("a.png", b"png", "image/png")},
+                          data={"description": "old alt"})
+        media_id = upload.json()["id"]
+        status = api.post("/api/v1/statuses", data={"status": "pic", "visibility": "public",
+                                                    "media_ids[]": media_id}).json()
+        edited = api.put(f"/api/v1/statuses/{status['id']}", json={
+            "status": "pic", "media_ids": [media_id],
+            "media_attributes": [{"id": media_id, "description": "new alt"}]})
+        stranger = api.put(f"/api/v1/statuses/{status['id']}", json={
+            "status": "pic", "media_attributes": [{"id": "1", "description": "x"}]})
+    assert edited.status_code == 200
+    assert edited.json()["media_attachments"][0]["description"] == "new alt"
+    assert stranger.status_code == 422
+    assert double.statuses()[0]["media"] == [{"id": media_id, "description": "new alt"}]
