@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 
 class EmailOptions(BaseModel):
@@ -18,6 +19,9 @@ class EmailOptions(BaseModel):
     """``each``: one message per recipient; ``bcc``: one message, recipients in Bcc."""
     subject: str | None = None
     """Subject line; defaults to the content warning or the first words of the post."""
+    on_edit: Literal["nothing", "correct"] = "nothing"
+    """When the post is edited after sending: send nothing (mail cannot be recalled), or a
+    correction message with the new version to the same recipients."""
 
 
 class EmailSpec:
@@ -28,3 +32,9 @@ class EmailSpec:
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:
         return Reach.RECIPIENTS
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """Sent mail cannot be recalled: nothing, or a correction with ``on_edit: correct``."""
+        assert isinstance(options, EmailOptions)
+        return EditWay.CORRECT if options.on_edit == "correct" else EditWay.NONE

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 
 class FeedOptions(BaseModel):
@@ -26,3 +27,8 @@ class FeedSpec:
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:
         return Reach.RECIPIENTS
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """The hub serves the entry: it shows the new version, marked with ``atom:updated``."""
+        return EditWay.IN_PLACE

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeAlias
+from enum import StrEnum
+from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -75,6 +76,16 @@ class Steps(Protocol):
     async def record(self, name: str, value: str) -> None: ...
 
 
+class EditWay(StrEnum):
+    """How a network takes the edit of a copy it already has (a target spec declares it)."""
+
+    NATIVE = "native"        # ``Editor.edit`` changes the copy in place; its id stays
+    REPLACE = "replace"      # no edit: delete the copy, publish the new version with a new key
+    IN_PLACE = "in-place"    # the hub serves the copy itself (feeds): it shows the new version
+    CORRECT = "correct"      # cannot be changed; a correction goes out (``Corrector``)
+    NONE = "none"            # cannot be changed, and nothing is sent (the copy stays as it was)
+
+
 class TargetSpec(Protocol):
     """What a policy file may say about targets on one platform, and what reach that gives."""
 
@@ -84,6 +95,11 @@ class TargetSpec(Protocol):
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach: ...
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """How an edit of a published post reaches a copy on a target with these options."""
+        ...
 
 
 class Publisher(Protocol):
@@ -105,6 +121,26 @@ class Publisher(Protocol):
 
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         """Remove what ``publish`` created; safe to repeat."""
+        ...
+
+
+@runtime_checkable
+class Editor(Protocol):
+    """A publisher whose network edits a copy in place (``EditWay.NATIVE``)."""
+
+    async def edit(self, receipt: Receipt, draft: Draft, *, steps: Steps) -> Receipt:
+        """Make the copy of ``receipt`` show ``draft``; safe to repeat (checkpoints in
+        ``steps``). ``PermanentDeliveryError`` when the network cannot take this change."""
+        ...
+
+
+@runtime_checkable
+class Corrector(Protocol):
+    """A publisher that cannot change what it sent but can send a correction
+    (``EditWay.CORRECT``): the correction is then published with its own key."""
+
+    def correction(self, draft: Draft, *, original: Receipt) -> Draft:
+        """The correction message for the new version ``draft`` of what ``original`` sent."""
         ...
 
 

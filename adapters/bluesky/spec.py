@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 _GATE_RULES = {"nobody", "mentioned", "followers", "following"}
 
@@ -46,3 +47,8 @@ class BlueskySpec:
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:
         return Reach.WORLD
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """No edit in Bluesky's apps: the records are replaced (new keys, same gates)."""
+        return EditWay.REPLACE

@@ -4,7 +4,8 @@ Mastodon.py is synchronous and its rate-limit bookkeeping is not thread-safe, so
 in a worker thread (``asyncio.to_thread``) under the account's lock. It is built with
 ``ratelimit_method="throw"``: a 429 becomes a retry of the job after the reset time instead of a
 worker asleep for minutes. The ``requests`` session is the seam for what Mastodon.py does not
-expose: ``allowed_mentions[]`` on a new status, and the body of the last error response.
+expose: ``allowed_mentions[]`` and ``quote_approval_policy`` on a new status, JSON booleans in an
+edit, and the body of the last error response.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class _Session(requests.Session):
             data = dict(kwargs.get("data") or {})
             data.update(fields)
             kwargs["data"] = data
+        body = kwargs.get("json")
+        if isinstance(body, dict) and body.get("sensitive") in ("0", "1"):
+            # Mastodon.py turns booleans into "0"/"1" even in JSON bodies (an edit with
+            # media_attributes is sent as JSON); the API declares a JSON boolean.
+            kwargs["json"] = {**body, "sensitive": body["sensitive"] == "1"}
         self._local.response = None
         response = super().request(method, url, *args, **kwargs)
         self._local.response = response

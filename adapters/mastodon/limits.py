@@ -45,6 +45,11 @@ class AccountSettings:
     def acct(self) -> str:
         return f"@{self.username}@{self.domain}"
 
+    @property
+    def supports_quote_policy(self) -> bool:
+        """``quote_approval_policy`` arrived in Mastodon 4.5 (API version 7)."""
+        return version_at_least(self.version, (4, 5))
+
     def limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
 
@@ -101,16 +106,21 @@ def limits_from_instance(instance: Mapping[str, Any]) -> tuple[dict[str, int], l
 
 
 def allowed_mentions_supported(version: str) -> bool:
-    """``allowed_mentions[]`` arrived in Mastodon 4.0 (PR #18350); forks that report
-    "x.y.z (compatible; Other 1.2)" are other software and may ignore it."""
+    """``allowed_mentions[]`` arrived in Mastodon 4.0 (PR #18350)."""
+    return version_at_least(version, (4, 0))
+
+
+def version_at_least(version: str, wanted: tuple[int, int]) -> bool:
+    """Mastodon ``version`` is ``wanted`` (major, minor) or later; forks that report
+    "x.y.z (compatible; Other 1.2)" are other software and may ignore what Mastodon added."""
     if "compatible" in version.casefold():
         return False
-    head = version.split("+", 1)[0].split("-", 1)[0]
+    head = version.split("+", 1)[0].split("-", 1)[0].split(".")
     try:
-        major = int(head.split(".", 1)[0])
+        found = (int(head[0]), int(head[1]) if len(head) > 1 and head[1] else 0)
     except ValueError:
         return False
-    return major >= 4
+    return found >= wanted
 
 
 def _str(value: object) -> str:

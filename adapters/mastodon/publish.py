@@ -110,6 +110,7 @@ class MastodonPublisher:
             "statuses": [{k: s[k] for k in ("id", "url", "group", "part")} for s in statuses],
             "groups": [[a for a in recipients] for recipients, _ in groups],
             "media": [sha for sha in _media_shas(payload)],
+            "quote_policy": _str(payload.get("quote_policy")),
             "audience": receipt_audience(visibility, mentioned=mentioned, expected=expected,
                                          followers=followers),
         }
@@ -147,22 +148,49 @@ class MastodonPublisher:
         if payload["visibility"] == "private":
             self._guard_private(draft, await followers_snapshot(self.client))
         texts = [text for _, parts in groups for text in parts]
-        version = _digest({"parts": texts, "cw": payload.get("spoiler_text")})[:16]
+        alts = [str(m.get("alt") or "") for m in _media_items(payload)]
+        quotes = _str(payload.get("quote_policy"))
+        version = _digest({"parts": texts, "cw": payload.get("spoiler_text"), "alts": alts,
+                           "sensitive": payload.get("sensitive"), "quotes": quotes})[:16]
         for status, text in zip(old, texts, strict=True):
             name = f"edit:{version}:{status['id']}"
             if await steps.get(name) is not None:
                 continue
             sid = str(status["id"])
+            attributes = await self._media_attributes(steps, status, alts)
 
-            def update(api: Mastodon, sid: str = sid, text: str = text) -> Any:
+            def update(api: Mastodon, sid: str = sid, text: str = text,
+                       attributes: list[dict[str, Any]] | None = attributes) -> Any:
                 return api.status_update(sid, text,
                                          spoiler_text=_str(payload["spoiler_text"]) or "",
-                                         sensitive=bool(payload["sensitive"]))
+                                         sensitive=bool(payload["sensitive"]),
+                                         media_attributes=attributes)
 
             await self.client.call("edit the status", update)
+            if quotes is not None and quotes != receipt.details.get("quote_policy"):
+
+                def requote(api: Mastodon, sid: str = sid, quotes: str = quotes) -> Any:
+                    return api.status_update_quote_approval_policy(sid, quotes)
+
+                await self.client.call("change who may quote the status", requote)
             await steps.record(name, sid)
-        return Receipt(remote_id=receipt.remote_id, url=receipt.url,
-                       details={**receipt.details, "edited": version})
+        details = {**receipt.details, "edited": version}
+        if quotes is not None:
+            details["quote_policy"] = quotes
+        return Receipt(remote_id=receipt.remote_id, url=receipt.url, details=details)
+
+    async def _media_attributes(self, steps: Steps, status: Mapping[str, Any],
+                                alts: list[str]) -> list[dict[str, Any]] | None:
+        """``media_attributes`` with the new alt texts for the first status of a group (the
+        one carrying the media), from the upload ids its publish recorded."""
+        if not alts or int(status["part"]) != 0:
+            return None
+        ids = [await steps.get(f"media:{status['group']}:{j}") for j in range(len(alts))]
+        if any(i is None for i in ids):
+            raise PermanentDeliveryError(
+                "the alt text cannot be changed: the ids of the uploaded media were not kept; "
+                "delete and publish again", platform=self.platform)
+        return [{"id": i, "description": alt} for i, alt in zip(ids, alts, strict=True)]
 
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         for status in reversed(_statuses(receipt)):
@@ -206,7 +234,11 @@ class MastodonPublisher:
         for attempt in range(2):
             fields = {"allowed_mentions[]": allowed} if (
                 visibility in ("private", "direct") and self.settings.supports_allowed_mentions
-            ) else None
+            ) else {}
+            if quotes := _str(payload.get("quote_policy")):
+                # Through the session, not status_post(quote_approval_policy=...): Mastodon.py
+                # 2.3.3 then also sends its local ``valid_policies`` list as form fields.
+                fields["quote_approval_policy"] = [quotes]
 
             def post(api: Mastodon) -> Any:
                 return api.status_post(
@@ -216,7 +248,8 @@ class MastodonPublisher:
                     language=_str(payload.get("language")), idempotency_key=key)
 
             try:
-                status = await self.client.call("post the status", post, status_fields=fields)
+                status = await self.client.call("post the status", post,
+                                                status_fields=fields or None)
             except UnexpectedMentions as exc:
                 # The server resolved (over WebFinger) an addressee that /accounts/lookup did not
                 # know yet: allow exactly those, once. Anyone else stays refused.
@@ -293,10 +326,13 @@ def _groups(payload: Mapping[str, JSON]) -> list[tuple[list[str], list[str]]]:
             for g in groups if isinstance(g, dict)]
 
 
-def _media_shas(payload: Mapping[str, JSON]) -> list[str]:
+def _media_items(payload: Mapping[str, JSON]) -> list[dict[str, JSON]]:
     media = payload.get("media")
-    return [str(m["sha256"]) for m in media if isinstance(m, dict)] if isinstance(media, list) \
-        else []
+    return [m for m in media if isinstance(m, dict)] if isinstance(media, list) else []
+
+
+def _media_shas(payload: Mapping[str, JSON]) -> list[str]:
+    return [str(m["sha256"]) for m in _media_items(payload)]
 
 
 def _statuses(receipt: Receipt) -> list[dict[str, Any]]:

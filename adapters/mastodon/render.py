@@ -72,6 +72,9 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
     if options.visibility == "private" and not account.locked:
         notes.append("followers-only: anyone who follows the account later can read it too "
                      "(the account is not locked)")
+    quote_policy, quote_note = quote_approval(options, account)
+    if quote_note:
+        notes.append(quote_note)
     parts = tuple(part for _, group_parts in groups for part in group_parts)
     longest = max(status_length(p, cw, url_weight=account.limit("characters_reserved_per_url"))
                   for p in parts)
@@ -86,6 +89,7 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
         "groups": [{"recipients": list(accts), "parts": list(group_parts)}
                    for accts, group_parts in groups],
         "text_mentions": [acct for acct in sorted(set(in_text))],
+        "quote_policy": quote_policy,
     }
     counter = f"{longest}/{account.limit('max_characters')} characters"
     if len(parts) > 1:
@@ -93,6 +97,26 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
     return Draft(platform=PLATFORM, account=target.account, target=target.name, parts=parts,
                  recipients=tuple(recipients), payload=payload, counter=counter,
                  notes=tuple(notes))
+
+
+_QUOTES = {"anyone": "public", "followers": "followers", "nobody": "nobody"}
+
+
+def quote_approval(options: MastodonOptions, account: AccountSettings
+                   ) -> tuple[str | None, str | None]:
+    """The ``quote_approval_policy`` to send for the target's ``quotes`` (None: the account's
+    default), and a note for the preview when the server will not do what was asked."""
+    if options.quotes is None:
+        return None, None
+    if not account.supports_quote_policy:
+        return None, (f"quotes: {options.quotes} is ignored: quote policies need Mastodon 4.5 "
+                      f"(this instance runs {account.version or 'an unknown version'})")
+    if options.visibility in ("private", "direct"):
+        note = None if options.quotes == "nobody" else (
+            f"quotes: {options.quotes} becomes nobody: Mastodon lets nobody quote "
+            f"{'followers-only' if options.visibility == 'private' else 'direct'} posts")
+        return "nobody", note
+    return _QUOTES[options.quotes], None
 
 
 def text_mentions(text: str, local_domain: str) -> list[str]:

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 _REACH = {
     "public": Reach.WORLD,
@@ -27,6 +28,9 @@ class MastodonOptions(BaseModel):
     """Allow splitting long text into a thread (or several direct posts)."""
     sensitive: bool = False
     """Mark media sensitive even without a content warning."""
+    quotes: Literal["anyone", "followers", "nobody"] | None = None
+    """Who may quote the post (Mastodon 4.5+ ``quote_approval_policy``); unset: the account's
+    default. The server forces ``nobody`` for private and direct posts."""
 
     @model_validator(mode="after")
     def _direct_needs_list(self) -> MastodonOptions:
@@ -46,3 +50,8 @@ class MastodonSpec:
     def reach(cls, options: BaseModel) -> Reach:
         assert isinstance(options, MastodonOptions)
         return _REACH[options.visibility]
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """``PUT /api/v1/statuses/:id``: the status keeps its id."""
+        return EditWay.NATIVE

@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 # room ids carry no server name from room version 12 on; aliases always do
 ROOM = re.compile(r"^(![^:\s]+(:[A-Za-z0-9.\-]+(:\d+)?)?|#[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?)$")
@@ -56,3 +57,8 @@ class MatrixSpec:
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:
         return Reach.ROOM_MEMBERS
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """Redact the event and send the new version (the room keeps the redaction)."""
+        return EditWay.REPLACE

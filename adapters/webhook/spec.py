@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 _WITH_LIST = (Reach.RECIPIENTS, Reach.ROOM_MEMBERS)
 
@@ -41,3 +42,8 @@ class WebhookSpec:
     def reach(cls, options: BaseModel) -> Reach:
         assert isinstance(options, WebhookOptions)
         return options.reach
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """A signed ``post.deleted`` then a new ``post.created`` for the receiver."""
+        return EditWay.REPLACE

@@ -64,7 +64,8 @@ def test_a_good_file_becomes_a_policy(tmp_path: Path) -> None:
     assert {n: (t.account, t.reach) for n, t in policy.targets.items()} == {
         "mail": ("email:personal", Reach.RECIPIENTS), "feed": ("feed:site", Reach.RECIPIENTS),
         "bsky": ("bluesky:me", Reach.WORLD), "masto": ("mastodon:main", Reach.WORLD)}
-    assert policy.targets["mail"].options == {"list": "friends", "mode": "bcc", "subject": None}
+    assert policy.targets["mail"].options == {"list": "friends", "mode": "bcc", "subject": None,
+                                              "on_edit": "nothing"}
     assert policy.targets["bsky"].options == {"threadgate": None, "quotes": False,
                                               "split": False, "link_cards": False}
     public, friends = policy.audiences["public"], policy.audiences["friends"]

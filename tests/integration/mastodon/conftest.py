@@ -365,11 +365,13 @@ class Compose:
 
     @staticmethod
     def target(visibility: str, *, list_name: str | None = None, split: bool = False,
-               sensitive: bool = False) -> Target:
+               sensitive: bool = False, quotes: str | None = None) -> Target:
         options: dict[str, str | bool] = {"visibility": visibility, "split": split,
                                           "sensitive": sensitive}
         if list_name:
             options["list"] = list_name
+        if quotes:
+            options["quotes"] = quotes
         return Target(name=f"mastodon-{visibility}", account="mastodon:work",
                       reach=MastodonSpec.reach(MastodonOptions.model_validate(options)),
                       options=options)
