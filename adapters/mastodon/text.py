@@ -116,10 +116,10 @@ class _Measure:
     """``status_length`` of slices of one text without re-reading it: grapheme ends and the
     links and mentions of the whole text, each counted in place when a slice holds all of it."""
 
-    def __init__(self, text: str, url_weight: int) -> None:
+    def __init__(self, text: str, url_weight: int, reading: Reading | None = None) -> None:
         self.ends = [m.end() for m in _GRAPHEME.finditer(text)]
-        self.entities = [(s, e, graphemes(r)) for s, e, r in
-                         _entities(read_text(text).by("mastodon"), url_weight)]
+        reading = (reading or read_text(text)).by("mastodon")
+        self.entities = [(s, e, graphemes(r)) for s, e, r in _entities(reading, url_weight)]
 
     def _clusters(self, start: int, end: int) -> int:
         return bisect_right(self.ends, end) - bisect_right(self.ends, start)
@@ -141,11 +141,10 @@ def _cut_word(word: str, budget: int, *, url_weight: int) -> int:
     tokens = [(t.start, t.end, kind) for kind, group in
               (("tag", found.hashtags), ("mention", found.mentions), ("link", found.links))
               for t in group]
+    measure = _Measure(word, url_weight, found)
     best = 0
-    end = 0
-    for cluster in _GRAPHEME.findall(word):
-        end += len(cluster)
-        if status_length(word[:end], url_weight=url_weight) > budget:
+    for end in measure.ends:
+        if measure.length(0, end) > budget:
             break
         if not any(s < end < e for s, e, _ in tokens):
             best = end
