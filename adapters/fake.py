@@ -1,11 +1,13 @@
 """A real Publisher that keeps what it publishes in memory: for tests and local development.
 
 It behaves like a careful platform: a repeated ``key`` returns the first receipt (idempotency),
+an edit in place is recorded once per text,
 ``fail_next(n, error)`` makes the next n publishes raise, and ``limit`` refuses long text.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,6 +27,7 @@ class FakePublisher:
     published: dict[str, Draft] = field(default_factory=dict)
     receipts: dict[str, Receipt] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    edited: list[tuple[str, Draft]] = field(default_factory=list)   # (remote id, new draft)
     calls: int = 0
     _failures: list[DeliveryError] = field(default_factory=list)
 
@@ -58,3 +61,13 @@ class FakePublisher:
 
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         self.deleted.append(receipt.remote_id)
+
+    async def edit(self, receipt: Receipt, draft: Draft, *, steps: Steps) -> Receipt:
+        """Edit in place (``hub.ports.Editor``), once per distinct text."""
+        name = "edit:" + hashlib.sha256("\x00".join(draft.parts).encode()).hexdigest()[:16]
+        if self._failures:
+            raise self._failures.pop(0)
+        if await steps.get(name) is None:
+            self.edited.append((receipt.remote_id, draft))
+            await steps.record(name, "1")
+        return receipt

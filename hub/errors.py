@@ -7,6 +7,7 @@
       │     └── UnknownAudience (422)
       ├── ContentRejected (422)            text/media a target cannot carry
       ├── NotFound (404)
+      ├── Conflict (409)                  not now: a deleted post, a preview gone stale
       ├── AuthError (401)
       │     └── Forbidden (403)           token scope / audience allow-list
       ├── PolicyError (400)
@@ -66,6 +67,13 @@ class ContentRejected(HubError):
 
 class NotFound(HubError):
     status = 404
+
+
+class Conflict(HubError):
+    """The request is fine but the hub's state does not allow it now (a deleted post, a plan
+    that changed since its preview)."""
+
+    status = 409
 
 
 class AuthError(HubError):

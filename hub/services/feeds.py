@@ -11,6 +11,7 @@ from hub.crypto import same
 from hub.domain.events import FeedAccessRevoked, FeedFetched
 from hub.errors import NotFound
 from hub.runtime import Hub
+from hub.services.edit_versions import carried_content
 from hub.services.people import find_person
 from hub.store.tables import (
     DeliveryRow,
@@ -98,6 +99,7 @@ class FeedEntry:
     tags: list[str]
     language: str | None
     published: datetime
+    updated: datetime | None = None     # when an edit last changed the entry (atom:updated)
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,10 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
             snapshot = (delivery.receipt or {}).get("snapshot")
             if not snapshot or s.get(SnapshotMemberRow, (snapshot, person_id)) is None:
                 continue   # not in the list when it was sent: the audit says they could not see it
-            entries.append(FeedEntry(post.id, post.text, post.content_warning, post.tags,
-                                     post.language, delivery.finished or post.created))
+            shown, edited = carried_content(s, post, delivery)
+            entries.append(FeedEntry(post.id, shown.text, shown.content_warning,
+                                     list(shown.tags), shown.language,
+                                     delivery.finished or post.created, edited))
             if len(entries) >= limit:
                 break
         hub.audit.append(s, FeedFetched(actor=f"feed-reader:{person_id}", subject=person_id,

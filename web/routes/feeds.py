@@ -46,7 +46,7 @@ def render_atom(view: FeedView, *, base: str) -> bytes:
         ET.SubElement(entry, f"{{{_ATOM}}}id").text = f"{base}/posts/{e.post_id}"
         title = e.content_warning or e.text.strip().splitlines()[0][:80]
         ET.SubElement(entry, f"{{{_ATOM}}}title").text = title
-        ET.SubElement(entry, f"{{{_ATOM}}}updated").text = e.published.isoformat()
+        ET.SubElement(entry, f"{{{_ATOM}}}updated").text = (e.updated or e.published).isoformat()
         ET.SubElement(entry, f"{{{_ATOM}}}published").text = e.published.isoformat()
         content = ET.SubElement(entry, f"{{{_ATOM}}}content", {"type": "text"})
         content.text = (f"CW: {e.content_warning}\n\n" if e.content_warning else "") + e.text

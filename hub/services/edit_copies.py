@@ -1,0 +1,299 @@
+"""Changing the copies of an edited post on the networks, each exactly once.
+
+A ``copy_edit`` row is claimed with a lease (two runs never work on one copy at once), then
+its action runs against the network with durable steps: a *native* edit checkpoints each
+status; a *replacement* publishes the new version under the key chosen at confirmation (so a
+repeat finds it instead of writing again) before deleting the old copy; a *correction* is sent
+under its own key; a *retraction* deletes the copy. The steps of each new copy live under a
+``v<version>:`` prefix of the delivery's steps, beside the original publish's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, or_, update
+from sqlmodel import col, select
+
+from hub.domain.edit_events import (
+    CopyCorrected,
+    CopyEdited,
+    CopyNotChanged,
+    CopyReplaced,
+    CopyRetracted,
+)
+from hub.domain.model import Outcome, PeopleSnapshot, Post, Target
+from hub.errors import (
+    AccountNotConnected,
+    ContentRejected,
+    HubError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from hub.policy.engine import route
+from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
+from hub.runtime import Hub
+from hub.services.delivery import DbSteps
+from hub.services.edit_versions import version_post
+from hub.store.edit_tables import CopyEditRow, PostVersionRow
+from hub.store.repos import people_snapshot, post_from_row
+from hub.store.tables import DeliveryRow, PostRow, SnapshotMemberRow
+
+log = structlog.get_logger("hub.edits")
+_LEASE = timedelta(minutes=5)
+_CANNOT_RECALL = {EditWay.NONE, EditWay.CORRECT}
+
+
+class PrefixedSteps:
+    """``hub.ports.Steps`` of one delivery under a name prefix (one namespace per copy)."""
+
+    def __init__(self, steps: Steps, prefix: str) -> None:
+        self._steps, self._prefix = steps, prefix
+
+    async def get(self, name: str) -> str | None:
+        return await self._steps.get(self._prefix + name)
+
+    async def record(self, name: str, value: str) -> None:
+        await self._steps.record(self._prefix + name, value)
+
+
+async def run_copy_edits(hub: Hub, post_id: str) -> None:
+    """Run every pending copy edit of the post (also ones whose lease ran out)."""
+    for edit_id in await asyncio.to_thread(_due, hub, post_id):
+        if await asyncio.to_thread(_claim, hub, edit_id):
+            await _run_one(hub, edit_id)
+
+
+def _due(hub: Hub, post_id: str) -> list[str]:
+    now = hub.now()
+    with hub.db.read() as s:
+        return list(s.exec(select(CopyEditRow.id).where(
+            CopyEditRow.post_id == post_id,
+            or_(col(CopyEditRow.status) == "pending",
+                and_(col(CopyEditRow.status) == "in_flight",
+                     col(CopyEditRow.lease_until) < now)))
+            .order_by(col(CopyEditRow.created))))
+
+
+def _claim(hub: Hub, edit_id: str) -> bool:
+    now = hub.now()
+    with hub.db.transaction() as s:
+        result = s.execute(update(CopyEditRow).where(
+            col(CopyEditRow.id) == edit_id,
+            or_(col(CopyEditRow.status) == "pending",
+                and_(col(CopyEditRow.status) == "in_flight",
+                     col(CopyEditRow.lease_until) < now)))
+            .values(status="in_flight", lease_until=now + _LEASE, updated=now,
+                    attempts=CopyEditRow.attempts + 1))
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class _Job:
+    """What one copy edit needs, read in one transaction."""
+
+    def __init__(self, edit: CopyEditRow, delivery: DeliveryRow, post: Post,
+                 target: Target | None, outcome: Outcome, reasons: tuple[str, ...],
+                 people: PeopleSnapshot, way: EditWay, members: set[str]) -> None:
+        self.edit, self.delivery, self.post, self.target = edit, delivery, post, target
+        self.outcome, self.reasons, self.people, self.way = outcome, reasons, people, way
+        self.members = members
+        self.action = edit.action       # what actually runs (an approved hold: the network's way)
+        receipt = delivery.receipt or {}
+        self.prefix = str(receipt.get("steps_prefix") or "")
+        self.receipt = Receipt(remote_id=delivery.remote_id or "", url=delivery.remote_url,
+                               details=dict(receipt.get("details") or {}))
+
+
+def _load(hub: Hub, edit_id: str) -> _Job:
+    now = hub.now()
+    policy = hub.policies.current
+    with hub.db.read() as s:
+        edit = s.get(CopyEditRow, edit_id)
+        assert edit is not None
+        d = s.get(DeliveryRow, edit.delivery_id)
+        row = s.get(PostRow, edit.post_id)
+        version = s.get(PostVersionRow, (edit.post_id, edit.version))
+        assert d is not None and row is not None and version is not None
+        post = version_post(post_from_row(row), version)
+        people = people_snapshot(s)
+        snapshot = (d.receipt or {}).get("snapshot")
+        members = {m.identity.casefold() for m in s.exec(select(SnapshotMemberRow).where(
+            SnapshotMemberRow.snapshot_hash == snapshot))} if snapshot else set()
+    # The policy judges again as each copy changes (a rule added since the preview applies).
+    decision = next((x for x in route(post, policy, people, now, recheck=True).decisions
+                     if x.target.name == d.target and x.target.account == d.account), None)
+    target = decision.target if decision is not None else None
+    spec = hub.policies.specs[d.platform]
+    way = spec.edit_way(spec.options.model_validate(dict(target.options))) \
+        if target is not None else EditWay.REPLACE
+    outcome = decision.outcome if decision is not None else Outcome.DENY
+    reasons = decision.reasons if decision is not None else ("target removed from the policy",)
+    return _Job(edit, d, post, target, outcome, reasons, people, way, members)
+
+
+async def _run_one(hub: Hub, edit_id: str) -> None:
+    job = await asyncio.to_thread(_load, hub, edit_id)
+    action = job.edit.action
+    if job.outcome is Outcome.DENY:
+        action = "retract"
+    elif action == "approved":
+        action = {EditWay.NATIVE: "edit", EditWay.REPLACE: "replace",
+                  EditWay.CORRECT: "correct"}.get(job.way, "settle")
+    if action == "settle":
+        action = "in-place" if job.way is EditWay.IN_PLACE else "unchanged"
+    job.action = action
+    steps = DbSteps(hub, job.delivery.id)
+    try:
+        if action == "retract":
+            await _retract(hub, job, steps)
+        elif action in ("in-place", "unchanged"):
+            await asyncio.to_thread(_settle, hub, job)
+        else:
+            assert job.target is not None
+            publisher = hub.publishers.get(job.delivery.account)
+            draft = publisher.prepare(job.post, job.target, job.people)
+            if action == "edit":
+                if not isinstance(publisher, Editor):
+                    raise PermanentDeliveryError(f"{job.delivery.platform} cannot edit a copy")
+                new = await publisher.edit(job.receipt, draft,
+                                           steps=PrefixedSteps(steps, job.prefix))
+                await asyncio.to_thread(_edited, hub, job, new)
+            elif action == "replace":
+                await _replace(hub, job, publisher.publish, publisher.delete, draft, steps)
+            elif action == "correct":
+                if not isinstance(publisher, Corrector):
+                    raise PermanentDeliveryError(f"{job.delivery.platform} sends no corrections")
+                note = publisher.correction(draft, original=job.receipt)
+                note = replace(note, recipients=tuple(
+                    r for r in note.recipients if r.address.casefold() in job.members))
+                assert job.edit.key is not None
+                sent = await publisher.publish(note, key=job.edit.key, steps=PrefixedSteps(
+                    steps, f"v{job.edit.version}:correction:"))
+                await asyncio.to_thread(_corrected, hub, job, sent, len(note.recipients))
+    except TransientDeliveryError as exc:
+        await asyncio.to_thread(_later, hub, job, exc.message)
+    except (PermanentDeliveryError, ContentRejected, AccountNotConnected) as exc:
+        await asyncio.to_thread(_failed, hub, job, exc.message)
+    except HubError as exc:
+        await asyncio.to_thread(_failed, hub, job, exc.message)
+
+
+async def _retract(hub: Hub, job: _Job, steps: Steps) -> None:
+    if job.way in _CANNOT_RECALL:
+        await asyncio.to_thread(_retracted, hub, job, False,
+                                "sent email cannot be recalled: it stays in the inboxes")
+        return
+    publisher = hub.publishers.get(job.delivery.account)
+    await publisher.delete(job.receipt, steps=PrefixedSteps(steps, job.prefix))
+    await asyncio.to_thread(_retracted, hub, job, True, "")
+
+
+async def _replace(hub: Hub, job: _Job, publish: Any, delete: Any, draft: Any,
+                   steps: Steps) -> None:
+    """New copy first (under the key chosen at confirmation), then the old one goes: a
+    failure in between leaves the old copy live, never none."""
+    assert job.edit.key is not None
+    prefix = f"v{job.edit.version}:"
+    raw = job.edit.new_receipt
+    if raw is None:
+        new: Receipt = await publish(draft, key=job.edit.key,
+                                     steps=PrefixedSteps(steps, prefix))
+        raw = {"remote_id": new.remote_id, "url": new.url, "details": dict(new.details)}
+        await asyncio.to_thread(_keep_receipt, hub, job.edit.id, raw)
+    await delete(job.receipt, steps=PrefixedSteps(steps, job.prefix))
+    await asyncio.to_thread(_replaced, hub, job, raw, prefix)
+
+
+def _keep_receipt(hub: Hub, edit_id: str, raw: dict[str, Any]) -> None:
+    with hub.db.transaction() as s:
+        edit = s.get(CopyEditRow, edit_id)
+        assert edit is not None
+        edit.new_receipt = raw
+        s.add(edit)
+
+
+def _close(hub: Hub, job: _Job, status: str, reason: str, *, receipt: dict[str, Any] | None = None,
+           delivery_status: str | None = None, event: Any = None) -> None:
+    now = hub.now()
+    with hub.db.transaction() as s:
+        edit = s.get(CopyEditRow, job.edit.id)
+        d = s.get(DeliveryRow, job.delivery.id)
+        assert edit is not None and d is not None
+        edit.status, edit.reason, edit.updated, edit.lease_until = status, reason, now, None
+        edit.action = job.action
+        s.add(edit)
+        if receipt is not None or delivery_status is not None:
+            if receipt is not None:
+                d.remote_id = str(receipt["remote_id"])
+                d.remote_url = receipt.get("url")
+                d.receipt = {**(d.receipt or {}), "details": receipt["details"],
+                             **({"steps_prefix": receipt["steps_prefix"]}
+                                if "steps_prefix" in receipt else {})}
+            if delivery_status is not None:
+                d.status, d.last_error = delivery_status, ""
+            d.updated = now
+            s.add(d)
+        if event is not None:
+            hub.audit.append(s, event, now=now)
+
+
+def _common(hub: Hub, job: _Job) -> dict[str, Any]:
+    return {"post_id": job.delivery.post_id, "delivery_id": job.delivery.id,
+            "policy_digest": hub.policies.current.digest, "target": job.delivery.target,
+            "version": job.edit.version}
+
+
+def _edited(hub: Hub, job: _Job, new: Receipt) -> None:
+    _close(hub, job, "done", "edited in place", receipt={
+        "remote_id": new.remote_id, "url": new.url, "details": dict(new.details)},
+        event=CopyEdited(actor="owner", remote_id=new.remote_id, way="native",
+                         **_common(hub, job)))
+
+
+def _replaced(hub: Hub, job: _Job, raw: dict[str, Any], prefix: str) -> None:
+    _close(hub, job, "done", "replaced by a new copy", receipt={**raw, "steps_prefix": prefix},
+           event=CopyReplaced(actor="owner", old_remote_id=job.delivery.remote_id,
+                              new_remote_id=str(raw["remote_id"]), url=raw.get("url"),
+                              key=job.edit.key or "", **_common(hub, job)))
+
+
+def _corrected(hub: Hub, job: _Job, sent: Receipt, recipients: int) -> None:
+    _close(hub, job, "done", f"correction sent to {recipients} recipients",
+           event=CopyCorrected(actor="owner", remote_id=sent.remote_id, recipients=recipients,
+                               key=job.edit.key or "", **_common(hub, job)))
+
+
+def _retracted(hub: Hub, job: _Job, removed: bool, reason: str) -> None:
+    _close(hub, job, "done" if removed else "failed",
+           "retracted: the policy denies the edited post here" if removed
+           else f"still live: {reason}",
+           delivery_status="deleted" if removed else None,
+           event=CopyRetracted(actor="policy", removed=removed,
+                               remote_id=job.delivery.remote_id,
+                               rule_ids=list(job.edit.rule_ids), reason=reason,
+                               **_common(hub, job)))
+
+
+def _settle(hub: Hub, job: _Job) -> None:
+    """An approved edit on a copy that changes without the network (feed) or cannot change."""
+    if job.way is EditWay.IN_PLACE:
+        _close(hub, job, "done", "the entry shows the new version", event=CopyEdited(
+            actor="owner", remote_id=job.delivery.remote_id, way="in-place",
+            **_common(hub, job)))
+        return
+    _close(hub, job, "done", "cannot be changed", event=CopyNotChanged(
+        actor="owner", reason="this network cannot change a sent copy", **_common(hub, job)))
+
+
+def _later(hub: Hub, job: _Job, reason: str) -> None:
+    _close(hub, job, "pending", f"will retry: {reason}")
+    log.info("edit.retry", edit_id=job.edit.id, reason=reason)
+
+
+def _failed(hub: Hub, job: _Job, reason: str) -> None:
+    _close(hub, job, "failed", f"could not be changed: {reason}", event=CopyNotChanged(
+        actor="platform", reason=reason, **_common(hub, job)))

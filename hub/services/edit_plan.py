@@ -1,0 +1,255 @@
+"""What an edit would do, before anything changes: the edited post routed again by the policy
+in force on the same audiences, and for each copy what happens to it (edited, replaced,
+retracted, held, left as it was). ``hub.services.edits`` applies a plan once it is confirmed.
+
+The answer is a preview: it writes nothing, and its ``digest`` is what the user confirms (a
+plan that changed in between — a new rule, a copy that went out — is refused, not applied).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Post
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.policy.engine import route
+from hub.ports import EditWay
+from hub.runtime import Hub
+from hub.services.drafts import Author, PostInput, clean
+from hub.store.edit_tables import CopyEditRow, PostVersionRow
+from hub.store.repos import people_snapshot, post_from_row
+from hub.store.tables import DeliveryRow, PostRow
+
+UNSENT = {"pending", "held"}
+_WAY_ACTION = {EditWay.NATIVE: "edit", EditWay.REPLACE: "replace", EditWay.IN_PLACE: "in-place",
+               EditWay.CORRECT: "correct", EditWay.NONE: "unchanged"}
+_SAYS = {
+    "edit": "edited in place (the copy keeps its id and link)",
+    "replace": "deleted and published again (a new copy with a new link: this network has no "
+               "edit)",
+    "in-place": "the entry shows the new version (marked updated)",
+    "correct": "cannot be changed: a correction message goes to the same recipients",
+    "unchanged": "cannot be changed (sent email cannot be recalled); nothing is sent",
+    "retract": "DELETED: the policy now denies the edited post here",
+    "hold": "waits for approval with the edit; the current copy stays as it is until then",
+    "update": "not sent yet: it will go out with the new version",
+    "cancel": "not sent yet, and now denied: it will not go out",
+    "wait": "not sent yet: it now needs approval",
+    "none": "nothing to change",
+}
+
+
+@dataclass(frozen=True)
+class EditInput:
+    """The fields an edit changes; ``None`` keeps the current value. ``content_warning=""``
+    removes it; ``alts`` maps an image's sha256 to its new alt text. ``audiences``, when given,
+    must be the post's own: an edit never adds an audience (that is a new post)."""
+
+    text: str | None = None
+    content_warning: str | None = None
+    language: str | None = None
+    tags: Sequence[str] | None = None
+    alts: Mapping[str, str] = field(default_factory=dict)
+    audiences: Sequence[str] | None = None
+    schedule_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """What the edit does to one delivery's copy, and why."""
+
+    delivery_id: str
+    target: str
+    platform: str
+    status: str                 # the delivery's status now
+    action: str                 # see ``_SAYS``
+    says: str
+    rule_ids: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"delivery_id": self.delivery_id, "target": self.target,
+                "platform": self.platform, "status": self.status, "action": self.action,
+                "says": self.says, "rule_ids": list(self.rule_ids),
+                "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """The preview of an edit: the new version, each copy's fate, and the digest to confirm."""
+
+    post: Post                  # the edited post (the new version's content)
+    version: int                # the version the edit creates
+    old_text_sha256: str
+    changed: tuple[str, ...]
+    copies: tuple[CopyPlan, ...]
+    decisions: tuple[Decision, ...]
+    policy_digest: str
+    people: PeopleSnapshot
+
+    @property
+    def digest(self) -> str:
+        """Confirm with this: the same change, judged the same way, on the same copies."""
+        data = {"post": self.post.id, "version": self.version, "text": self.post.text,
+                "cw": self.post.content_warning, "lang": self.post.language,
+                "tags": list(self.post.tags), "alts": [m.alt for m in self.post.media],
+                "schedule": self.post.schedule_at.isoformat() if self.post.schedule_at else None,
+                "copies": [(c.delivery_id, c.status, c.action) for c in self.copies],
+                "policy": self.policy_digest}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+    @property
+    def retracted(self) -> tuple[CopyPlan, ...]:
+        return tuple(c for c in self.copies if c.action == "retract")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"post_id": self.post.id, "version": self.version, "changed": list(self.changed),
+                "confirm": self.digest, "policy_digest": self.policy_digest,
+                "retracts": [c.target for c in self.retracted],
+                "copies": [c.as_json() for c in self.copies]}
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_author(post: PostRow, author: Author) -> None:
+    """A token with an audience allow-list may change only posts wholly inside it."""
+    if author.audiences is None:
+        return
+    outside = [a for a in post.audiences if a not in author.audiences]
+    if outside:
+        raise Forbidden(f"this token may act on posts to {', '.join(sorted(author.audiences))} "
+                        f"only; post {post.id} also goes to {', '.join(outside)}")
+
+
+def load_post(s: Session, post_id: str) -> PostRow:
+    row = s.get(PostRow, post_id)
+    if row is None:
+        raise NotFound(f"no post {post_id!r}")
+    if row.deleted is not None:
+        raise Conflict(f"post {post_id} was deleted; a deleted post cannot be edited")
+    return row
+
+
+def current_version(s: Session, post_id: str) -> int:
+    versions = s.exec(select(PostVersionRow.version).where(PostVersionRow.post_id == post_id))
+    return max(versions, default=1)
+
+
+def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> EditPlan:
+    """Route the edited post again and say what would happen to every copy. Writes nothing."""
+    now = hub.now()
+    policy = hub.policies.current
+    with hub.db.read() as s:
+        row = load_post(s, post_id)
+        check_author(row, author)
+        old = post_from_row(row)
+        deliveries = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
+                                 .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
+        version = current_version(s, post_id) + 1
+        people = people_snapshot(s)
+        busy = [d.target for d in deliveries if d.status == "in_flight"]
+        busy += [e.target for e in s.exec(select(CopyEditRow).where(
+            CopyEditRow.post_id == post_id, CopyEditRow.status == "in_flight"))]
+    if busy:
+        raise Conflict(f"a copy is being sent right now ({', '.join(busy)}); try again in a "
+                       "moment")
+    post, changed = _edited(old, change, now, sent=any(d.status not in UNSENT
+                                                        for d in deliveries))
+    if not changed:
+        raise InvalidInput("the edit changes nothing")
+    routing = route(post, policy, people, now, recheck=True)
+    by_target = {d.target.name: d for d in routing.decisions}
+    copies = []
+    for d in deliveries:
+        decision = by_target.get(d.target)
+        if decision is not None and decision.target.account != d.account:
+            decision = None
+        rejection = None
+        if decision is not None and decision.outcome is not Outcome.DENY and \
+                d.status in UNSENT | {"published"}:
+            rejection = hub.publishers.check(post, decision.target, people)
+        way = hub.policies.specs[d.platform].edit_way(
+            hub.policies.specs[d.platform].options.model_validate(
+                dict(decision.target.options))) if decision is not None else EditWay.NONE
+        copies.append(_classify(d, decision, way, rejection))
+    return EditPlan(post, version, text_sha256(old.text), tuple(changed), tuple(copies),
+                    routing.decisions, policy.digest, people)
+
+
+def _classify(d: DeliveryRow, decision: Decision | None, way: EditWay,
+              rejection: str | None) -> CopyPlan:
+    def plan(action: str, says: str | None = None) -> CopyPlan:
+        rules = decision.rule_ids if decision is not None else ("target-removed",)
+        reasons = decision.reasons if decision is not None else (
+            f"target {d.target!r} is no longer in the policy",)
+        return CopyPlan(d.id, d.target, d.platform, d.status, action, says or _SAYS[action],
+                        rules, reasons)
+
+    outcome = decision.outcome if decision is not None else Outcome.DENY
+    if d.status == "published":
+        if outcome is Outcome.DENY:
+            return plan("retract")
+        if rejection is not None:
+            return plan("unchanged", f"cannot carry the new version ({rejection}); the copy "
+                                     "stays as it was")
+        if outcome is Outcome.HOLD:
+            return plan("hold")
+        return plan(_WAY_ACTION[way])
+    if d.status in UNSENT:
+        if outcome is Outcome.DENY:
+            return plan("cancel")
+        if rejection is not None:
+            return plan("cancel", f"not sent yet, and cannot carry the new version "
+                                  f"({rejection}): it will not go out")
+        if outcome is Outcome.HOLD and d.approved is None:
+            return plan("wait") if d.status == "pending" else plan("update")
+        return plan("update")
+    return plan("none", f"{d.status}: nothing to change")
+
+
+def _edited(old: Post, change: EditInput, now: datetime, *, sent: bool
+            ) -> tuple[Post, list[str]]:
+    if change.audiences is not None:
+        asked = list(dict.fromkeys(a.strip() for a in change.audiences if a.strip()))
+        added = [a for a in asked if a not in old.audiences]
+        if added:
+            raise InvalidInput(f"an edit never adds audiences ({', '.join(added)}): make a new "
+                               "post for them", field="audiences")
+        if set(asked) != set(old.audiences):
+            raise InvalidInput("an edit keeps the post's audiences; to stop a copy, cancel or "
+                               "delete it", field="audiences")
+    if change.schedule_at is not None and sent:
+        raise Conflict("the post has already gone out somewhere; its time can no longer move")
+    cw = old.content_warning if change.content_warning is None else change.content_warning
+    cleaned = clean(PostInput(
+        text=old.text if change.text is None else change.text, audiences=old.audiences,
+        tags=old.tags if change.tags is None else change.tags, content_warning=cw,
+        language=old.language if change.language is None else change.language,
+        schedule_at=change.schedule_at or old.schedule_at), now)
+    unknown = set(change.alts) - {m.sha256 for m in old.media}
+    if unknown:
+        raise InvalidInput(f"the post has no image {sorted(unknown)[0][:12]}…: an edit changes "
+                           "the alt text of its own images only", field="media")
+    media = tuple(replace(m, alt=change.alts[m.sha256].strip()) if m.sha256 in change.alts
+                  else m for m in old.media)
+    if any(len(m.alt) > 1500 for m in media):
+        raise InvalidInput("alt text is longer than 1500 characters", field="media")
+    post = replace(old, text=cleaned.text, tags=tuple(cleaned.tags),
+                   content_warning=cleaned.content_warning, language=cleaned.language,
+                   schedule_at=cleaned.schedule_at, media=media)
+    changed = [name for name, a, b in (
+        ("text", old.text, post.text), ("tags", old.tags, post.tags),
+        ("content_warning", old.content_warning, post.content_warning),
+        ("language", old.language, post.language),
+        ("media_alt", [m.alt for m in old.media], [m.alt for m in post.media]),
+        ("schedule_at", old.schedule_at, post.schedule_at)) if a != b]
+    return post, changed

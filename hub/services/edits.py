@@ -1,0 +1,225 @@
+"""Editing a post after it was submitted: preview, confirm, then each copy changed the way its
+network allows (``hub.services.edit_copies``). Scheduled and held copies simply go out with the
+new version; a copy the policy now denies is retracted; a copy newly held keeps its old version
+until approved. Micropub's ``action=update`` and the web, API and CLI all call ``edit_post``.
+
+Usage: ``plan = plan_edit(hub, post_id, change, author)`` shows what would happen (nothing is
+written); ``await edit_post(hub, post_id, change, author, confirm=plan.digest)`` applies it, or
+raises ``Conflict`` when the plan changed in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from hub.domain.edit_events import CopyEdited, CopyEditHeld, CopyNotChanged, PostEdited
+from hub.domain.events import DeliveryApproved, DeliveryDenied, RouteDecided
+from hub.domain.model import Post
+from hub.errors import Conflict, InvalidInput
+from hub.ids import new_delivery_key, new_id
+from hub.runtime import Hub
+from hub.services.drafts import Author
+from hub.services.edit_copies import run_copy_edits
+from hub.services.edit_plan import (
+    CopyPlan,
+    EditInput,
+    EditPlan,
+    check_author,
+    current_version,
+    load_post,
+    plan_edit,
+    text_sha256,
+)
+from hub.services.edit_versions import CARRYING
+from hub.store.edit_tables import CopyEditRow, PostVersionRow
+from hub.store.repos import due, post_from_row
+from hub.store.tables import DecisionRow, DeliveryRow, PostRow
+
+__all__ = ["EditInput", "EditPlan", "approve_edits", "copy_versions", "edit_post", "plan_edit"]
+
+_NETWORK = {"edit", "replace", "correct", "retract"}
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """The confirmed plan and, per copy, where it stands after the networks answered."""
+
+    plan: EditPlan
+    copies: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.plan.as_json(), "applied": True, "copies": self.copies}
+
+
+async def edit_post(hub: Hub, post_id: str, change: EditInput, author: Author, *,
+                    confirm: str) -> EditResult:
+    """Apply the edit previewed as ``confirm`` (its ``EditPlan.digest``), then change every
+    copy once. ``Conflict`` if the preview is stale; nothing is written then."""
+    plan = await asyncio.to_thread(plan_edit, hub, post_id, change, author)
+    if confirm != plan.digest:
+        raise Conflict("what this edit would do changed since its preview (or the preview was "
+                       "not confirmed): preview it again and confirm the new answer")
+    await asyncio.to_thread(_write, hub, plan, author.name)
+    await run_copy_edits(hub, post_id)
+    return EditResult(plan, await asyncio.to_thread(copy_versions, hub, post_id))
+
+
+def _write(hub: Hub, plan: EditPlan, actor: str) -> None:
+    now = hub.now()
+    woken: list[str] = []
+    with hub.db.transaction() as s:
+        row = load_post(s, plan.post.id)
+        if current_version(s, row.id) + 1 != plan.version:
+            raise Conflict(f"post {row.id} was edited meanwhile; preview the edit again")
+        if s.get(PostVersionRow, (row.id, 1)) is None:
+            s.add(_version_row(row.id, 1, post_from_row(row), row.author, row.created))
+        s.add(_version_row(row.id, plan.version, plan.post, actor, now))
+        _update_post(row, plan.post)
+        s.add(row)
+        for d in plan.decisions:
+            s.add(DecisionRow(post_id=row.id, target=d.target.name, account=d.target.account,
+                              reach=d.target.reach.value, outcome=d.outcome.value,
+                              rule_ids=list(d.rule_ids), reasons=list(d.reasons),
+                              audiences=list(d.audiences), policy_digest=plan.policy_digest,
+                              phase="edit", created=now))
+        hub.audit.append(s, PostEdited(
+            actor=actor, post_id=row.id, policy_digest=plan.policy_digest,
+            version=plan.version, old_text_sha256=plan.old_text_sha256,
+            new_text_sha256=text_sha256(plan.post.text), changed=list(plan.changed),
+            schedule_at=plan.post.schedule_at.isoformat() if plan.post.schedule_at else None),
+            now=now)
+        hub.audit.append(s, RouteDecided(
+            actor=actor, post_id=row.id, policy_digest=plan.policy_digest, phase="edit",
+            decisions=[{"target": d.target.name, "outcome": d.outcome.value,
+                        "rule_ids": list(d.rule_ids)} for d in plan.decisions]), now=now)
+        for older in s.exec(select(CopyEditRow).where(
+                CopyEditRow.post_id == row.id,
+                col(CopyEditRow.status).in_(("pending", "held", "failed")))):
+            older.status, older.updated = "superseded", now
+            older.reason = f"superseded by version {plan.version}"
+            s.add(older)
+        for copy in plan.copies:
+            if (w := _copy(hub, s, plan, copy, actor, now)) is not None:
+                woken.append(w)
+    hub.wake(woken)
+
+
+def _copy(hub: Hub, s: Session, plan: EditPlan, copy: CopyPlan, actor: str, now: datetime
+          ) -> str | None:
+    d = s.get(DeliveryRow, copy.delivery_id)
+    assert d is not None
+    if d.status != copy.status:
+        raise Conflict(f"{copy.target} changed from {copy.status} to {d.status} since the "
+                       "preview; preview the edit again")
+    if copy.action == "none":
+        return None
+    status = "pending" if copy.action in _NETWORK else "held" if copy.action == "hold" \
+        else "done"
+    s.add(CopyEditRow(
+        id=new_id("e"), post_id=d.post_id, delivery_id=d.id, version=plan.version,
+        target=d.target, action=copy.action, status=status,
+        key=new_delivery_key(now) if copy.action in ("replace", "correct", "hold") else None,
+        reason=copy.says, rule_ids=list(copy.rule_ids), created=now, updated=now))
+    digest = plan.policy_digest
+    if copy.action == "update" and d.status == "pending":
+        d.due_at, d.updated = due(plan.post, now), now
+        s.add(d)
+        return d.id
+    if copy.action == "cancel":
+        reason = "stopped by the policy after an edit: " + "; ".join(copy.reasons or (
+            copy.says,))
+        d.status, d.last_error, d.updated, d.finished = "cancelled", reason, now, now
+        s.add(d)
+        hub.audit.append(s, DeliveryDenied(
+            actor="policy", post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
+            target=d.target, rule_ids=list(copy.rule_ids), reasons=list(copy.reasons)), now=now)
+    elif copy.action in ("wait", "hold"):
+        if copy.action == "wait":
+            d.status, d.updated = "held", now
+            s.add(d)
+        hub.audit.append(s, CopyEditHeld(
+            actor="policy", post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
+            target=d.target, version=plan.version, rule_ids=list(copy.rule_ids)), now=now)
+    elif copy.action == "in-place":
+        hub.audit.append(s, CopyEdited(
+            actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
+            target=d.target, version=plan.version, remote_id=d.remote_id, way="in-place"),
+            now=now)
+    elif copy.action == "unchanged":
+        hub.audit.append(s, CopyNotChanged(
+            actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
+            target=d.target, version=plan.version, reason=copy.says), now=now)
+    return None
+
+
+async def approve_edits(hub: Hub, post_id: str, *, approver: str = "owner",
+                        author: Author | None = None) -> list[dict[str, Any]]:
+    """Release the held edits of a post: each copy then gets the edit (re-checked against the
+    policy as it goes: a copy denied by then is retracted instead)."""
+    await asyncio.to_thread(_release, hub, post_id, approver, author or Author())
+    await run_copy_edits(hub, post_id)
+    return await asyncio.to_thread(copy_versions, hub, post_id)
+
+
+def _release(hub: Hub, post_id: str, approver: str, author: Author) -> None:
+    now = hub.now()
+    with hub.db.transaction() as s:
+        row = load_post(s, post_id)
+        check_author(row, author)
+        held = list(s.exec(select(CopyEditRow).where(CopyEditRow.post_id == post_id,
+                                                      CopyEditRow.status == "held")))
+        if not held:
+            raise InvalidInput(f"post {post_id} has no edit awaiting approval")
+        for e in held:
+            e.status, e.action, e.updated = "pending", "approved", now
+            s.add(e)
+            hub.audit.append(s, DeliveryApproved(
+                actor=approver, post_id=post_id, delivery_id=e.delivery_id,
+                policy_digest=hub.policies.current.digest, target=e.target), now=now)
+
+
+def copy_versions(hub: Hub, post_id: str) -> list[dict[str, Any]]:
+    """Per delivery: the version its copy carries, and the newest edit's state (pending, held,
+    failed with its reason) — which copies carry which version, which could not be changed."""
+    with hub.db.read() as s:
+        latest = current_version(s, post_id)
+        rows = list(s.exec(select(CopyEditRow).where(CopyEditRow.post_id == post_id)
+                           .order_by(col(CopyEditRow.version))))
+        out = []
+        for d in s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
+                        .order_by(col(DeliveryRow.created), col(DeliveryRow.target))):
+            mine = [e for e in rows if e.delivery_id == d.id]
+            carried = max((e.version for e in mine
+                           if e.status == "done" and e.action in CARRYING), default=1)
+            last = mine[-1] if mine else None
+            out.append({
+                "delivery_id": d.id, "target": d.target, "status": d.status,
+                "carries_version": carried, "latest_version": latest,
+                "remote_id": d.remote_id, "url": d.remote_url,
+                "edit": None if last is None else {
+                    "version": last.version, "action": last.action, "status": last.status,
+                    "reason": last.reason or None}})
+        return out
+
+
+def _version_row(post_id: str, version: int, post: Post, actor: str, when: datetime
+                 ) -> PostVersionRow:
+    return PostVersionRow(
+        post_id=post_id, version=version, text=post.text, content_warning=post.content_warning,
+        language=post.language, tags=list(post.tags),
+        media=[{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
+               for m in post.media],
+        text_sha256=text_sha256(post.text), actor=actor, created=when)
+
+
+def _update_post(row: PostRow, post: Post) -> None:
+    row.text, row.tags = post.text, list(post.tags)
+    row.content_warning, row.language, row.schedule_at = (post.content_warning, post.language,
+                                                          post.schedule_at)
+    row.media = [{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
+                 for m in post.media]
