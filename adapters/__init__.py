@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Mapping
 
 from adapters.bluesky.spec import BlueskySpec
+from adapters.bluesky_chat.spec import BlueskyChatSpec
 from adapters.email_spec import EmailSpec
 from adapters.feed_spec import FeedSpec
 from adapters.mastodon.spec import MastodonSpec
@@ -19,13 +20,14 @@ from hub.ports import Connector, PublisherFactory, TargetSpec
 
 TARGET_SPECS: Mapping[str, type[TargetSpec]] = {
     spec.platform: spec for spec in (EmailSpec, FeedSpec, BlueskySpec, MastodonSpec,
-                                          MatrixSpec, WebhookSpec)
+                                          MatrixSpec, WebhookSpec, BlueskyChatSpec)
 }
 
 _FACTORIES = {
     "email": "adapters.email:build",
     "feed": "adapters.feed:build",
     "bluesky": "adapters.bluesky:build",
+    "bluesky-chat": "adapters.bluesky_chat:build",
     "mastodon": "adapters.mastodon:build",
     "matrix": "adapters.matrix:build",
     "webhook": "adapters.webhook:build",

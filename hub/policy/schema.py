@@ -28,7 +28,7 @@ RESERVED_RULE_IDS = frozenset({"default-deny", "never-widen"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]*:[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _AUTHOR_RE = re.compile(r"^(owner|token:\*|token:[A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")

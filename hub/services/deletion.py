@@ -17,7 +17,9 @@ from hub.services.delivery import DbSteps
 from hub.store.tables import DeliveryRow, PostRow
 
 # Networks where "delete" cannot take back what recipients already have.
-_CANNOT_RECALL = {"email": "sent email cannot be recalled: it stays in the recipients' inboxes"}
+_CANNOT_RECALL = {"email": "sent email cannot be recalled: it stays in the recipients' inboxes",
+                  "bluesky-chat": "a Bluesky chat message cannot be unsent for the other "
+                                  "members"}
 
 
 @dataclass(frozen=True)

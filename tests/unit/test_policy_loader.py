@@ -208,7 +208,7 @@ BAD_FILES = [
                  id="target-names-undeclared-account"),
     pytest.param(edit("mastodon:main]", "mastodon:main, xmpp:home]"), 2,
                  ["account 'xmpp:home'", "unknown platform 'xmpp'",
-                  "bluesky, email, feed, mastodon"],
+                  "bluesky, bluesky-chat, email, feed, mastodon"],
                  id="account-on-unknown-platform"),
     pytest.param(edit("accounts: [email:personal", "accounts: [personal"), 2,
                  ["'personal' is not an account name", "'<platform>:<name>'"],

@@ -60,6 +60,18 @@ def accounts_add_bluesky(name: str, handle: str, service: str) -> None:
     _connect(f"bluesky:{name}", {"handle": handle, "service": service}, secret)
 
 
+@accounts_add.command("bluesky-chat")
+@click.argument("name")
+@click.option("--handle", required=True)
+@click.option("--service", default="https://bsky.social", help="PDS URL.")
+@handles_errors
+def accounts_add_bluesky_chat(name: str, handle: str, service: str) -> None:
+    """Bluesky group chats, with an app password allowed to use direct messages (Settings →
+    App passwords → "Allow access to your direct messages")."""
+    secret = read_secret("App password with DM access (xxxx-xxxx-xxxx-xxxx)")
+    _connect(f"bluesky-chat:{name}", {"handle": handle, "service": service}, secret)
+
+
 @accounts_add.command("mastodon")
 @click.argument("name")
 @click.option("--instance", required=True, help="e.g. https://mastodon.social")
