@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from adapters.bluesky.facets import graphemes
+from adapters.bluesky.facets import detect, graphemes
 from adapters.bluesky_chat import render
 from adapters.bluesky_chat.client import Xrpc
 from adapters.bluesky_chat.spec import BlueskyChatOptions
 from hub.domain.model import PeopleSnapshot, Post, Target
-from hub.errors import PermanentDeliveryError
+from hub.errors import ContentRejected, PermanentDeliveryError
 from hub.ports import JSON, Draft, Receipt, Steps
 
 _PAGES = 20   # listConvos pages (100 each) searched for the kept group
@@ -73,6 +73,22 @@ class BlueskyChatPublisher:
             "convo_id": convo, "message_id": message_id,
             "audience": {"kind": "recipients", "identities": identities,
                          "lower_bound": False, "convo_id": convo}})
+
+    def correction(self, draft: Draft, *, original: Receipt) -> Draft:
+        """The new version as a message that says it corrects the earlier one."""
+        message = draft.payload["message"]
+        assert isinstance(message, dict)
+        text = f"Correction of my earlier message:\n\n{message['text']}"
+        if graphemes(text) > render.MAX_GRAPHEMES:
+            raise ContentRejected(f"{draft.target}: the correction does not fit one message",
+                                  target=draft.target)
+        found, _ = detect(text, {})
+        fixed: dict[str, JSON] = {"text": text, **({"facets": list(found)} if found else {})}
+        return Draft(platform=draft.platform, account=draft.account, target=draft.target,
+                     parts=(text,), recipients=draft.recipients,
+                     payload={**draft.payload, "message": fixed},
+                     counter=f"{graphemes(text)}/{render.MAX_GRAPHEMES} graphemes",
+                     notes=draft.notes)
 
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         """A chat message cannot be unsent for the other members; the hub says so."""

@@ -12,6 +12,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.model import Reach
+from hub.ports import EditWay
 
 MEMBER_LIMIT = 100   # Bluesky's current total per group (chat.bsky.group.createGroup)
 
@@ -35,3 +36,8 @@ class BlueskyChatSpec:
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:
         return Reach.RECIPIENTS
+
+    @classmethod
+    def edit_way(cls, options: BaseModel) -> EditWay:
+        """Chat messages cannot be edited or unsent: a correction message follows."""
+        return EditWay.CORRECT

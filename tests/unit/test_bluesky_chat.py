@@ -117,3 +117,21 @@ def test_xrpc_answers_are_translated(status: int, body: dict[str, str],
         translate(answer, action="send")
     if body.get("error"):
         assert body["error"] in str(err.value)
+
+
+def test_an_edit_goes_out_as_a_correction_message() -> None:
+    from adapters.bluesky_chat.client import Xrpc
+    from adapters.bluesky_chat.publish import BlueskyChatPublisher
+    from hub.ports import EditWay, Receipt
+
+    assert BlueskyChatSpec.edit_way(BlueskyChatOptions(list="family")) is EditWay.CORRECT
+    publisher = BlueskyChatPublisher("bluesky-chat:me", Xrpc(
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500))),
+        identifier="me.test", password="pw"))
+    draft = publisher.prepare(_post("now at 9 https://example.org"), TARGET, _people(2))
+    fixed = publisher.correction(draft, original=Receipt("c/m"))
+    text = fixed.payload["message"]["text"]  # type: ignore[index]
+    assert text == "Correction of my earlier message:\n\nnow at 9 https://example.org"
+    assert fixed.recipients == draft.recipients
+    assert lexicon.problems("chat.bsky.convo.sendMessage", "input",
+                            {"convoId": "c", "message": fixed.payload["message"]}) == []
