@@ -176,6 +176,11 @@ class EmailPublisher:
             msg["Content-Language"] = str(draft.payload["language"])
         return msg
 
+    def smtp(self) -> smtplib.SMTP:
+        """A connected, logged-in SMTP session with this account's settings (the caller
+        closes it); the audit's email anchor sends through it."""
+        return self._connect()
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 import adapters
+from hub.audit.anchors import AnchorSink, DirectorySink
 from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.dispatch.queue import ArqEnqueuer, BlockingEnqueuer
@@ -32,6 +33,7 @@ from hub.ports import (
     TargetSpec,
 )
 from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
+from hub.services.audit_proofs import AnchorSchedule
 from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
@@ -150,15 +152,20 @@ class Runtime:
     mode: Mode
     workers: EmbeddedWorkers | None = None
     enqueuer: ArqEnqueuer | None = None
+    anchors: AnchorSchedule | None = None
 
     async def start(self) -> None:
         if self.workers is not None:
             await self.workers.start()
         if self.enqueuer is not None:
             await self.enqueuer.start()
+        if self.anchors is not None:
+            await self.anchors.start()
 
     async def stop(self) -> None:
         """Stop the workers, close every publisher's client, then the Redis pool."""
+        if self.anchors is not None:
+            await self.anchors.stop()
         if self.workers is not None:
             await self.workers.stop()
         await self.hub.publishers.aclose()
@@ -191,7 +198,9 @@ def bootstrap(settings: Settings, mode: Mode, *,
         waker = BlockingEnqueuer(settings.redis_url, db, now)
     hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker)
     workers = EmbeddedWorkers(hub, queue) if queue is not None else None
-    return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer)
+    anchors = (AnchorSchedule(hub, anchor_sinks(hub))
+               if mode in (Mode.EMBEDDED, Mode.ENQUEUE) else None)
+    return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors)
 
 
 def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,
@@ -222,6 +231,21 @@ def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState
                                  lock_dir=settings.data_dir / "locks")
     return Hub(settings=settings, db=db, policies=policies, publishers=accounts, box=box,
                now=now, waker=waker)
+
+
+def anchor_sinks(hub: Hub) -> list[AnchorSink]:
+    """Where signed audit checkpoints are published, from the settings (see README)."""
+    from adapters.email_anchor import EmailAnchorSink
+
+    s = hub.settings
+    sinks: list[AnchorSink] = []
+    if s.audit_anchor_dir is not None:
+        sinks.append(DirectorySink(s.audit_anchor_dir))
+    if s.audit_anchor_email:
+        account = s.audit_anchor_email_account
+        sinks.append(EmailAnchorSink(account, s.audit_anchor_email,
+                                     lambda: hub.publishers.get(account)))
+    return sinks
 
 
 def load_policy_files(settings: Settings) -> Policy:

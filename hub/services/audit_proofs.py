@@ -5,12 +5,15 @@ machine, and verify the whole log against everything signed and anchored.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -32,6 +35,7 @@ from hub.store.tables import (
 )
 
 _B64 = base64.b64encode
+log = structlog.get_logger("hub.audit")
 
 
 def _b64(items: Sequence[bytes]) -> list[str]:
@@ -224,3 +228,36 @@ def log_size(hub: Hub) -> int:
 
 def dumps(bundle: dict[str, Any]) -> str:
     return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+
+
+class AnchorSchedule:
+    """The web process's background task: every minute (or ``audit_anchor_seconds`` if
+    shorter) it anchors a checkpoint when one is due. A failing sink is logged and retried
+    at the next tick; it never stops the hub."""
+
+    def __init__(self, hub: Hub, sinks: Sequence[AnchorSink]) -> None:
+        self.hub = hub
+        self.sinks = list(sinks)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.sinks and self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        tick = min(60.0, max(self.hub.settings.audit_anchor_seconds, 1.0))
+        while True:
+            try:
+                done = await asyncio.to_thread(anchor_if_due, self.hub, self.sinks)
+                for row in done:
+                    log.info("audit.anchored", sink=row.sink, tree_size=row.tree_size)
+            except Exception:   # a sink down must not stop the hub: try again next tick
+                log.exception("audit.anchor_failed")
+            await asyncio.sleep(tick)

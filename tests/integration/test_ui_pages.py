@@ -152,6 +152,10 @@ def test_audit_search_verification_and_export(site, owner):
     view = submit_post(hub, PostInput(text="for friends", audiences=["friends"]), Author())
     wait_settled(hub, view.post.id)
     page = owner.get("/audit")
+    assert 'data-chain="never"' in page.text      # viewing the page does not re-verify
+    r = owner.post("/audit/verify", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    page = owner.get("/audit")
     assert 'data-chain="ok"' in page.text
     assert owner.get("/audit/people?q=nobody-at-all").status_code == 404
     r = owner.get("/audit/people?q=ANA@example")

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from hub.services import audit_export, audit_queries
+from hub.bootstrap import anchor_sinks
+from hub.services import audit_export, audit_proofs, audit_queries
 from web.deps import AuditToken, HubDep
 from web.routes.api import _errors
 
@@ -24,11 +25,30 @@ Limit = Annotated[int, Query(ge=1, le=audit_queries.MAX_LIMIT, description="Page
 When = Annotated[datetime | None, Query(description="ISO 8601 with zone")]
 
 
-@router.get("/verify", summary="Check the hash chain")
+@router.get("/verify", summary="Check the chain, the Merkle tree and every signed checkpoint")
 async def audit_verify(hub: HubDep, token: AuditToken) -> dict[str, Any]:
-    result = await run_in_threadpool(audit_queries.verify, hub)
+    """Reads the whole log (bounded memory); the outcome is recorded for the audit page."""
+    result = await run_in_threadpool(lambda: audit_proofs.verify(hub, anchor_sinks(hub)))
     return {"ok": result.ok, "events": result.events, "head": result.head,
-            "problem": result.problem, "bad_seq": result.bad_seq}
+            "problem": result.problem, "bad_seq": result.bad_seq, "kind": result.kind,
+            "tree_size": result.tree_size, "root": result.root,
+            "checkpoints_checked": len(result.checked)}
+
+
+@router.get("/checkpoint", summary="Sign a checkpoint of the log now (C2SP tlog-checkpoint)",
+            response_class=PlainTextResponse)
+async def audit_checkpoint(hub: HubDep, token: AuditToken) -> str:
+    row = await run_in_threadpool(audit_proofs.checkpoint, hub)
+    return row.note
+
+
+@router.get("/proofs/{ref}", summary="Inclusion proof of a post's who-could-see records "
+            "(or of event number REF)")
+async def audit_prove(ref: str, hub: HubDep, token: AuditToken,
+                      with_audience: bool = False) -> dict[str, Any]:
+    """Check it offline with ``python hub/audit/verifier.py proof.json --key KEY``."""
+    return await run_in_threadpool(lambda: audit_proofs.prove(hub, ref,
+                                                              with_audience=with_audience))
 
 
 @router.get("/posts/{post_id}", summary="Who could see this post")

@@ -1,28 +1,157 @@
-"""``hub audit verify|post|person|export``: the append-only, hash-chained audit log."""
+"""``hub audit …``: the audit log — who could see what, proofs, checkpoints, anchors."""
 
 from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from hub.entrypoints.cli._common import echo_json, fail, handles_errors, open_hub
 
+HELP = """The audit log: an append-only record of everything the hub did, which answers
+"who could see this post?" and "which posts could this person see?".
 
-@click.group()
+\b
+How you can trust it:
+  - Every event carries the hash of the one before it (a chain), so an event
+    edited by hand breaks the chain: `hub audit verify` finds it.
+  - The events also form a Merkle tree. A CHECKPOINT is a short text, signed
+    with the hub's own key, saying "the log had N events and its fingerprint
+    was R". `hub audit checkpoint` makes one.
+  - A PROOF (`hub audit prove POST`) shows, with a handful of hashes, that one
+    record — say "this post went to Ana, Bo and Cy through the friends list" —
+    is in the log a checkpoint describes. Anyone can check it offline with the
+    single file hub/audit/verifier.py and plain Python: no database needed.
+  - An ANCHOR is a checkpoint published outside the hub's database (a directory
+    on a backup disk, an email to yourself). The database cannot take it back,
+    so `hub audit verify` compares the log with the latest anchors and notices
+    events cut off the end, a history rewritten, or two different histories.
+
+\b
+Set HUB_AUDIT_ANCHOR_DIR and/or HUB_AUDIT_ANCHOR_EMAIL to anchor every hour
+(HUB_AUDIT_ANCHOR_SECONDS) while `hub serve` runs, or run `hub audit anchor`.
+"""
+
+
+@click.group(help=HELP)
 def audit() -> None:
-    """The append-only, hash-chained audit log."""
+    pass
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{value!r} is not a date or time (YYYY-MM-DD[THH:MM])")
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @audit.command("verify")
+@click.option("--against", "against", multiple=True, type=click.Path(exists=True,
+              dir_okay=False, path_type=Path),
+              help="Also check against this saved checkpoint (e.g. from an anchor email).")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @handles_errors
-def audit_verify() -> None:
-    """Check every event's hash and its link to the one before."""
-    from hub.services.audit_queries import verify
+def audit_verify(against: tuple[Path, ...], quiet: bool) -> None:
+    """Check every event, the Merkle tree, and the log against every signed checkpoint:
+    the hub's own, the anchors' (a directory reads back), and --against files."""
+    from hub.bootstrap import anchor_sinks
+    from hub.services import audit_proofs
 
-    result = verify(open_hub(require_policy=False))
-    if result.ok:
-        click.echo(f"ok: {result.events} events, chain intact (head {result.head[:16]})")
+    hub = open_hub(require_policy=False)
+
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            click.echo(f"\r  {done:,} / {total:,} events", nl=False, err=True)
+
+    extra = [(str(p), p.read_text()) for p in against]
+    result = audit_proofs.verify(hub, anchor_sinks(hub), extra=extra, progress=progress)
+    if not quiet:
+        click.echo("", err=True)
+    if not result.ok:
+        fail(f"audit log problem: {result.problem}")
+    heads = f", matches {len(result.checked)} signed checkpoint(s)" if result.checked else ""
+    click.echo(f"ok: {result.events} events, chain intact (head {result.head[:16]}), Merkle "
+               f"root {result.root[:16]}{heads}")
+
+
+@audit.command("checkpoint")
+@handles_errors
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the log as it is now and print it (C2SP tlog-checkpoint)."""
+    from hub.services import audit_proofs
+
+    click.echo(audit_proofs.checkpoint(open_hub(require_policy=False)).note, nl=False)
+
+
+@audit.command("checkpoints")
+@handles_errors
+def audit_checkpoints() -> None:
+    """The latest checkpoints, newest first."""
+    from hub.services import audit_proofs
+
+    for cp in audit_proofs.checkpoints(open_hub(require_policy=False)):
+        click.echo(f"{cp.created.isoformat()}  {cp.tree_size:>9} events  root {cp.root[:16]}")
+
+
+@audit.command("key")
+@handles_errors
+def audit_key() -> None:
+    """The verifier key to publish: anyone checks checkpoints and proofs with it."""
+    from hub.services import audit_proofs
+
+    click.echo(audit_proofs.verifier_key(open_hub(require_policy=False)))
+
+
+@audit.command("prove")
+@click.argument("ref", metavar="POST|EVENT")
+@click.option("--with-audience", is_flag=True,
+              help="Include each delivery's audience list (it names everyone who got it).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the proof here instead of stdout.")
+@handles_errors
+def audit_prove(ref: str, with_audience: bool, output: Path | None) -> None:
+    """A proof that a post's who-could-see records (or event number EVENT) are in the log,
+    for `python hub/audit/verifier.py FILE --key KEY`."""
+    from hub.services import audit_proofs
+
+    text = audit_proofs.dumps(audit_proofs.prove(open_hub(require_policy=False), ref,
+                                                 with_audience=with_audience))
+    if output is None:
+        click.echo(text, nl=False)
     else:
-        fail(f"audit chain broken: {result.problem}")
+        output.write_text(text)
+        click.echo(f"wrote {output}; check it with: python hub/audit/verifier.py {output} "
+                   "--key \"$(hub audit key)\"", err=True)
+
+
+@audit.command("consistency")
+@click.argument("old", type=int)
+@click.argument("new", type=int, required=False)
+@handles_errors
+def audit_consistency(old: int, new: int | None) -> None:
+    """A proof that the checkpoint of NEW events (default: now) extends the one of OLD
+    events: the log only grew."""
+    from hub.services import audit_proofs
+
+    click.echo(audit_proofs.dumps(audit_proofs.consistency(open_hub(require_policy=False),
+                                                           old, new)), nl=False)
+
+
+@audit.command("anchor")
+@handles_errors
+def audit_anchor() -> None:
+    """Sign a checkpoint now and publish it to every configured anchor."""
+    from hub.bootstrap import anchor_sinks
+    from hub.services import audit_proofs
+
+    hub = open_hub(require_policy=False)
+    for row in audit_proofs.anchor(hub, anchor_sinks(hub)):
+        click.echo(f"anchored {row.tree_size} events: {row.sink} → {row.location}")
 
 
 @audit.command("post")
@@ -43,6 +172,8 @@ def audit_post(post_id: str, as_json: bool) -> None:
         for m in c["people"]:
             click.echo(f"      {m['name'] or '(not in your people)'} {m['identity']}"
                        + (f" via {m['via_list']}" if m["via_list"] else ""))
+        if c["next_cursor"]:
+            click.echo(f"      … {c['people_count']} in all (see --json and the API)")
     for f in data["fetched_by"]:
         click.echo(f"  fetched by {f['name']} through feed {f['feed']} at {f['when']}")
     click.echo("events:")
@@ -53,33 +184,52 @@ def audit_post(post_id: str, as_json: bool) -> None:
 @audit.command("person")
 @click.argument("person")
 @click.option("--no-public", is_flag=True, help="Leave out posts anyone could see.")
+@click.option("--since", help="From this date or time (UTC unless a zone is given).")
+@click.option("--until", help="Before this date or time.")
+@click.option("--account", help="Only this account, e.g. mastodon:main.")
+@click.option("--reach", help="Only this reach, e.g. recipients or followers.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--cursor", help="Continue after a page (the next_cursor it printed).")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def audit_person(person: str, no_public: bool, as_json: bool) -> None:
-    """Every post this person could see: where, when, through which list."""
-    from hub.services.audit_queries import person_audit
+def audit_person(person: str, no_public: bool, since: str | None, until: str | None,
+                 account: str | None, reach: str | None, limit: int, cursor: str | None,
+                 as_json: bool) -> None:
+    """Every post this person could see, newest first: where, when, through which list."""
+    from hub.services.audit_queries import Filters, person_audit
 
-    data = person_audit(open_hub(require_policy=False), person, include_public=not no_public)
+    flt = Filters(since=_when(since), until=_when(until), account=account, reach=reach)
+    data = person_audit(open_hub(require_policy=False), person, include_public=not no_public,
+                        filters=flt, cursor=cursor, limit=limit)
     if as_json:
         return echo_json(data)
     click.echo(f"{data['person']['name']} ({', '.join(data['person']['identities'])})")
     for p in data["posts"]:
         click.echo(f"  {p['when']}  post {p['post_id']} on {p['target']} ({p['reach']}) "
                    f"through {p['through']}")
+    click.echo(f"({data['count']} deliveries to them"
+               + (f"; more: --cursor {data['next_cursor']}" if data["next_cursor"] else "")
+               + ")")
+    if data["public"] is not None:
+        click.echo(f"and {data['public']['count']} posts anyone on the web could see")
     for f in data["feed_fetches"]:
         click.echo(f"  {f['when']}  fetched feed {f['feed']} ({len(f['post_ids'])} posts)")
-    click.echo(f"({len(data['posts'])} posts)")
 
 
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--since", help="From this date or time.")
+@click.option("--until", help="Before this date or time.")
+@click.option("--post", "post_id", help="Only this post's events.")
 @handles_errors
-def audit_export(fmt: str) -> None:
-    """The whole log to stdout."""
-    from hub.services.audit_export import export
+def audit_export(fmt: str, since: str | None, until: str | None, post_id: str | None) -> None:
+    """The log to stdout, streamed, with who could see each delivery."""
+    from hub.services.audit_export import ExportFilter, export
 
-    for chunk in export(open_hub(require_policy=False), fmt):
-        click.echo(chunk, nl=False)
+    out = sys.stdout
+    for chunk in export(open_hub(require_policy=False), fmt,
+                        ExportFilter(_when(since), _when(until), post_id)):
+        out.write(chunk)
 
 
 COMMANDS = (audit,)
