@@ -4,7 +4,8 @@
 
     HubError (status 400)
       ├── InvalidInput (400)              bad request data (names the field)
-      │     └── UnknownAudience (422)
+      │     ├── UnknownAudience (422)
+      │     └── ImageTooLarge (413)         more pixels than the hub will decode
       ├── ContentRejected (422)            text/media a target cannot carry
       ├── NotFound (404)
       ├── Conflict (409)                  not now: a deleted post, a preview gone stale
@@ -53,6 +54,13 @@ class UnknownAudience(InvalidInput):
         super().__init__(f"unknown audience {audience!r}; the policy defines: {defined}",
                          field="audiences")
         self.audience = audience
+
+
+class ImageTooLarge(InvalidInput):
+    """An image declares more pixels than the hub decodes (a decompression bomb, or simply
+    too big): refused before any pixel is decoded."""
+
+    status = 413
 
 
 class ContentRejected(HubError):

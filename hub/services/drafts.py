@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import regex
 from sqlmodel import Session
@@ -129,6 +129,11 @@ def clean(data: PostInput, now: datetime, *, check_text: bool = True) -> PostInp
         if when.tzinfo is None:
             raise InvalidInput("schedule_at needs a time zone, e.g. 2026-12-01T09:00:00+01:00",
                                field="schedule_at")
+        try:
+            when.astimezone(UTC)
+        except OverflowError:
+            raise InvalidInput("schedule_at is out of range: in UTC it falls outside years "
+                               "1 to 9999", field="schedule_at") from None
         if when < now - timedelta(minutes=5):
             raise InvalidInput("schedule_at is in the past", field="schedule_at")
     return PostInput(text=text, audiences=audiences, tags=tags, content_warning=cw,

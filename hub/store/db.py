@@ -1,21 +1,80 @@
 """The engine and transactions. SQLite writers take the lock up front (BEGIN IMMEDIATE) so the
 audit chain and delivery claims serialise; PostgreSQL serialises audit appends with an advisory
-lock taken inside ``AuditLog.append``."""
+lock taken inside ``AuditLog.append``.
+
+Guards at the database boundary, for every way in (API, pages, CLI, workers): bound parameters
+never appear in error messages (``hide_parameters``: they hold post text and secrets), a text
+value with a NUL character (which PostgreSQL cannot hold) or longer than its column is refused
+with ``InvalidInput`` before it reaches the database, and a SQLite file, its WAL and shared
+memory files are readable by the owner only (0600).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from hub.errors import InvalidInput
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file (and its directory) owner-only, or narrow an existing one."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)   # SQLite gives its -wal/-shm files the database file's mode
+
+
+def _nul_in(params: Any) -> bool:
+    if isinstance(params, str):
+        return "\x00" in params
+    if isinstance(params, dict):
+        return any(_nul_in(v) for v in params.values())
+    if isinstance(params, list | tuple):
+        return any(_nul_in(v) for v in params)
+    return False
+
+
+def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, params: Any, _context: Any,
+                _executemany: bool) -> None:
+    if _nul_in(params):
+        raise InvalidInput("text may not contain a NUL character (\\0)")
+
+
+def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
+    """Text longer than its column gets a readable refusal (PostgreSQL would fail the whole
+    statement; SQLite would store it), naming the field."""
+    for obj in [*session.new, *session.dirty]:
+        mapper = inspect(obj).mapper
+        for column in mapper.columns:
+            length = getattr(column.type, "length", None)   # String and SQLModel's AutoString
+            if not isinstance(length, int) or not length:
+                continue
+            value = getattr(obj, mapper.get_property_by_column(column).key, None)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(f"{column.name} may have at most {length} characters "
+                                   f"(this one has {len(value)})", field=column.name)
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """Create the engine for ``url`` (sqlite:/// or postgresql+psycopg://)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        private_sqlite_file(url)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,7 +94,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+                           hide_parameters=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 class Database:
@@ -53,6 +115,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception."""
         with Session(self.engine, expire_on_commit=False) as session:
+            event.listen(session, "before_flush", _check_lengths)
             try:
                 yield session
                 session.commit()

@@ -16,13 +16,14 @@ import httpx
 from tests.conftest import ROOT, free_port
 
 HUB = str(Path(sys.executable).parent / "hub")
+UMASK = 0o022   # a usual login shell's: files the hub does not narrow come out 0644
 
 
 def run_hub(*args: str, env: dict[str, str], input: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess[str]:
     """One ``hub`` command; fails the test with its output when ``check`` and it fails."""
     done = subprocess.run([HUB, *args], env={**os.environ, **env}, cwd=ROOT, input=input,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, umask=UMASK)
     if check and done.returncode != 0:
         raise AssertionError(f"hub {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done
@@ -44,7 +45,7 @@ class HubServe:
     def __enter__(self) -> HubServe:
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen([HUB, "serve"], env=self.env, cwd=ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, umask=UMASK)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

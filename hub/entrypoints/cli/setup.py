@@ -26,7 +26,8 @@ def init(password_stdin: bool) -> None:
     from hub.store.migrate import upgrade
 
     config = settings()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)   # database, key and media: the owner's eyes only
     config.ensure_secret_key()
     engine = make_engine(config.sqlalchemy_url)
     upgrade(engine)
