@@ -108,14 +108,14 @@ PIECES: dict[str, Piece] = {
 }
 
 
-def corpus(n: int, seed: int = 29) -> list[str]:
-    """``n`` strings of 1 to 16 pieces from one to three kinds."""
+def corpus(n: int, seed: int = 29, pieces: tuple[int, int] = (1, 16)) -> list[str]:
+    """``n`` strings of ``pieces`` (1 to 16) pieces from one to three kinds."""
     rng = random.Random(seed)
     names = list(PIECES)
     texts = []
     for _ in range(n):
         kinds = [PIECES[k] for k in rng.sample(names, rng.randint(1, 3))]
-        texts.append("".join(rng.choice(kinds)(rng) for _ in range(rng.randint(1, 16))))
+        texts.append("".join(rng.choice(kinds)(rng) for _ in range(rng.randint(*pieces))))
     return texts
 
 

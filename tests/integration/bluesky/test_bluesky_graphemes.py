@@ -27,7 +27,7 @@ def hexed(text: str) -> str:
 
 def test_the_adapter_and_the_pds_count_100000_generated_texts_alike() -> None:
     started = time.monotonic()
-    texts = corpus(CORPUS_SIZE)
+    texts = corpus(CORPUS_SIZE) + corpus(1_000, seed=11, pieces=(100, 400))   # and long ones
     pds = pds_grapheme_counts(texts)
     assert (pds["icu"], pds["unicode"]) == (graphemes.ICU_VERSION, graphemes.UNICODE_VERSION), (
         f"the PDS's Node has ICU {pds['icu']} / Unicode {pds['unicode']}, the adapter's table "
