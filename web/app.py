@@ -28,7 +28,7 @@ from hub.runtime import Hub
 from hub.services.keys import install_secret_key
 from hub.services.policy import record_policy, reload_policy
 from web import middleware, ui
-from web.routes import api, audit, feeds, health, metrics, micropub
+from web.routes import api, audit, edits, feeds, health, metrics, micropub
 
 log = structlog.get_logger("hub.web")
 
@@ -128,6 +128,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                        upload_limit=settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(edits.router)
     app.include_router(audit.router)
     app.include_router(feeds.router)
     app.include_router(metrics.router)

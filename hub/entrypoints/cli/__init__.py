@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import click
 
-from hub.entrypoints.cli import accounts, audit, feeds, people, policy, posts, setup, tokens
+from hub.entrypoints.cli import (
+    accounts,
+    audit,
+    edits,
+    feeds,
+    people,
+    policy,
+    posts,
+    setup,
+    tokens,
+)
 
 
 @click.group()
@@ -14,7 +24,7 @@ def main() -> None:
     """Write once; publish only where your policy permits; audit who could see what."""
 
 
-for _module in (setup, tokens, posts, people, policy, feeds, audit, accounts):
+for _module in (setup, tokens, posts, edits, people, policy, feeds, audit, accounts):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 
