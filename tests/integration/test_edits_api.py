@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 import httpx
+import pytest
 
 from adapters.fake import FakePublisher
 from hub.bootstrap import Mode
