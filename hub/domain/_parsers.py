@@ -9,6 +9,7 @@ zero-width sets exactly as there. Offsets are code-point indices of the string g
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,10 +45,11 @@ _BLUESKY_TRAILING_PUNCT = regex.compile(r"\p{P}+\Z")
 BLUESKY_MENTION = regex.compile(rf"(?:^|(?<=[{_S}(]))@([a-zA-Z0-9.-]+)\b", regex.ASCII)
 # detectFacets wants whitespace or "(" before a link; the hub also links one glued to an emoji
 # ("🚀https://…"), as Mastodon does: a pictograph, skin tone, VS16, keycap, tag end or flag.
+# (The cheap non-ASCII test first: the property look-behinds are slow at every position.)
 _GLUED = (r"(?u:(?<=\p{Extended_Pictographic})|(?<=\p{Emoji_Modifier})"
            r"|(?<=\p{Regional_Indicator})|(?<=[\ufe0f\u20e3\U000e007f]))")
 BLUESKY_URL = regex.compile(
-    rf"(?:^|(?<=[{_S}(])|{_GLUED})((https?://[^{_S}]+)"
+    rf"(?:^|(?<=[{_S}(])|(?<=[^\x00-\x7f]){_GLUED})((https?://[^{_S}]+)"
     rf"|(?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{_S}]*)",
     regex.IGNORECASE | regex.MULTILINE | regex.ASCII)
 _HANDLE = regex.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
@@ -60,6 +62,7 @@ VISUAL_MENTION = regex.compile(rf"(?<![=/{_W}@])@({_NAME})(?:@({_NAME}))?")
 EMAIL = regex.compile(rf"(?<![{_W}.+@-])([{_W}.+-]+)@([{_W}-]+(?:\.[{_W}-]+)+)")
 DID = regex.compile(r"(?<![\w:])did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9_-]")
 _GRAPHEME = regex.compile(r"\X")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]")
 
 _LATIN = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l",
                         "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t", "ŋ": "n", "ŀ": "l"})
@@ -67,10 +70,13 @@ _LATIN = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d",
 
 def fold(text: str) -> str:
     """Unicode NFKC with case folding, default-ignorable code points removed."""
+    if text.isascii():
+        return text.lower()     # ASCII: NFKC changes nothing, nothing is ignorable
     folded = unicodedata.normalize("NFKC", IGNORABLE.sub("", text)).casefold()
     return str(IGNORABLE.sub("", unicodedata.normalize("NFKC", folded)))
 
 
+@functools.lru_cache(maxsize=16384)
 def tag_key(name: str) -> str:
     """How two tags compare: folded, without leading signs, Latin letters without diacritics
     (Mastodon's ``HashtagNormalizer`` folds them to ASCII, so ``#café`` is ``#cafe`` there)."""
@@ -96,16 +102,27 @@ class Token:
 def skeleton(text: str) -> tuple[str, list[int]]:
     """``text`` as read: each character NFKC-normalised on its own (fullwidth ``＃`` is ``#``),
     default-ignorable ones dropped; with, per character, its index in ``text`` (plus the end)."""
+    if text.isascii():
+        return text, list(range(len(text) + 1))
     chars: list[str] = []
     index: list[int] = []
-    for i, ch in enumerate(text):
-        if IGNORABLE.match(ch):
-            continue
-        for c in unicodedata.normalize("NFKC", ch):
-            chars.append(c)
-            index.append(i)
-    index.append(len(text))
+    pos = 0
+    for match in _NON_ASCII.finditer(text):     # ASCII runs are copied as they are
+        i = match.start()
+        chars.append(text[pos:i])
+        index.extend(range(pos, i))
+        read = _as_read(match.group())
+        chars.append(read)
+        index.extend([i] * len(read))
+        pos = i + 1
+    chars.append(text[pos:])
+    index.extend(range(pos, len(text) + 1))
     return "".join(chars), index
+
+
+@functools.lru_cache(maxsize=4096)
+def _as_read(ch: str) -> str:
+    return "" if IGNORABLE.match(ch) else unicodedata.normalize("NFKC", ch)
 
 
 def mastodon_links(text: str) -> Iterator[Token]:
@@ -146,15 +163,21 @@ def bluesky_links(text: str) -> Iterator[Token]:
 
 
 def bluesky_tags(text: str, *, limit: bool = True) -> Iterator[Token]:
-    """``detectFacets`` tags: the span starts at the sign; trailing punctuation is not part."""
+    """``detectFacets`` tags: the span starts at the sign; trailing punctuation is not part.
+    With ``limit=False`` also the tags longer than a facet may be."""
     for match in BLUESKY_TAG.finditer(text):
         tag = match.group(1)
         if not tag:
             continue
         tag = _BLUESKY_TRAILING_PUNCT.sub("", tag)
-        if not tag or limit and len(_GRAPHEME.findall(tag)) > BLUESKY_MAX_TAG_GRAPHEMES:
-            continue
-        yield Token(match.start(), match.start() + 1 + len(tag), tag)
+        if tag and (not limit or within_tag_limit(tag)):
+            yield Token(match.start(), match.start() + 1 + len(tag), tag)
+
+
+def within_tag_limit(tag: str) -> bool:
+    """At most 64 graphemes: a longer tag is no facet."""
+    return len(tag) <= BLUESKY_MAX_TAG_GRAPHEMES \
+        or len(_GRAPHEME.findall(tag)) <= BLUESKY_MAX_TAG_GRAPHEMES
 
 
 def bluesky_mentions(text: str) -> Iterator[Token]:

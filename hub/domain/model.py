@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import NewType
 
 PostId = NewType("PostId", str)
@@ -80,6 +81,19 @@ class PeopleSnapshot:
         ids = self.lists.get(list_name, frozenset())
         return tuple(sorted((self.people[i] for i in ids if i in self.people),
                             key=lambda p: (p.name.casefold(), p.id)))
+
+    @cached_property
+    def by_identity(self) -> Mapping[str, frozenset[PersonId]]:
+        """Identity keys (``hub.domain.reading.identity_keys``) to the people who have them:
+        built once per snapshot, where the policy looks a post's mentions up."""
+        from hub.domain.reading import identity_keys  # reading builds on this module
+
+        index: dict[str, set[PersonId]] = {}
+        for person in self.people.values():
+            for identity in person.identities:
+                for key in identity_keys(identity):
+                    index.setdefault(key, set()).add(person.id)
+        return {key: frozenset(ids) for key, ids in index.items()}
 
 
 @dataclass(frozen=True)

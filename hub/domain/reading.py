@@ -177,12 +177,18 @@ def read_text(text: str, field: Field = Field.TEXT) -> Reading:
             tags.setdefault((start, end, key), set()).add(reader)
             names.setdefault((start, end, key), name)
 
-    for t in p.mastodon_tags(text):
+    masto_tags = list(p.mastodon_tags(text))
+    bsky_tags = list(p.bluesky_tags(text, limit=False))
+    for t in masto_tags:
         if not in_link(t.start):
             tag(t.start, t.end, t.value, "mastodon")
-    for t in p.bluesky_tags(text):
-        tag(t.start, t.end, t.value, "bluesky")
-    for t in [*p.mastodon_tags(skel), *p.bluesky_tags(skel, limit=False)]:
+    for t in bsky_tags:
+        if p.within_tag_limit(t.value):
+            tag(t.start, t.end, t.value, "bluesky")
+    # as read: the same parsers over the skeleton (the very tokens when nothing was hidden)
+    seen = [*masto_tags, *bsky_tags] if skel == text else \
+        [*p.mastodon_tags(skel), *p.bluesky_tags(skel, limit=False)]
+    for t in seen:
         start, end = back(t)
         if not in_link(start):
             tag(start, end, text[start + 1:end], "visual")
