@@ -52,3 +52,15 @@ def test_malformed_json_is_refused_readably(body: bytes, why: str) -> None:
     with pytest.raises(InvalidInput) as err:
         from_json(body)
     assert why in err.value.message
+
+
+def test_json_updates_are_read_as_replace_add_and_delete() -> None:
+    req = from_json(b'{"action": "update", "url": "u", "replace": {"content": ["x"]}, '
+                    b'"add": {"category": ["a"]}, "delete": {"category": ["b"]}}')
+    assert (req.replace, req.add, req.remove, req.remove_all) == (
+        {"content": ["x"]}, {"category": ["a"]}, {"category": ["b"]}, ())
+    assert from_json(b'{"action": "update", "url": "u", "delete": ["category"]}'
+                     ).remove_all == ("category",)
+    with pytest.raises(InvalidInput) as err:
+        from_json(b'{"action": "update", "url": "u", "replace": {"content": "x"}}')
+    assert "array of values" in err.value.message

@@ -37,6 +37,11 @@ class Request:
     visibility: str | None = None
     language: str | None = None
     access_token: str | None = field(default=None, repr=False)
+    # action=update (JSON only, W3C Micropub 3.3): property -> values
+    replace: dict[str, list[Any]] = field(default_factory=dict)
+    add: dict[str, list[Any]] = field(default_factory=dict)
+    remove: dict[str, list[Any]] = field(default_factory=dict)   # values to remove
+    remove_all: tuple[str, ...] = ()                              # properties to remove
 
 
 def from_form(items: list[tuple[str, Any]]) -> Request:
@@ -74,7 +79,15 @@ def from_json(body: bytes) -> Request:
         action, url = doc.get("action"), doc.get("url")
         if not isinstance(action, str) or not isinstance(url, str):
             raise InvalidInput("an action needs 'action' and 'url' as strings")
-        return Request(action=action, url=url)
+        if action != "update":
+            return Request(action=action, url=url)
+        replace, add = _changes(doc, "replace"), _changes(doc, "add")
+        removal = doc.get("delete", [])
+        if isinstance(removal, list) and all(isinstance(p, str) for p in removal):
+            return Request(action=action, url=url, replace=replace, add=add,
+                           remove_all=tuple(removal))
+        return Request(action=action, url=url, replace=replace, add=add,
+                       remove=_changes(doc, "delete"))
     types = doc.get("type")
     props = doc.get("properties")
     if not isinstance(types, list) or not types or not isinstance(props, dict):
@@ -94,6 +107,13 @@ def from_json(body: bytes) -> Request:
         summary=_first_text(props, "summary") or _first_text(props, "content-warning"),
         visibility=_first_text(props, "visibility"),
         language=_first_text(props, "mp-lang") or _first_text(props, "lang"))
+
+
+def _changes(doc: dict[str, Any], key: str) -> dict[str, list[Any]]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+        raise InvalidInput(f"'{key}' must map each property to an array of values")
+    return {str(k): list(v) for k, v in value.items()}
 
 
 def html_to_text(html: str) -> str:

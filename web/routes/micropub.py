@@ -6,8 +6,9 @@
 with ``alt``), ``published`` in the future as the schedule, ``summary`` / ``content-warning`` as
 the content warning, and ``visibility`` as a ceiling on the audiences' reach. Without
 ``mp-syndicate-to`` the token's single allowed audience is used (never a wider default).
-``action=delete`` deletes everywhere. ``action=update`` and ``undelete`` are refused: the hub has
-no edit service yet. ``GET /micropub?q=config|syndicate-to|source`` and ``POST /micropub/media``.
+``action=delete`` deletes everywhere; ``action=update`` (replace / add / delete of content,
+category, summary, mp-lang) goes through the hub's edit service; ``undelete`` is refused.
+``GET /micropub?q=config|syndicate-to|source`` and ``POST /micropub/media``.
 
 Errors are Micropub's: ``unauthorized`` (401), ``insufficient_scope`` (401, with ``scope``),
 ``forbidden`` (403), ``invalid_request`` (400); the token never appears in them.
@@ -35,6 +36,7 @@ from hub.services.posts import MediaRef, PostInput, get_post, submit_post
 from hub.services.tokens import TokenIdentity, authenticate
 from web.deps import HubDep
 from web.routes import _micropub_entry as entry
+from web.routes._micropub_update import update
 
 
 class MicropubErrorBody(BaseModel):
@@ -183,17 +185,21 @@ def _post_id(hub: Hub, request: Request, url: str | None) -> str:
 
 @router.post("/micropub", summary="Create (h-entry) or delete a post, Micropub style",
              openapi_extra=_FORM_OR_JSON, status_code=201, response_class=Response,
-             responses={201: _CREATED, 204: {"description": "Deleted"}})
+             responses={201: _CREATED, 204: {"description": "Deleted"},
+                        200: {"description": "Updated: what the edit did to each copy",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def create(request: Request, hub: HubDep) -> Response:
     try:
         req = await _read(request)
         token = await _token(hub, request, req.access_token, "post")
         if req.action == "delete":
             return await _delete(hub, request, token, req)
-        if req.action in ("update", "undelete"):
-            raise InvalidInput(f"action={req.action} is not supported: the hub cannot edit "
-                               "or restore published copies yet; delete the post and write it "
-                               "again")
+        if req.action == "update":
+            post_id = _post_id(hub, request, req.url)
+            return JSONResponse(await update(hub, post_id, token, req))
+        if req.action == "undelete":
+            raise InvalidInput("action=undelete is not supported: the hub cannot restore a "
+                               "deleted post's copies; write it again")
         if req.action != "create":
             raise InvalidInput(f"unknown action {req.action!r}")
         data = await _post_input(hub, request, token, req)

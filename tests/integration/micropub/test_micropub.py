@@ -140,6 +140,53 @@ def test_a_token_deletes_only_posts_within_its_audiences(mp):
     assert get_post(mp.hub, _post_id(url)).deleted is None
 
 
+def test_the_spec_update_examples_on_a_hub_post_go_through_the_edit_service(mp):
+    """W3C Micropub 3.3's update requests (replace, add, remove a value, remove a property),
+    on a post of this hub."""
+    with mp.client(mp.wide) as http:
+        url = http.post("/micropub", json={"type": ["h-entry"], "properties": {
+            "content": ["hello world"], "category": ["indieweb", "foo"],
+            "summary": ["cw"], "mp-syndicate-to": ["friends"]}}).headers["location"]
+        post_id = _post_id(url)
+        steps = [
+            ({"replace": {"content": ["hello moon"]}}, "hello moon", ("indieweb", "foo"), "cw"),
+            ({"add": {"category": ["bar"]}}, "hello moon", ("indieweb", "foo", "bar"), "cw"),
+            ({"delete": {"category": ["indieweb"]}}, "hello moon", ("foo", "bar"), "cw"),
+            ({"delete": ["category", "summary"]}, "hello moon", (), None),
+        ]
+        for change, text, tags, cw in steps:
+            _settled(mp, post_id)       # an edit waits while a copy is being sent
+            got = http.post("/micropub", json={"action": "update", "url": url, **change})
+            assert got.status_code == 200, got.text
+            post = get_post(mp.hub, post_id).post
+            assert (post.text, post.tags, post.content_warning) == (text, tags, cw)
+        refused = http.post("/micropub", json={"action": "update", "url": url, "add": {
+            "syndication": ["http://web.archive.org/web/2004/https://aaronpk.example/"]}})
+        nothing = http.post("/micropub", json={"action": "update", "url": url,
+                                               "replace": {"content": ["hello moon"]}})
+    assert refused.status_code == 400 and "cannot update syndication" in refused.text
+    assert nothing.status_code == 400 and "changes nothing" in nothing.text
+
+
+def _settled(mp, post_id: str) -> None:
+    for _ in range(400):
+        if all(d.status not in ("pending", "in_flight")
+               for d in get_post(mp.hub, post_id).deliveries):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the deliveries did not finish")
+
+
+def test_a_token_edits_only_posts_within_its_audiences(mp):
+    with mp.client(mp.wide) as http:
+        url = http.post("/micropub", data={"h": "entry", "content": "x",
+                                           "mp-syndicate-to": "public"}).headers["location"]
+    with mp.client(mp.friends) as http:
+        got = http.post("/micropub", json={"action": "update", "url": url,
+                                           "replace": {"content": ["y"]}})
+    assert got.status_code == 403 and got.json()["error"] == "forbidden"
+
+
 def test_a_real_micropub_client_library_creates_and_reads_back(mp):
     """``micropub`` from PyPI (a requests-based client) against the live hub."""
     client = micropub.Client(mp.url + "/micropub", mp.wide)
