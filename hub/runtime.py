@@ -21,6 +21,7 @@ from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
 from hub.ports import Publisher, TargetSpec
 from hub.store.db import Database
+from hub.store.people import PeopleCache
 
 
 class Publishers(Protocol):
@@ -107,6 +108,8 @@ class Hub:
     audit: AuditLog = field(default_factory=AuditLog)
     now: Callable[[], datetime] = utcnow
     waker: Waker = field(default_factory=NoWaker)
+    people: PeopleCache = field(default_factory=PeopleCache)
+    """The address book, read again only when it changed (``hub.store.people``)."""
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
         """Tell workers (in-process queue or arq) that these deliveries may be due now."""

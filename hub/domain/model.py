@@ -78,9 +78,23 @@ class PeopleSnapshot:
     lists: Mapping[str, frozenset[PersonId]] = field(default_factory=dict)
 
     def members(self, list_name: str) -> tuple[Person, ...]:
-        ids = self.lists.get(list_name, frozenset())
-        return tuple(sorted((self.people[i] for i in ids if i in self.people),
-                            key=lambda p: (p.name.casefold(), p.id)))
+        known = self._members.get(list_name)
+        if known is None:
+            ids = self.lists.get(list_name, frozenset())
+            known = self._members[list_name] = tuple(sorted(
+                (self.people[i] for i in ids if i in self.people),
+                key=lambda p: (p.name.casefold(), p.id)))
+        return known
+
+    @cached_property
+    def _members(self) -> dict[str, tuple[Person, ...]]:
+        # A snapshot is shared by every post until the address book changes: sort once.
+        return {}
+
+    @cached_property
+    def person_by_identity(self) -> Mapping[str, PersonId]:
+        """Each identity's value, case-folded, to the person it belongs to (built once)."""
+        return {i.value.casefold(): p.id for p in self.people.values() for i in p.identities}
 
     @cached_property
     def by_identity(self) -> Mapping[str, frozenset[PersonId]]:

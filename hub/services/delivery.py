@@ -30,7 +30,7 @@ from hub.errors import (
 from hub.policy.engine import route
 from hub.ports import Draft, Receipt
 from hub.runtime import Hub
-from hub.store.repos import people_snapshot, post_from_row
+from hub.store.repos import post_from_row
 from hub.store.tables import AccountRow, DeliveryRow, DeliveryStepRow, PostRow
 
 log = structlog.get_logger("hub.delivery")
@@ -169,7 +169,7 @@ def _recheck(hub: Hub, delivery_id: str, worker: str
             _finish(d, "cancelled", "cancelled: the post was deleted before it was sent", now)
             s.add(d)
             return Attempt("cancelled", d.last_error)
-        people = people_snapshot(s)
+        people = hub.people.snapshot(s)
         routing = route(post_from_row(post_row), policy, people, now, recheck=True)
         decision = next((x for x in routing.decisions if x.target.name == d.target), None)
         if decision is None or decision.target.account != d.account:
@@ -296,8 +296,7 @@ def _who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, rec
         if audience.get("kind") in ("recipients", "room-members"):
             # the platform says exactly who received it (refused addresses are not here)
             members = [m for m in members if m.identity.casefold() in reached]
-        by_identity = {i.value.casefold(): p.id for p in people.people.values()
-                       for i in p.identities}
+        by_identity = people.person_by_identity
         known = {m.identity.casefold() for m in members}
         for ident in sorted(reached - known):
             members.append(SnapshotMember(by_identity.get(ident), ident, None))

@@ -18,7 +18,6 @@ from sqlmodel import Session
 from hub.domain.model import Media, PeopleSnapshot, Post, PostId
 from hub.errors import InvalidInput
 from hub.runtime import Hub
-from hub.store.repos import people_snapshot
 from hub.store.tables import MediaRow
 
 MAX_TEXT = 50_000
@@ -173,7 +172,7 @@ def make_draft(hub: Hub, data: PostInput, author: Author, *, post_id: PostId,
     data = clean(data, now, check_text=check_text)
     with hub.db.read() as s:
         media = resolve_media(s, data.media, pending)
-        people = people_snapshot(s)
+        people = hub.people.snapshot(s)
     post = Post(id=post_id, text=data.text, audiences=tuple(data.audiences), created=now,
                 tags=tuple(data.tags), content_warning=data.content_warning,
                 language=data.language, schedule_at=data.schedule_at, media=media,

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from hub.domain.model import (
-    Identity,
-    IdentityKind,
     Media,
     PeopleSnapshot,
-    Person,
-    PersonId,
     Post,
     PostId,
 )
-from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow, PostRow
+from hub.store.people import read_people
+from hub.store.tables import PostRow
 
 
 def people_snapshot(session: Session) -> PeopleSnapshot:
-    """Every person with identities, and every list with its members, as of now."""
-    idents: dict[str, list[Identity]] = defaultdict(list)
-    for row in session.exec(select(IdentityRow).order_by(col(IdentityRow.id))):
-        idents[row.person_id].append(Identity(IdentityKind(row.kind), row.value))
-    people = {
-        PersonId(p.id): Person(PersonId(p.id), p.name, tuple(idents.get(p.id, ())))
-        for p in session.exec(select(PersonRow))
-    }
-    lists: dict[str, set[PersonId]] = {r.name: set() for r in session.exec(select(ListRow))}
-    for m in session.exec(select(ListMemberRow)):
-        lists.setdefault(m.list_name, set()).add(PersonId(m.person_id))
-    return PeopleSnapshot(people=people, lists={k: frozenset(v) for k, v in lists.items()})
+    """Every person with identities, and every list with its members, as of now (uncached:
+    services use ``hub.people.snapshot``, which reads this only when the book changed)."""
+    return read_people(session)
 
 
 def post_from_row(row: PostRow) -> Post:

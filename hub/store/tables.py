@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -328,3 +337,13 @@ class AnchorRow(SQLModel, table=True):
     sink: str = Field(max_length=100)
     location: str = Field(sa_type=Text)
     created: datetime = _ts()
+
+
+class PeopleVersionRow(SQLModel, table=True):
+    """One row whose ``n`` database triggers bump on every change to people, identities,
+    lists and memberships (``hub.store.people``: readers know when their snapshot is stale)."""
+
+    __tablename__ = "people_version"
+    id: int = Field(primary_key=True)
+    n: int = Field(default=0, sa_type=BigInteger)
+    tx: int | None = Field(default=None, sa_type=BigInteger)   # PostgreSQL: last bumping tx
