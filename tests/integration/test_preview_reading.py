@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.services.people import NewPerson, add_person
 from hub.services.posts import PostInput
 from hub.services.preview import preview_post
 
@@ -30,3 +31,31 @@ def test_preview_of_a_tag_in_the_content_warning(make_hub, sqlite_url):
     assert bsky.reasons[0].endswith("Found #Work in the content warning.")
     assert any(w.startswith("The tag #Work in the content warning holds for approval bsky")
                for w in preview.warnings)
+
+
+MENTION_POLICY = """\
+version: 1
+accounts: [bluesky:me, mastodon:main]
+targets:
+  bsky: {account: bluesky:me}
+  masto-public: {account: mastodon:main, visibility: public}
+audiences:
+  public: {reach: world, targets: [bsky, masto-public]}
+rules:
+  - id: review-client-mentions
+    hold: {mentions_member_of: [clients]}
+"""
+
+
+def test_a_bare_mention_of_a_clients_user_name_is_held_everywhere(make_hub, sqlite_url,
+                                                                  policy_dir):
+    """"@ana" may be ana@ any instance: without knowing better the hub holds it (fails
+    closed), and names the client it may be."""
+    (policy_dir / "hub.yaml").write_text(MENTION_POLICY)
+    hub = make_hub(sqlite_url)
+    add_person(hub, NewPerson("Ana", [("mastodon", "@ana@example.social")], ["clients"]))
+    preview = preview_post(hub, PostInput(text="thanks @ana", audiences=["public"]))
+    assert {t.target: t.outcome for t in preview.targets} == {"masto-public": "hold",
+                                                              "bsky": "hold"}
+    bsky = next(t for t in preview.targets if t.target == "bsky")
+    assert bsky.reasons[0].endswith("Found @ana in the text (Ana, in clients).")
