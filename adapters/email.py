@@ -13,6 +13,7 @@ import json
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from typing import ClassVar, Literal
@@ -99,6 +100,15 @@ class EmailPublisher:
     async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
         return await asyncio.to_thread(self._send_all, draft, key, _SyncSteps(steps))
 
+    def correction(self, draft: Draft, *, original: Receipt) -> Draft:
+        """``hub.ports.Corrector``: the new version as a reply to the message it corrects
+        (``In-Reply-To`` its Message-ID, so mail clients thread them), subject "Correction:"."""
+        original_key = original.remote_id.strip("<>").partition("@")[0]
+        subject = f"Correction: {draft.payload.get('subject') or ''}".strip()
+        body = ("This corrects an earlier message. It now reads:\n\n" + draft.parts[0])
+        return replace(draft, parts=(body,), payload={**draft.payload, "subject": subject,
+                                                      "corrects": original_key})
+
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         return None   # sent mail cannot be recalled; the hub reports it as still delivered
 
@@ -170,6 +180,9 @@ class EmailPublisher:
         msg["Subject"] = str(draft.payload.get("subject") or "")
         suffix = f".{to.person_id}" if to else ""
         msg["Message-ID"] = f"<{key}{suffix}@{domain}>"
+        if draft.payload.get("corrects"):
+            msg["In-Reply-To"] = msg["References"] = \
+                f"<{draft.payload['corrects']}{suffix}@{domain}>"
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(draft.parts[0])   # set_content drops Content-* headers set before it
         if draft.payload.get("language"):

@@ -64,7 +64,7 @@ class PrefixedSteps:
 async def run_copy_edits(hub: Hub, post_id: str) -> None:
     """Run every pending copy edit of the post (also ones whose lease ran out)."""
     for edit_id in await asyncio.to_thread(_due, hub, post_id):
-        if await asyncio.to_thread(_claim, hub, edit_id):
+        if await asyncio.to_thread(claim, hub, edit_id):
             await _run_one(hub, edit_id)
 
 
@@ -79,7 +79,8 @@ def _due(hub: Hub, post_id: str) -> list[str]:
             .order_by(col(CopyEditRow.created))))
 
 
-def _claim(hub: Hub, edit_id: str) -> bool:
+def claim(hub: Hub, edit_id: str) -> bool:
+    """Take the lease on a pending copy edit (or one whose lease ran out)."""
     now = hub.now()
     with hub.db.transaction() as s:
         result = s.execute(update(CopyEditRow).where(

@@ -57,15 +57,17 @@ class EditResult:
 
 
 async def edit_post(hub: Hub, post_id: str, change: EditInput, author: Author, *,
-                    confirm: str) -> EditResult:
+                    confirm: str, run: bool = True) -> EditResult:
     """Apply the edit previewed as ``confirm`` (its ``EditPlan.digest``), then change every
-    copy once. ``Conflict`` if the preview is stale; nothing is written then."""
+    copy once (``run=False``: leave that to a later ``run_copy_edits``). ``Conflict`` if the
+    preview is stale; nothing is written then."""
     plan = await asyncio.to_thread(plan_edit, hub, post_id, change, author)
     if confirm != plan.digest:
         raise Conflict("what this edit would do changed since its preview (or the preview was "
                        "not confirmed): preview it again and confirm the new answer")
     await asyncio.to_thread(_write, hub, plan, author.name)
-    await run_copy_edits(hub, post_id)
+    if run:
+        await run_copy_edits(hub, post_id)
     return EditResult(plan, await asyncio.to_thread(copy_versions, hub, post_id))
 
 

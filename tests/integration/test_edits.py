@@ -162,3 +162,26 @@ async def test_bad_edits_get_a_clear_refusal_and_change_nothing(database_url, ma
     await delete_everywhere(hub, view.post.id)
     with pytest.raises(Conflict, match="was deleted"):
         plan_edit(hub, view.post.id, EditInput(text="Hi!"), Author())
+
+
+async def test_a_feed_entry_is_updated_in_place_for_the_same_members(database_url, make_hub,
+                                                                    fakes):
+    from hub.services.feeds import feed_links, read_feed
+    from hub.services.people import NewPerson, add_person
+    from web.routes.feeds import render_atom
+
+    hub = make_hub(database_url)
+    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
+    view = submit_post(hub, PostInput("Picnic on Satuday", ["friends"]), Author())
+    await _publish(hub)
+    [link] = feed_links(hub, "friends")
+    token = link.url.split("token=", 1)[1]
+    hub.now.advance(60)
+    change = EditInput(text="Picnic on Saturday")
+    await edit_post(hub, view.post.id, change, Author(),
+                    confirm=plan_edit(hub, view.post.id, change, Author()).digest)
+    [entry] = read_feed(hub, "friends", token).entries
+    assert entry.text == "Picnic on Saturday" and entry.updated == hub.now()
+    atom = render_atom(read_feed(hub, "friends", token), base="http://hub.test").decode()
+    assert f"<updated>{hub.now().isoformat()}</updated>" in atom
+    assert f"<published>{entry.published.isoformat()}</published>" in atom
