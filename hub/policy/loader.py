@@ -222,7 +222,9 @@ def load_policy(directory: Path, specs: Mapping[str, type[TargetSpec]]) -> Polic
         # name and length framed so that moving bytes between files changes the digest
         digest.update(f"{path.name}\0{len(doc.raw)}\0".encode())
         digest.update(doc.raw)
-    return builder.build(digest.hexdigest())
+    policy = builder.build(digest.hexdigest())
+    policy.compiled  # noqa: B018  (compiled once at load: route() never pays for it)
+    return policy
 
 
 @dataclass(frozen=True)
