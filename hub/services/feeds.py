@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub.crypto import same
 from hub.domain.events import FeedAccessRevoked, FeedFetched
@@ -14,6 +14,7 @@ from hub.runtime import Hub
 from hub.services.edit_versions import carried_content
 from hub.services.people import find_person
 from hub.store.tables import (
+    AuditRow,
     DeliveryRow,
     FeedMemberRow,
     ListMemberRow,
@@ -111,21 +112,24 @@ class FeedView:
 
 
 def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
-    """The posts this member was sent through this feed; logs the fetch in the audit.
+    """The posts this member was sent through this feed; logs the fetch in the audit (once
+    per person, feed and hour unless new posts were shown).
 
-    Any wrong, revoked or stale token, or a person no longer in the list, is NotFound."""
+    Any wrong, revoked or stale token, an unknown feed, or a person no longer in the list, is
+    NotFound, after the same lookups and MAC in every case: the time taken does not tell
+    which feed names exist."""
     person_id, _, _ = token.partition(".")
-    try:
-        list_name = _list_of(hub, feed)
-    except NotFound:
-        raise NotFound("no such feed") from None
+    list_name = feeds_in_policy(hub).get(feed)
     now = hub.now()
     with hub.db.transaction() as s:
         row = s.get(FeedMemberRow, (feed, person_id))
         person = s.get(PersonRow, person_id)
-        if (row is None or row.revoked is not None or person is None
-                or not same(token, _token(hub, feed, person_id, row))
-                or s.get(ListMemberRow, (list_name, person_id)) is None):
+        member = s.get(ListMemberRow, (list_name or "", person_id))
+        expected = _token(hub, feed, person_id, row or FeedMemberRow(feed=feed,
+                                                                    person_id=person_id))
+        genuine = same(token, expected)
+        if (not genuine or list_name is None or row is None or row.revoked is not None
+                or person is None or member is None):
             raise NotFound("no such feed")
         q = (select(PostRow, DeliveryRow)
              .join(DeliveryRow, col(DeliveryRow.post_id) == col(PostRow.id))
@@ -144,8 +148,33 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
                                      delivery.finished or post.created, edited))
             if len(entries) >= limit:
                 break
-        hub.audit.append(s, FeedFetched(actor=f"feed-reader:{person_id}", subject=person_id,
-                                        feed=feed, post_ids=[e.post_id for e in entries]),
-                         now=now)
+        post_ids = [e.post_id for e in entries]
+        if not _fetched_this_hour(s, feed, person_id, post_ids, now):
+            hub.audit.append(s, FeedFetched(actor=f"feed-reader:{person_id}",
+                                            subject=person_id, feed=feed, post_ids=post_ids),
+                             now=now)
         return FeedView(feed, person.name, entries,
                         max((e.published for e in entries), default=now))
+
+
+def _fetched_this_hour(s: Session, feed: str, person_id: str, shown: list[str],
+                       now: datetime) -> bool:
+    """Whether this hour's audit already says this person fetched these posts from this feed
+    (so a link holder cannot grow the log by fetching in a loop)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    rows = s.exec(select(AuditRow).where(AuditRow.name == FeedFetched.name,
+                                         AuditRow.subject == person_id,
+                                         col(AuditRow.created) >= hour))
+    return any(r.payload.get("feed") == feed and set(shown) <= set(r.payload.get("post_ids", []))
+               for r in rows)
+
+
+def retire_member_links(hub: Hub, s: Session, list_name: str, person_id: str) -> None:
+    """A person left ``list_name``: their links to its feeds die for good, so being added
+    again later gives them a new link rather than reviving the old one."""
+    for feed, feed_list in feeds_in_policy(hub).items():
+        row = s.get(FeedMemberRow, (feed, person_id)) if feed_list == list_name else None
+        if row is not None:
+            row.generation += 1
+            row.scheme = 2
+            s.add(row)

@@ -219,6 +219,8 @@ def remove_person(hub: Hub, ref: str, *, actor: str = "owner") -> str:
 def change_lists(hub: Hub, list_name: str, *, add: Iterable[str] = (),
                  remove: Iterable[str] = (), actor: str = "owner") -> tuple[list[str], list[str]]:
     """Add/remove people (by id, name or identity) to/from a list, creating the list."""
+    from hub.services.feeds import retire_member_links
+
     now = hub.now()
     with hub.db.transaction() as s:
         _ensure_list(hub, s, list_name)
@@ -234,6 +236,7 @@ def change_lists(hub: Hub, list_name: str, *, add: Iterable[str] = (),
             if m is None:
                 raise InvalidInput(f"{p.name} is not in {list_name}", field="person")
             s.delete(m)
+            retire_member_links(hub, s, list_name, p.id)   # re-adding gives a new feed link
             removed.append(p.id)
         if added or removed:
             hub.audit.append(s, ListMembershipChanged(actor=actor, subject=list_name,

@@ -1,5 +1,6 @@
-"""Security headers for every HTML response: a strict Content-Security-Policy (no inline
-script or style, nothing from other origins), no framing, no sniffing, no caching."""
+"""Security headers: for every HTML page a strict Content-Security-Policy (no inline script or
+style, nothing from other origins), no framing and no caching; no caching of API answers (JSON,
+exports) either, since they hold private posts and audit data; no sniffing anywhere."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class SecurityHeaders:
                     headers.setdefault("X-Frame-Options", "DENY")
                     headers.setdefault("Cache-Control", "no-store")
                     headers.setdefault("Referrer-Policy", "same-origin")
+                elif (scope["path"].startswith("/api/")
+                      or headers.get("content-type", "").startswith("application/json")):
+                    headers.setdefault("Cache-Control", "no-store")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
             await send(message)
 
