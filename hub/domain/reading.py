@@ -7,7 +7,8 @@ token says which field it was found in, its span there and which *readers* find 
 - ``"mastodon"`` — Mastodon's own parser (``Tag::HASHTAG_RE``, ``Account::MENTION_RE``; tags and
   mentions inside a link are not read, as Mastodon's extractor drops them);
 - ``"bluesky"``  — Bluesky's ``detectFacets`` (``@atproto/api``): its spans are exactly the facets
-  the app would make; use ``reading.by("bluesky", Field.TEXT)`` for facets;
+  the app would make, except that a link glued to an emoji (``🚀https://…``) is a link too; use
+  ``reading.by("bluesky", Field.TEXT)`` for facets;
 - ``"visual"``   — either parser run on the text as a person reads it: default-ignorable code points
   (zero-width joiner/non-joiner, variation selectors …) removed and each character NFKC-normalised
   (``＃`` is ``#``, ``ｋ`` is ``k``), spans mapped back to the original string. ``#ki\u200dds``
