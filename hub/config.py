@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         toml_file="hub.toml",
         extra="forbid",
         hide_input_in_errors=True,   # a refused secret key never appears in the message
+        use_attribute_docstrings=True,   # the docstrings below are what `hub config` prints
     )
 
     data_dir: Path = Path("var")
@@ -49,8 +50,9 @@ class Settings(BaseSettings):
     policy_dir: Path = Path("policies")
     """The owner's policy files (``*.yaml``); examples in ``policy_dir/tests``."""
     secret_key: SecretStr | None = None
-    """Key for encrypting platform credentials at rest. Empty: read ``<data_dir>/secret.key``
-    (``hub init`` creates it with mode 0600)."""
+    """The key behind credential encryption, feed links and sessions (separate HKDF subkeys):
+    at least 32 random bytes as base64 or hex, or a passphrase of 24+ characters (stretched
+    with argon2id). Empty: read ``<data_dir>/secret.key`` (``hub init`` creates it, 0600)."""
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

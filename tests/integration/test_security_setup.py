@@ -76,3 +76,14 @@ def test_first_visit_setup_needs_the_code_that_hub_init_printed(hub_env, tmp_pat
                                             "csrf_token": csrf_of(client.get("/posts").text)})
         assert again.status_code in (401, 403)                        # used up
     assert "/setup?code=" not in run_hub("init", env=hub_env).stdout
+
+
+def test_hub_config_documents_every_setting_and_hides_secrets(hub_env):
+    key = "correct horse battery staple, orbiting Lisbon"
+    out = run_hub("config", env={**hub_env, "HUB_SECRET_KEY": key,
+                                 "HUB_ALLOWED_HOSTS": "hub.example.org"}).stdout
+    for name in ("HUB_ALLOWED_HOSTS = hub.example.org", "HUB_TRUSTED_PROXIES = (empty)",
+                 "HUB_SESSION_IDLE_HOURS = 12.0", "HUB_SECRET_KEY = (set)",
+                 "HUB_PREVIOUS_SECRET_KEY = (unset)", "DNS-rebinding", "argon2id"):
+        assert name in out, name
+    assert key not in out

@@ -8,6 +8,7 @@ import click
 from hub.entrypoints.cli import (
     accounts,
     audit,
+    config,
     edits,
     feeds,
     people,
@@ -24,7 +25,8 @@ def main() -> None:
     """Write once; publish only where your policy permits; audit who could see what."""
 
 
-for _module in (setup, tokens, posts, edits, people, policy, feeds, audit, accounts):
+for _module in (setup, config, tokens, posts, edits, people, policy, feeds, audit,
+                accounts):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 
