@@ -216,7 +216,7 @@ def _open(settings: Settings, *, require_schema: bool) -> tuple[Database, Secret
         raise HubError("the hub is not initialised: run `hub init` first")
     previous = settings.previous_secret_key
     box = SecretBox(key, previous_key=previous.get_secret_value() if previous else None)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     if require_schema and current_revision(engine) is None:
         engine.dispose()
         raise HubError("the database has no schema: run `hub init` (or `hub db upgrade`)")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     """Base URL people use to reach the hub (feed links). Empty: http://host:port."""
     workers: int = 2
     """In-process worker tasks (embedded mode)."""
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    """PostgreSQL connections one process keeps open (``hub worker`` uses at least its
+    ``--concurrency`` + 4): no connection is opened and closed per request or delivery."""
     lease_seconds: int = 120
     """How long a claimed delivery stays claimed before another worker may take it over."""
     sweep_seconds: float = 5.0

@@ -77,7 +77,9 @@ async def _startup(ctx: dict[str, Any]) -> None:
                                                  thread_name_prefix="hub-job"))
     if "hub" not in ctx:      # tests hand in a hub built with fakes through the ports
         # a bad policy stops the worker here, with file:line
-        runtime = await asyncio.to_thread(bootstrap, settings, Mode.WORKER)
+        pool = max(settings.db_pool_size, ctx["concurrency"] + 4)   # a connection per job
+        runtime = await asyncio.to_thread(
+            bootstrap, settings.model_copy(update={"db_pool_size": pool}), Mode.WORKER)
         ctx["runtime"] = runtime
         ctx["hub"] = runtime.hub
     hub: Hub = ctx["hub"]

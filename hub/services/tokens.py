@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from hub.crypto import hash_token, new_token_secret
@@ -66,24 +68,38 @@ def create_token(hub: Hub, name: str, scopes: Sequence[str],
     return row, secret
 
 
+LAST_USED_EVERY = timedelta(minutes=1)
+"""``last_used`` is kept to the minute: writing it on every request would make each API call a
+write transaction (on SQLite, a turn at the one write lock that posts and deliveries queue for)."""
+
+
 def authenticate(hub: Hub, header: str | None) -> TokenIdentity:
-    """``Authorization: Bearer hub_...`` -> the token's identity; AuthError (401) otherwise."""
+    """``Authorization: Bearer hub_...`` -> the token's identity; AuthError (401) otherwise.
+
+    A read; ``last_used`` is written only when it is a minute old or more."""
     if not header or not header.lower().startswith("bearer "):
         raise AuthError("send the API token as 'Authorization: Bearer hub_…'")
     presented = header[7:].strip()
-    with hub.db.transaction() as s:
+    now = hub.now()
+    with hub.db.read() as s:
         row = s.exec(select(TokenRow).where(TokenRow.token_hash == hash_token(presented))
                      ).first()
         if row is None or row.revoked is not None:
             raise AuthError("this API token is not valid (wrong, or revoked)")
-        row.last_used = hub.now()
-        s.add(row)
-        return TokenIdentity(row.id, row.name, frozenset(row.scopes),
-                             frozenset(row.audiences) if row.audiences is not None else None)
+        identity = TokenIdentity(row.id, row.name, frozenset(row.scopes),
+                                 frozenset(row.audiences) if row.audiences is not None else None)
+        stale = row.last_used is None or now - row.last_used >= LAST_USED_EVERY
+    if stale:
+        with hub.db.transaction() as s:
+            s.execute(update(TokenRow).where(
+                col(TokenRow.id) == identity.id,
+                or_(col(TokenRow.last_used).is_(None),
+                    col(TokenRow.last_used) <= now - LAST_USED_EVERY)).values(last_used=now))
+    return identity
 
 
 def list_tokens(hub: Hub) -> list[TokenRow]:
-    with hub.db.transaction() as s:
+    with hub.db.read() as s:
         return list(s.exec(select(TokenRow).order_by(col(TokenRow.created))))
 
 

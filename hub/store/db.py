@@ -68,8 +68,12 @@ def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
                                    f"(this one has {len(value)})", field=column.name)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Create the engine for ``url`` (sqlite:/// or postgresql+psycopg://)."""
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """Create the engine for ``url`` (sqlite:/// or postgresql+psycopg://).
+
+    PostgreSQL connections stay open in a pool of ``pool_size`` (sized by the caller to the
+    threads that use it at once), without a ping before each use: a connection the server
+    closed fails its statement and is replaced, and none lives longer than an hour."""
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
@@ -94,8 +98,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
-                           hide_parameters=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                           pool_recycle=3600, hide_parameters=True)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
