@@ -108,6 +108,28 @@ def test_a_denied_tag_shows_the_denial_before_sending(page, site):
     expect(preview_target(page, "bsky")).to_have_attribute("data-outcome", "allow")
 
 
+def test_send_asks_when_a_network_cannot_carry_it_and_the_result_is_not_green(page, site):
+    log_in(page, site)
+    page.fill("#text", "A long thought. " * 25)                        # 400 characters
+    page.check("input[name=audiences][value=public]")
+    expect(preview_target(page, "bsky").locator(".badge")).to_have_text("cannot carry it")
+    page.click("#send")
+    confirm = page.locator("#confirm-send")
+    expect(confirm).to_contain_text("Not every target can take this post")
+    expect(confirm).to_contain_text("bsky: cannot carry it")
+    expect(page.locator("#text")).to_have_value("A long thought. " * 25)
+    shot(page, "08b-compose-confirm")
+    assert list_posts(site.hub) == []
+    page.click("#send-others")
+    flash = page.locator(".flash")
+    expect(flash).to_contain_text("Sending to 1 of 2 targets: masto-public; bsky cannot carry it")
+    expect(flash).to_have_class(re.compile(r"flash-warn"))
+    ok, warn = (page.evaluate(f"getComputedStyle(document.querySelector('{sel}'))"
+                              ".backgroundColor") for sel in (".flash", "body"))
+    assert ok != warn                                   # not the page's colour, and not green
+    assert ok != "rgb(228, 243, 232)"
+
+
 def test_held_and_failed_deliveries_can_be_approved_retried_and_deleted(page, site):
     site.fakes["bluesky:me"].fail_next(1, PermanentDeliveryError(
         "the network refused the post: rate limited for today", platform="bluesky"))

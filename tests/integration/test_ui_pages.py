@@ -194,3 +194,38 @@ def test_delete_everywhere_says_which_copies_stay_live(site, owner):
     with hub.db.read() as s:
         names = [e.name for e in hub.audit.events(s, post_id=view.post.id)]
     assert "PostDeleted" in names and names.count("DeliveryDeleted") == 3
+
+
+def test_send_asks_first_when_a_target_cannot_carry_the_post(site, owner):
+    hub, _ = site
+    token = csrf_of(owner.get("/compose").text)
+    long = {"csrf_token": token, "text": "y" * 400, "audiences": "public", "tags": "",
+            "content_warning": "", "language": "", "schedule_at": "", "tz": "UTC",
+            "action": "send"}
+    r = owner.post("/compose", data=long)
+    assert r.status_code == 200 and 'id="confirm-send"' in r.text
+    assert "Not every target can take this post" in r.text
+    assert "bsky: cannot carry it — bsky: text is 400 characters" in r.text
+    assert 'value="send-others"' in r.text and 'href="/compose" id="cancel-send"' in r.text
+    assert "y" * 400 + "</textarea>" in r.text                  # nothing typed is lost
+    assert list_posts(hub) == []
+
+    r = owner.post("/compose", data={**long, "action": "send-others"})
+    assert r.status_code == 303
+    page = owner.get(r.headers["location"])
+    assert 'class="flash flash-warn"' in page.text
+    assert "Sending to 1 of 2 targets: masto-public; bsky cannot carry it" in page.text
+    [view] = list_posts(hub)
+    assert {d.target: d.status for d in view.deliveries}["bsky"] == "rejected"
+
+    stopped = {**long, "text": "at home", "tags": "private"}
+    for action in ("send", "send-others"):      # nothing to send to: never sent, never offered
+        r = owner.post("/compose", data={**stopped, "action": action})
+        assert r.status_code == 200 and "Nothing can be delivered" in r.text
+        assert 'value="send-others"' not in r.text
+        assert "masto-public: stopped by the policy" in r.text
+    assert len(list_posts(hub)) == 1
+
+    r = owner.post("/compose", data={**long, "text": "short and fine"})
+    assert r.status_code == 303
+    assert 'class="flash flash-ok"' in owner.get(r.headers["location"]).text

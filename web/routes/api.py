@@ -16,6 +16,7 @@ from hub.errors import InvalidInput
 from hub.media import store_media
 from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
 from hub.services.posts import approve, get_post, list_posts, submit_post
+from hub.services.send_report import report_from_view
 from web.deps import ApproveToken, HubDep, PostToken, ReadToken
 
 
@@ -122,7 +123,8 @@ async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONRe
                      schedule_at=body.schedule_at,
                      media=[MediaRef(m.sha256, m.alt) for m in body.media])
     view = await run_in_threadpool(submit_post, hub, data, token.author)
-    return JSONResponse(view.as_json(), status_code=202,
+    answer = {**view.as_json(), **report_from_view(view).as_json()}
+    return JSONResponse(answer, status_code=202,
                         headers={"Location": f"/api/posts/{view.post.id}"})
 
 

@@ -21,6 +21,7 @@ from web.ui._guard import CSRF_COOKIE, SESSION_COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FLASH_COOKIE = "hub_flash"
+_KIND_MARK = "\x1f"    # between a flash message's kind and its text
 
 STATUS_WORDS = {
     "pending": "waiting", "in_flight": "sending", "published": "published", "failed": "failed",
@@ -97,9 +98,11 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
            status: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.ui_templates
     flash = _read_flash(request)
+    kind, _, message = (flash or "").rpartition(_KIND_MARK)
     ctx = {"csrf_token": csrf_token(request),
            "logged_in": bool(getattr(request.state, "owner", False)),
-           "flash": flash, "section": "", **(context or {})}
+           "flash": message or None, "flash_kind": kind if kind in ("warn", "bad") else "ok",
+           "section": "", **(context or {})}
     response = templates.TemplateResponse(request, name, ctx, status_code=status,
                                           headers=dict(headers or {}))
     new_csrf = getattr(request.state, "new_csrf", None)
@@ -111,11 +114,14 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     return response
 
 
-def redirect(request: Request, url: str, *, flash: str | None = None) -> RedirectResponse:
-    """Post/redirect/get, with an optional one-time message for the next page."""
+def redirect(request: Request, url: str, *, flash: str | None = None,
+             kind: str = "ok") -> RedirectResponse:
+    """Post/redirect/get, with an optional one-time message (``ok``, ``warn`` or ``bad``) for
+    the next page."""
     response = RedirectResponse(url, status_code=303)
     if flash:
-        encoded = base64.urlsafe_b64encode(flash[:500].encode()).decode()
+        marked = (f"{kind}{_KIND_MARK}" if kind != "ok" else "") + flash[:500]
+        encoded = base64.urlsafe_b64encode(marked.encode()).decode()
         sig = request.app.state.hub.box.sign("flash", encoded)
         response.set_cookie(FLASH_COOKIE, f"{encoded}.{sig}", httponly=True, samesite="lax",
                             secure=secure(request), path="/", max_age=120)

@@ -26,6 +26,7 @@ from hub.services.drafts import (
 )
 from hub.services.posts import submit_post
 from hub.services.preview import Preview, preview_post
+from hub.services.send_report import SendReport, report_from_preview, report_from_view
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
@@ -113,10 +114,11 @@ def _upload_new(hub: Hub, form: FormData, draft: ComposeForm) -> None:
 
 
 def _page(request: Request, hub: Hub, draft: ComposeForm, preview: Preview | None,
-          error: HubError | None = None, status: int = 200) -> Response:
+          error: HubError | None = None, status: int = 200,
+          confirm: SendReport | None = None) -> Response:
     policy = hub.policies.current
     return render(request, "compose/form.html", {
-        "section": "compose", "form": draft, "preview": preview,
+        "section": "compose", "form": draft, "preview": preview, "confirm": confirm,
         "audiences": list(policy.audiences.values()),
         "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
         "error": error.message if error else "",
@@ -147,14 +149,23 @@ def compose_preview(request: Request, hub: HubDep, owner: Owner, form: CsrfForm)
 
 @router.post("/compose")
 def compose_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
-    """Send (or, with the Preview button, show the preview without JavaScript)."""
+    """Send (or, with the Preview button, show the preview without JavaScript).
+
+    When the preview already knows a target cannot carry the post, or that nothing would go out,
+    the page asks first: send to the others, fix, or cancel."""
     draft = ComposeForm.from_form(form)
     preview: Preview | None = None
+    action = form.get("action")
     try:
         _upload_new(hub, form, draft)
         data = draft.to_input()
-        if form.get("action") == "preview":
+        if action == "preview":
             return _page(request, hub, draft, preview_post(hub, data, Author()))
+        preview = preview_post(hub, data, Author())
+        report = report_from_preview(preview)
+        if not preview.problem and report.needs_confirmation and not (
+                action == "send-others" and report.deliverable):
+            return _page(request, hub, draft, preview, confirm=report)
         view = submit_post(hub, data, Author())
     except HubError as exc:
         try:
@@ -162,8 +173,12 @@ def compose_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) 
         except HubError:
             preview = None
         return _page(request, hub, draft, preview, exc, status=exc.status)
+    sent = report_from_view(view)
     message = ("Scheduled." if view.status == "scheduled" else
                "Waiting for your approval." if view.status == "awaiting approval" else "Sent.")
+    if sent.warnings:
+        return redirect(request, f"/posts/{view.post.id}", flash=sent.summary + ".",
+                        kind="warn" if sent.deliverable else "bad")
     return redirect(request, f"/posts/{view.post.id}", flash=message)
 
 

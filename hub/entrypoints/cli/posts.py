@@ -69,6 +69,7 @@ def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
     from hub.media import store_media
     from hub.services.drafts import Author, MediaRef, PostInput, check_image_count
     from hub.services.posts import submit_post
+    from hub.services.send_report import report_from_view
 
     hub = open_hub()
     check_image_count(len(images))          # before storing any of them
@@ -79,12 +80,18 @@ def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
     data = PostInput(text=text, audiences=audiences, tags=tags, content_warning=content_warning,
                      language=language, schedule_at=_parse_when(schedule), media=media)
     view = submit_post(hub, data, Author("owner"))
+    report = report_from_view(view)
     if as_json:
-        echo_json(view.as_json())
+        echo_json({**view.as_json(), **report.as_json()})
     else:
         print_post(view)
-        if running_pid(hub.settings) is None:
+        for warning in report.warnings:
+            click.echo(f"  ! {warning}")
+        click.echo(report.summary)
+        if report.deliverable and running_pid(hub.settings) is None:
             click.echo("(no running hub found: deliveries go out when `hub serve` runs)")
+    if not report.deliverable:
+        raise SystemExit(1)
 
 
 @click.command()

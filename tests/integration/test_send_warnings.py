@@ -1,0 +1,59 @@
+"""Before and after sending, the hub says which targets will not get a post and why: the API
+answers ``warnings`` and a one-line ``summary``; ``hub post`` prints them and exits non-zero
+when nothing can be delivered."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from hub.services.posts import list_posts
+from tests.integration import test_http
+from tests.integration.test_cli import env, hub  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.integration
+live = test_http.live
+
+
+def test_api_answers_warnings_and_a_summary_for_a_phone_shortcut(live):
+    hub_, server, token = live
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, headers=auth) as client:
+        r = client.post("/api/posts", json={"text": "x" * 400, "audiences": ["public"]})
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["deliverable"] is True
+        assert body["summary"].startswith("Sending to 1 of 2 targets: masto-public")
+        assert "bsky cannot carry it (bsky: text is 400 characters" in body["summary"]
+        assert body["warnings"] == ["bsky: cannot carry it — bsky: text is 400 characters; "
+                                    "bluesky:me takes 300"]
+
+        r = client.post("/api/posts", json={"text": "home", "audiences": ["public"],
+                                             "tags": ["private"]})
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert body["deliverable"] is False and body["deliveries"] == []
+        assert body["summary"].startswith("Nothing can be delivered: bsky stopped (")
+        assert [w.split(":")[0] for w in body["warnings"]] == ["bsky", "masto-public"]
+        assert all("stopped by the policy" in w for w in body["warnings"])
+
+        r = client.post("/api/posts", json={"text": "hi", "audiences": ["friends"]})
+        body = r.json()
+        assert body["warnings"] == [] and body["deliverable"] is True
+        assert body["summary"] == "Sending to 2 of 2 targets: friends-feed, friends-mail"
+    assert len(list_posts(hub_)) == 3
+
+
+def test_cli_prints_warnings_and_fails_when_nothing_can_be_delivered(env):  # noqa: F811
+    hub("init")
+    out = hub("post", "home", "--audience", "public", "--tag", "private", code=1)
+    assert "! bsky: stopped by the policy" in out
+    assert "! masto-public: stopped by the policy" in out
+    assert "Nothing can be delivered: bsky stopped" in out
+    data = json.loads(hub("post", "home", "--audience", "public", "--tag", "private", "--json",
+                          code=1))
+    assert data["deliverable"] is False and len(data["warnings"]) == 2
+    out = hub("post", "dinner at 8", "--audience", "friends")
+    assert "Sending to 2 of 2 targets" in out and "!" not in out
