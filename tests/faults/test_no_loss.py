@@ -27,6 +27,7 @@ from sqlmodel import col, select
 
 from hub.services.posts import FINAL
 from hub.store.tables import AuditRow, DeliveryRow, PostRow
+from tests.faults.channels import Webhook
 from tests.faults.conftest import Cluster, cluster, post, require_services
 from tests.faults.platforms import Bluesky, Email, Feed, Mastodon, Platform, every_target
 from tests.faults.smtp import Received
@@ -47,7 +48,9 @@ def platforms(pds: Any) -> list[Platform]:
     chosen: list[Platform] = [Email(), Feed(), Mastodon()]
     bluesky = Bluesky(pds)
     bluesky.merge_into(chosen)
-    return [*chosen, bluesky]
+    webhook = Webhook()
+    webhook.merge_into(chosen)
+    return [*chosen, bluesky, webhook]
 
 
 @dataclass(frozen=True)
