@@ -39,6 +39,7 @@ _BLUESKY = str(ROOT / "tests" / "integration" / "bluesky")
 if _BLUESKY not in sys.path:
     sys.path.append(_BLUESKY)
 from tests.integration.bluesky.conftest import pds  # noqa: E402, F401, I001
+from tests.integration.matrix.conftest import synapse  # noqa: E402, F401, I001
 
 pytestmark = pytest.mark.integration
 

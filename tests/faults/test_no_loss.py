@@ -27,7 +27,7 @@ from sqlmodel import col, select
 
 from hub.services.posts import FINAL
 from hub.store.tables import AuditRow, DeliveryRow, PostRow
-from tests.faults.channels import Webhook
+from tests.faults.channels import MatrixRoom, Webhook
 from tests.faults.conftest import Cluster, cluster, post, require_services
 from tests.faults.platforms import Bluesky, Email, Feed, Mastodon, Platform, every_target
 from tests.faults.smtp import Received
@@ -43,14 +43,16 @@ TERMINAL = {"DeliverySucceeded": "published", "DeliveryFailed": "failed",
 SECRET_TARGETS = ("clients-mail", "masto-public", "bsky")
 
 
-def platforms(pds: Any) -> list[Platform]:
+def platforms(pds: Any, synapse: Any) -> list[Platform]:
     """The platforms under test, each read back by the test itself."""
     chosen: list[Platform] = [Email(), Feed(), Mastodon()]
     bluesky = Bluesky(pds)
     bluesky.merge_into(chosen)
     webhook = Webhook()
     webhook.merge_into(chosen)
-    return [*chosen, bluesky, webhook]
+    room = MatrixRoom(synapse)
+    room.merge_into(chosen)
+    return [*chosen, bluesky, webhook, room]
 
 
 @dataclass(frozen=True)
@@ -177,10 +179,11 @@ def _wait_final(c: Cluster, deadline: float) -> list[DeliveryRow]:
 
 
 @pytest.mark.timeout(480)
-def test_nothing_lost_duplicated_or_leaked_under_faults(tmp_path: Path, pds: Any) -> None:
+def test_nothing_lost_duplicated_or_leaked_under_faults(tmp_path: Path, pds: Any,
+                                                        synapse: Any) -> None:
     require_services()
     rng = random.Random(SEED)
-    under_test = platforms(pds)
+    under_test = platforms(pds, synapse)
     targets = {name for name, _ in every_target(under_test)}
     rules = ("  - id: secret-stays-home\n    deny: {tags: [secret], targets: ["
              + ", ".join(t for t in SECRET_TARGETS if t in targets) + "]}\n")
