@@ -112,6 +112,9 @@ class EmailPublisher:
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         return None   # sent mail cannot be recalled; the hub reports it as still delivered
 
+    async def aclose(self) -> None:
+        """Nothing to close: each publish opens and ends its own SMTP session."""
+
     def _send_all(self, draft: Draft, key: str, steps: _SyncSteps) -> Receipt:
         domain = parseaddr(self.settings.from_addr)[1].rpartition("@")[2] or "hub.invalid"
         sent: list[str] = []

@@ -6,8 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.domain.model import IdentityKind, Reach
+from hub.ports import EditWay, PlatformFacts
 
 
 class EmailOptions(BaseModel):
@@ -28,6 +28,9 @@ class EmailSpec:
     platform: ClassVar[str] = "email"
     options: ClassVar[type[BaseModel]] = EmailOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="email", reaches_people="by email", identity=IdentityKind.EMAIL,
+        recall="sent email cannot be recalled: it stays in the recipients' inboxes")
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

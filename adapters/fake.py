@@ -71,3 +71,6 @@ class FakePublisher:
             self.edited.append((receipt.remote_id, draft))
             await steps.record(name, "1")
         return receipt
+
+    async def aclose(self) -> None:
+        """Nothing to close: this publisher holds no client."""

@@ -52,6 +52,9 @@ class FeedPublisher:
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         return None   # the web layer stops listing deleted posts
 
+    async def aclose(self) -> None:
+        """Nothing to close: this publisher holds no client."""
+
 
 def build(connection: Connection, credentials: CredentialStore, *,
           media_loader: MediaLoader | None = None) -> FeedPublisher:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.ports import EditWay, PlatformFacts
 
 
 class FeedOptions(BaseModel):
@@ -23,6 +23,8 @@ class FeedSpec:
     platform: ClassVar[str] = "feed"
     options: ClassVar[type[BaseModel]] = FeedOptions
     needs_connection: ClassVar[bool] = False
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="private feed", reaches_people="through their private feed")
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

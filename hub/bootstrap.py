@@ -6,21 +6,18 @@ worker) ask it for a :class:`Runtime`, and for adapter look-ups (account connect
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import adapters
 from hub.audit.anchors import AnchorSink, DirectorySink
 from hub.config import Settings
 from hub.crypto import SecretBox
-from hub.dispatch.queue import ArqEnqueuer, BlockingEnqueuer
-from hub.dispatch.worker import EmbeddedWorkers, LocalQueue
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import AccountNotConnected, ContentRejected, HubError
 from hub.policy import Policy, load_policy
@@ -38,6 +35,10 @@ from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
 from hub.store.tables import AccountRow
+
+if TYPE_CHECKING:    # imported by the modes that use them: a CLI command needs no arq
+    from hub.dispatch.queue import ArqEnqueuer
+    from hub.dispatch.worker import EmbeddedWorkers, LocalQueue
 
 
 class AccountPublishers:
@@ -115,13 +116,7 @@ class AccountPublishers:
 
 
 async def _close(publisher: Publisher) -> None:
-    aclose = getattr(publisher, "aclose", None)
-    if aclose is not None:
-        await aclose()
-        return
-    close = getattr(publisher, "close", None)
-    if close is not None:
-        await asyncio.to_thread(close)
+    await publisher.aclose()
 
 
 class Mode(enum.StrEnum):
@@ -191,13 +186,27 @@ def bootstrap(settings: Settings, mode: Mode, *,
     except BaseException:
         db.dispose()
         raise
-    queue = LocalQueue() if mode is Mode.EMBEDDED else None
-    enqueuer = ArqEnqueuer(settings.redis_url, db, now) if mode is Mode.ENQUEUE else None
-    waker: Waker = queue or enqueuer or NoWaker()
-    if mode is Mode.CLI and settings.distributed:
+    waker: Waker = NoWaker()
+    queue: LocalQueue | None = None
+    enqueuer: ArqEnqueuer | None = None
+    if mode is Mode.EMBEDDED:
+        from hub.dispatch.worker import LocalQueue
+
+        waker = queue = LocalQueue()
+    elif mode is Mode.ENQUEUE:
+        from hub.dispatch.queue import ArqEnqueuer
+
+        waker = enqueuer = ArqEnqueuer(settings.redis_url, db, now)
+    elif mode is Mode.CLI and settings.distributed:
+        from hub.dispatch.queue import BlockingEnqueuer
+
         waker = BlockingEnqueuer(settings.redis_url, db, now)
     hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker)
-    workers = EmbeddedWorkers(hub, queue) if queue is not None else None
+    workers = None
+    if queue is not None:
+        from hub.dispatch.worker import EmbeddedWorkers
+
+        workers = EmbeddedWorkers(hub, queue)
     anchors = (AnchorSchedule(hub, anchor_sinks(hub))
                if mode in (Mode.EMBEDDED, Mode.ENQUEUE) else None)
     return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors)

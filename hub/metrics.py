@@ -20,12 +20,13 @@ from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlmodel import select
 
+from hub.domain.delivery import AttemptOutcome, DeliveryStatus
 from hub.runtime import Hub
 from hub.store.tables import DeliveryRow
 
 BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, math.inf)
 """Upper bounds (seconds) of the publish-latency histogram."""
-TIMED = frozenset({"published", "retry", "failed"})
+TIMED = frozenset({AttemptOutcome.PUBLISHED, AttemptOutcome.RETRY, AttemptOutcome.FAILED})
 """Outcomes of attempts that talked to the platform: only these feed the latency histogram."""
 _ATTEMPTS_KEY = "hub:metrics:attempts"
 _LATENCY_KEY = "hub:metrics:latency"
@@ -133,7 +134,8 @@ def outbox_counts(hub: Hub) -> tuple[dict[tuple[str, str], int], int]:
         rows = s.exec(select(DeliveryRow.status, DeliveryRow.platform, func.count())
                       .group_by(DeliveryRow.status, DeliveryRow.platform)).all()
         due = s.exec(select(func.count()).select_from(DeliveryRow)
-                     .where(DeliveryRow.status == "pending", DeliveryRow.due_at <= now)).one()
+                     .where(DeliveryRow.status == DeliveryStatus.PENDING,
+                            DeliveryRow.due_at <= now)).one()
     return {(status, platform): int(n) for status, platform, n in rows}, int(due)
 
 
@@ -157,7 +159,7 @@ class _Collector:
                                       labels=["platform"])
         for (platform, outcome), n in sorted(snap.attempts.attempts.items()):
             attempts.add_metric([platform, outcome], n)
-            if outcome == "retry":
+            if outcome == AttemptOutcome.RETRY:
                 retries.add_metric([platform], n)
         yield attempts
         yield retries

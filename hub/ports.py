@@ -15,13 +15,14 @@ Adapters raise only :mod:`hub.errors` (``ContentRejected`` from ``prepare``;
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
 
 from pydantic import BaseModel
 
-from hub.domain.model import PeopleSnapshot, Post, Reach, Target
+from hub.domain.model import IdentityKind, PeopleSnapshot, Post, Reach, Target
 
 JSON: TypeAlias = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 
@@ -84,14 +85,31 @@ class EditWay(StrEnum):
     IN_PLACE = "in-place"    # the hub serves the copy itself (feeds): it shows the new version
     CORRECT = "correct"      # cannot be changed; a correction goes out (``Corrector``)
     NONE = "none"            # cannot be changed, and nothing is sent (the copy stays as it was)
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What the hub tells the owner about a network, declared by its adapter, so the core
+    names no platform (previews, deletion reports, the audit pages). How an edit reaches a
+    copy is the spec's ``edit_way``."""
+
+    display_name: str                       # "Mastodon", "email", "private feed"
+    reaches_people: str = ""                # how a restricted target reaches each person
+    identity: IdentityKind | None = None    # the identity a recipient needs (None: any member)
+    recall: str = ""                        # why deleting cannot take a copy back ("": it can)
+    mentions_can_read: bool = False         # people mentioned can read a restricted post
+
+    @property
+    def can_recall(self) -> bool:
+        return not self.recall
 
 
 class TargetSpec(Protocol):
-    """What a policy file may say about targets on one platform, and what reach that gives."""
+    """What a policy file may say about targets on one platform, what reach that gives, and
+    what the owner should be told about the network (``facts``)."""
 
     platform: ClassVar[str]
     options: ClassVar[type[BaseModel]]      # extra="forbid"; the loader validates with it
     needs_connection: ClassVar[bool]        # False for platforms the hub itself serves (feeds)
+    facts: ClassVar[PlatformFacts]
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach: ...
@@ -123,6 +141,11 @@ class Publisher(Protocol):
         """Remove what ``publish`` created; safe to repeat."""
         ...
 
+    async def aclose(self) -> None:
+        """Close the clients this publisher opened; the composition root calls it once, at
+        shutdown or when the account is reconnected."""
+        ...
+
 
 @runtime_checkable
 class Editor(Protocol):
@@ -148,6 +171,20 @@ class CredentialStore(Protocol):
     """Lets an adapter persist refreshed credentials (encrypted by the hub)."""
 
     async def save(self, account: str, secret: str) -> None: ...
+
+
+@runtime_checkable
+class SharedCredentials(CredentialStore, Protocol):
+    """A ``CredentialStore`` shared by several worker processes (``hub.store.credentials``):
+    an adapter whose session must be refreshed by one process at a time uses it."""
+
+    async def load(self, account: str) -> str | None:
+        """The latest saved secret of ``account``."""
+        ...
+
+    def refresh_lock(self, account: str) -> AbstractAsyncContextManager[None]:
+        """Held by one process at a time while it refreshes ``account``'s session."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from adapters.bluesky.linkcard import CardFetcher
 from adapters.bluesky.media import DEFAULT_MAX_BYTES
 from adapters.bluesky.publish import BlueskyPublisher
 from adapters.bluesky.repo import Repo
-from adapters.bluesky.session import SessionKeeper, SharedCredentials, StoredSecret, create_session
+from adapters.bluesky.session import SessionKeeper, StoredSecret, create_session
 from hub.errors import InvalidInput
 from hub.ports import JSON, Connection, CredentialStore, MediaLoader
 
 DEFAULT_SERVICE = "https://bsky.social"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)     # the SDK's 5 s is too short for image uploads
 
-__all__ = ["BlueskyPublisher", "SharedCredentials", "build", "connect"]
+__all__ = ["BlueskyPublisher", "build", "connect"]
 
 
 def _client(service: str, transport: httpx.AsyncBaseTransport | None) -> AsyncClient:

@@ -9,7 +9,7 @@ instead of marking the account dead. ``createSession`` is limited (30 per 5 min,
 account), so it is never called per post.
 
 Exactly one refresh at a time: an ``asyncio.Lock`` in the process, and — when the credential store
-also implements :class:`SharedCredentials` — a lock across processes, under which the latest
+also implements ``hub.ports.SharedCredentials`` — a lock across processes, under which the latest
 stored session is re-read first and adopted if another process already refreshed it.
 """
 
@@ -19,9 +19,9 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from atproto import AsyncClient, Session
 from atproto_client import exceptions as sdk
@@ -29,7 +29,7 @@ from atproto_core.exceptions import AtProtocolError
 
 from adapters.bluesky import _errors
 from hub.errors import CredentialsRejected
-from hub.ports import CredentialStore
+from hub.ports import CredentialStore, SharedCredentials
 
 T = TypeVar("T")
 REFRESH_MARGIN = 20 * 60     # seconds before access-token expiry; the SDK's own is 15 minutes
@@ -55,19 +55,6 @@ class StoredSecret:
         except ValueError:
             return cls()
         return cls(session=data.get("session"), app_password=data.get("app_password"))
-
-
-@runtime_checkable
-class SharedCredentials(CredentialStore, Protocol):
-    """Optional extension of the hub's ``CredentialStore`` for several worker processes."""
-
-    async def load(self, account: str) -> str | None:
-        """The latest saved secret of ``account``."""
-        ...
-
-    def refresh_lock(self, account: str) -> AbstractAsyncContextManager[None]:
-        """Held by one process at a time while it refreshes ``account``'s session."""
-        ...
 
 
 def seconds_left(session: Session, now: float) -> float:

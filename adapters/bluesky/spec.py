@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.domain.model import IdentityKind, Reach
+from hub.ports import EditWay, PlatformFacts
 
 _GATE_RULES = {"nobody", "mentioned", "followers", "following"}
 
@@ -43,6 +43,8 @@ class BlueskySpec:
     platform: ClassVar[str] = "bluesky"
     options: ClassVar[type[BaseModel]] = BlueskyOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="Bluesky", identity=IdentityKind.BLUESKY)
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.domain.model import IdentityKind, Reach
+from hub.ports import EditWay, PlatformFacts
 
 MEMBER_LIMIT = 100   # Bluesky's current total per group (chat.bsky.group.createGroup)
 
@@ -32,6 +32,10 @@ class BlueskyChatSpec:
     platform: ClassVar[str] = "bluesky-chat"
     options: ClassVar[type[BaseModel]] = BlueskyChatOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="Bluesky chat", reaches_people="in a Bluesky group chat",
+        identity=IdentityKind.BLUESKY,
+        recall="a Bluesky chat message cannot be unsent for the other members")
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

@@ -56,6 +56,9 @@ class MastodonPublisher:
         """Close the HTTP session (the publisher is unusable afterwards)."""
         self.client.close()
 
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
     async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
         payload = draft.payload
         visibility = str(payload["visibility"])

@@ -6,8 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.domain.model import IdentityKind, Reach
+from hub.ports import EditWay, PlatformFacts
 
 _REACH = {
     "public": Reach.WORLD,
@@ -45,6 +45,9 @@ class MastodonSpec:
     platform: ClassVar[str] = "mastodon"
     options: ClassVar[type[BaseModel]] = MastodonOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="Mastodon", reaches_people="as a direct Mastodon message",
+        identity=IdentityKind.MASTODON, mentions_can_read=True)
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

@@ -12,8 +12,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.domain.model import IdentityKind, Reach
+from hub.ports import EditWay, PlatformFacts
 
 # room ids carry no server name from room version 12 on; aliases always do
 ROOM = re.compile(r"^(![^:\s]+(:[A-Za-z0-9.\-]+(:\d+)?)?|#[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?)$")
@@ -53,6 +53,9 @@ class MatrixSpec:
     platform: ClassVar[str] = "matrix"
     options: ClassVar[type[BaseModel]] = MatrixOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="Matrix", reaches_people="in the Matrix room",
+        identity=IdentityKind.MATRIX)
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

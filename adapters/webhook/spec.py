@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.domain.model import Reach
-from hub.ports import EditWay
+from hub.ports import EditWay, PlatformFacts
 
 _WITH_LIST = (Reach.RECIPIENTS, Reach.ROOM_MEMBERS)
 
@@ -37,6 +37,8 @@ class WebhookSpec:
     platform: ClassVar[str] = "webhook"
     options: ClassVar[type[BaseModel]] = WebhookOptions
     needs_connection: ClassVar[bool] = True
+    facts: ClassVar[PlatformFacts] = PlatformFacts(
+        display_name="webhook", reaches_people="through the webhook's receiver")
 
     @classmethod
     def reach(cls, options: BaseModel) -> Reach:

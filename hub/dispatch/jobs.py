@@ -4,23 +4,16 @@ delivery under a lease, and adapters publish at most once per delivery key)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import structlog
 from arq import Retry
 
+from hub.domain.delivery import AttemptOutcome
 from hub.metrics import AttemptRecorder
 from hub.runtime import Hub
 from hub.services.delivery import Attempt, deliver
-from hub.store.tables import DeliveryRow
-
-
-def _platform(hub: Hub, delivery_id: str) -> str:
-    with hub.db.read() as s:
-        row = s.get(DeliveryRow, delivery_id)
-        return row.platform if row is not None else "unknown"
 
 
 async def run_delivery(hub: Hub, delivery_id: str, *, worker: str,
@@ -28,9 +21,8 @@ async def run_delivery(hub: Hub, delivery_id: str, *, worker: str,
     """One attempt, counted by outcome and platform (the same code in both modes)."""
     started = time.perf_counter()
     attempt = await deliver(hub, delivery_id, worker=worker)
-    if attempt.status != "skipped":
-        platform = await asyncio.to_thread(_platform, hub, delivery_id)
-        await metrics.record(platform, attempt.status, time.perf_counter() - started)
+    if attempt.status is not AttemptOutcome.SKIPPED:   # the attempt names its platform
+        await metrics.record(attempt.platform, attempt.status, time.perf_counter() - started)
     return attempt
 
 
@@ -41,6 +33,6 @@ async def deliver_job(ctx: dict[str, Any], delivery_id: str) -> str:
     with structlog.contextvars.bound_contextvars(job_id=ctx["job_id"], delivery_id=delivery_id):
         attempt = await run_delivery(hub, delivery_id, metrics=ctx["metrics"],
                                      worker=f"{ctx['worker_name']}#{ctx['job_try']}")
-    if attempt.status == "retry" and attempt.retry_at is not None:
+    if attempt.status is AttemptOutcome.RETRY and attempt.retry_at is not None:
         raise Retry(defer=max((attempt.retry_at - hub.now()).total_seconds(), 0.0))
     return attempt.status

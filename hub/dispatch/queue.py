@@ -26,10 +26,12 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlmodel import and_, col, or_, select
+from sqlmodel import col, select
 
+from hub.domain.delivery import DeliveryStatus
 from hub.runtime import Hub
 from hub.store.db import Database
+from hub.store.deliveries import claimable
 from hub.store.tables import DeliveryRow
 
 log = structlog.get_logger("hub.queue")
@@ -91,7 +93,7 @@ def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[s
     with db.read() as s:
         rows = s.exec(select(DeliveryRow.id, DeliveryRow.due_at)
                       .where(col(DeliveryRow.id).in_(list(delivery_ids)),
-                             DeliveryRow.status == "pending")).all()
+                             DeliveryRow.status == DeliveryStatus.PENDING)).all()
     return [(i, d) for i, d in rows]
 
 
@@ -128,21 +130,19 @@ class Sweepable:
 
     id: str
     due_at: datetime
-    status: str
+    status: DeliveryStatus
 
 
 def sweepable(hub: Hub, *, horizon: float = HORIZON, limit: int = 1000) -> list[Sweepable]:
+    """What the queue should hold: the embedded sweeper's predicate, looking ``horizon``
+    seconds ahead so scheduled deliveries wait in Redis as deferred jobs."""
     now = hub.now()
     with hub.db.read() as s:
         rows = s.exec(
             select(DeliveryRow.id, DeliveryRow.due_at, DeliveryRow.status)
-            .where(or_(
-                and_(col(DeliveryRow.status) == "pending",
-                     col(DeliveryRow.due_at) <= now + timedelta(seconds=horizon)),
-                and_(col(DeliveryRow.status) == "in_flight",
-                     col(DeliveryRow.lease_until) < now)))
+            .where(claimable(now, within=timedelta(seconds=horizon)))
             .order_by(col(DeliveryRow.due_at)).limit(limit)).all()
-    return [Sweepable(i, d, st) for i, d, st in rows]
+    return [Sweepable(i, d, DeliveryStatus(st)) for i, d, st in rows]
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,9 @@ async def sweep(hub: Hub, redis: ArqRedis, *, horizon: float = HORIZON) -> Sweep
     for n, row in enumerate(rows):
         held, running = flags[2 * n], flags[2 * n + 1]
         if not held:
-            due = now if row.status == "in_flight" else row.due_at
+            due = now if row.status is DeliveryStatus.IN_FLIGHT else row.due_at
             enqueued += await enqueue(redis, row.id, due_at=due, now=now)
-        elif running and row.status == "in_flight":
+        elif running and row.status is DeliveryStatus.IN_FLIGHT:
             unstuck += await _unstick(redis, row.id)
     return SweepReport(enqueued=enqueued, unstuck=unstuck, seen=len(rows))
 

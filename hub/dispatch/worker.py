@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 
 from hub.dispatch.jobs import run_delivery
+from hub.domain.delivery import AttemptOutcome
 from hub.metrics import LocalMetrics
 from hub.runtime import Hub
 from hub.services.delivery import due_ids
@@ -96,7 +97,7 @@ class EmbeddedWorkers:
             try:
                 attempt = await run_delivery(self.hub, delivery_id, worker=worker,
                                              metrics=self.metrics)
-                if attempt.status == "retry":
+                if attempt.status is AttemptOutcome.RETRY:
                     self._kick.set()
             except Exception:  # never let one delivery stop the worker
                 log.exception("worker.crashed", delivery_id=delivery_id)

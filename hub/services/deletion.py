@@ -9,17 +9,13 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
+from hub.domain.delivery import DeliveryStatus
 from hub.domain.events import DeliveryDeleted, PostDeleted
 from hub.errors import HubError, NotFound
 from hub.ports import Receipt
 from hub.runtime import Hub
-from hub.services.delivery import DbSteps
+from hub.store.deliveries import DbSteps
 from hub.store.tables import DeliveryRow, PostRow
-
-# Networks where "delete" cannot take back what recipients already have.
-_CANNOT_RECALL = {"email": "sent email cannot be recalled: it stays in the recipients' inboxes",
-                  "bluesky-chat": "a Bluesky chat message cannot be unsent for the other "
-                                  "members"}
 
 
 @dataclass(frozen=True)
@@ -43,11 +39,11 @@ def _start(hub: Hub, post_id: str, actor: str) -> list[DeliveryRow]:
             hub.audit.append(s, PostDeleted(actor=actor, post_id=post_id,
                                             policy_digest=hub.policies.current.digest), now=now)
         for d in rows:
-            if d.status in ("pending", "held"):
-                d.status, d.finished, d.updated = "cancelled", now, now
+            if d.status in (DeliveryStatus.PENDING, DeliveryStatus.HELD):
+                d.status, d.finished, d.updated = DeliveryStatus.CANCELLED, now, now
                 d.last_error = "cancelled: the post was deleted before it was sent"
                 s.add(d)
-        return [d for d in rows if d.status == "published" and d.remote_id]
+        return [d for d in rows if d.status == DeliveryStatus.PUBLISHED and d.remote_id]
 
 
 def _record(hub: Hub, delivery_id: str, *, removed: bool, reason: str, actor: str) -> None:
@@ -58,7 +54,7 @@ def _record(hub: Hub, delivery_id: str, *, removed: bool, reason: str, actor: st
             return
         d.updated = now
         if removed:
-            d.status, d.last_error = "deleted", ""
+            d.status, d.last_error = DeliveryStatus.DELETED, ""
             hub.audit.append(s, DeliveryDeleted(
                 actor=actor, post_id=d.post_id, delivery_id=d.id, target=d.target,
                 remote_id=d.remote_id, policy_digest=hub.policies.current.digest), now=now)
@@ -73,8 +69,9 @@ async def delete_everywhere(hub: Hub, post_id: str, *, actor: str = "owner"
     published = await asyncio.to_thread(_start, hub, post_id, actor)
     outcomes = []
     for d in published:
-        if d.platform in _CANNOT_RECALL:
-            reason = _CANNOT_RECALL[d.platform]
+        spec = hub.policies.specs.get(d.platform)
+        if spec is not None and not spec.facts.can_recall:   # the adapter says why not
+            reason = spec.facts.recall
             await asyncio.to_thread(_record, hub, d.id, removed=False, reason=reason,
                                     actor=actor)
             outcomes.append(CopyOutcome(d.target, False, reason))
@@ -83,7 +80,7 @@ async def delete_everywhere(hub: Hub, post_id: str, *, actor: str = "owner"
                           details=dict((d.receipt or {}).get("details") or {}))
         try:
             publisher = hub.publishers.get(d.account)
-            await publisher.delete(receipt, steps=DbSteps(hub, d.id))
+            await publisher.delete(receipt, steps=DbSteps(hub.db, d.id, hub.now))
         except HubError as exc:
             reason = f"could not delete it ({exc.message}); try again later"
             await asyncio.to_thread(_record, hub, d.id, removed=False, reason=reason,

@@ -37,8 +37,8 @@ from hub.errors import (
 from hub.policy.engine import route
 from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
 from hub.runtime import Hub
-from hub.services.delivery import DbSteps
 from hub.services.edit_versions import version_post
+from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import people_snapshot, post_from_row
 from hub.store.tables import DeliveryRow, PostRow, SnapshotMemberRow
@@ -147,7 +147,7 @@ async def _run_one(hub: Hub, edit_id: str) -> None:
     if action == "settle":
         action = "in-place" if job.way is EditWay.IN_PLACE else "unchanged"
     job.action = action
-    steps = DbSteps(hub, job.delivery.id)
+    steps = DbSteps(hub.db, job.delivery.id, hub.now)
     try:
         if action == "retract":
             await _retract(hub, job, steps)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from hub.crypto import same
+from hub.domain.delivery import DeliveryStatus
 from hub.domain.events import FeedAccessRevoked, FeedFetched
 from hub.errors import NotFound
 from hub.runtime import Hub
@@ -133,7 +134,7 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
             raise NotFound("no such feed")
         q = (select(PostRow, DeliveryRow)
              .join(DeliveryRow, col(DeliveryRow.post_id) == col(PostRow.id))
-             .where(DeliveryRow.platform == "feed", DeliveryRow.status == "published",
+             .where(DeliveryRow.platform == "feed", DeliveryRow.status == DeliveryStatus.PUBLISHED,
                     col(DeliveryRow.remote_id).startswith(f"feed:{feed}:"),
                     col(PostRow.deleted).is_(None))
              .order_by(col(DeliveryRow.finished).desc()).limit(limit * 4))

@@ -1,35 +1,37 @@
-"""Submitting, reading, approving and deleting posts."""
+"""Submitting a post: route the clean draft, write post + decisions + deliveries + audit in
+one transaction, then wake the workers. Reading (:mod:`~hub.services.post_views`) and
+releasing or retrying (:mod:`~hub.services.approvals`) are re-exported here."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from hub.domain.delivery import FINAL, DeliveryStatus
 from hub.domain.events import (
-    DeliveryApproved,
     DeliveryRejected,
     PostSubmitted,
     RouteDecided,
 )
 from hub.domain.model import Decision, Outcome, Post, PostId, Routing
-from hub.errors import ContentRejected, Forbidden, InvalidInput, NotFound
+from hub.errors import ContentRejected, Forbidden
 from hub.ids import new_delivery_key, new_id
 from hub.policy.engine import route
 from hub.runtime import Hub
+from hub.services.approvals import approve, retry
 from hub.services.drafts import Author, MediaRef, PostInput, make_draft
-from hub.store.repos import due, post_from_row, post_to_row
-from hub.store.tables import DecisionRow, DeliveryRow, PostRow
+from hub.services.post_views import DeliveryView, PostView, get_post, list_posts, view_in
+from hub.store.repos import due, post_to_row
+from hub.store.tables import DecisionRow, DeliveryRow
 
-__all__ = ["FINAL", "Author", "MediaRef", "PostInput", "PostView", "approve", "get_post",
-           "list_posts", "retry", "submit_post"]
+__all__ = ["FINAL", "Author", "DeliveryView", "MediaRef", "PostInput", "PostView", "approve",
+           "get_post", "list_posts", "retry", "submit_post"]
 
-FINAL = {"published", "failed", "denied", "rejected", "cancelled"}
 
 
 def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
@@ -60,7 +62,8 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
         except IntegrityError:   # a delivery key collided with another process's: new keys
             if attempt == 2:
                 raise
-    hub.wake([d.id for d in view.deliveries if d.status == "pending" and d.due_at <= now])
+    hub.wake([d.id for d in view.deliveries
+              if d.status is DeliveryStatus.PENDING and d.due_at <= now])
     return view
 
 
@@ -84,7 +87,7 @@ def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, st
             hub.audit.append(s, DeliveryRejected(
                 actor=author.name, post_id=post.id, delivery_id=ids[target],
                 policy_digest=routing.policy_digest, target=target, reason=reason), now=now)
-        view = _view(s, post.id)
+        view = view_in(s, post.id)
         return view
 
 
@@ -99,15 +102,15 @@ def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decis
                           audiences=list(d.audiences), policy_digest=digest, created=now))
         if d.outcome is Outcome.DENY:
             continue
-        status = "held" if d.outcome is Outcome.HOLD else "pending"
+        status = DeliveryStatus.HELD if d.outcome is Outcome.HOLD else DeliveryStatus.PENDING
         if d.target.name in rejections:
-            status = "rejected"
+            status = DeliveryStatus.REJECTED
         delivery = DeliveryRow(
             id=new_id("d"), post_id=post.id, target=d.target.name, account=d.target.account,
             platform=d.target.platform, reach=d.target.reach.value,
             key=new_delivery_key(now), status=status, due_at=due(post, now),
             last_error=rejections.get(d.target.name, ""), created=now, updated=now,
-            finished=now if status == "rejected" else None)
+            finished=now if status is DeliveryStatus.REJECTED else None)
         s.add(delivery)
         ids[d.target.name] = delivery.id
     s.flush()
@@ -117,128 +120,3 @@ def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decis
 def _decision_json(d: Decision) -> dict[str, Any]:
     return {"target": d.target.name, "account": d.target.account, "reach": d.target.reach.value,
             "outcome": d.outcome.value, "rule_ids": list(d.rule_ids)}
-
-
-@dataclass(frozen=True)
-class DeliveryView:
-    id: str
-    target: str
-    account: str
-    platform: str
-    reach: str
-    status: str
-    attempts: int
-    due_at: datetime
-    reason: str
-    remote_id: str | None
-    url: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "target": self.target, "account": self.account,
-                "platform": self.platform, "reach": self.reach, "status": self.status,
-                "attempts": self.attempts, "due_at": self.due_at.isoformat(),
-                "reason": self.reason or None, "remote_id": self.remote_id, "url": self.url}
-
-
-@dataclass(frozen=True)
-class PostView:
-    post: Post
-    policy_digest: str
-    decisions: tuple[DecisionRow, ...]
-    deliveries: tuple[DeliveryView, ...]
-    deleted: datetime | None = None
-
-    @property
-    def status(self) -> str:
-        states = {d.status for d in self.deliveries}
-        if self.deleted:
-            return "deleted"
-        if not states:
-            return "nothing to deliver"
-        if states <= FINAL:
-            return "done" if states <= {"published"} else "finished with problems"
-        if "held" in states:
-            return "awaiting approval"
-        untouched = all(d.attempts == 0 for d in self.deliveries)
-        if self.post.schedule_at and states <= {"pending"} | FINAL and untouched:
-            return "scheduled"
-        return "publishing"
-
-    def as_json(self) -> dict[str, Any]:
-        p = self.post
-        return {
-            "id": p.id, "status": self.status, "created": p.created.isoformat(),
-            "schedule_at": p.schedule_at.isoformat() if p.schedule_at else None,
-            "audiences": list(p.audiences), "tags": list(p.tags),
-            "content_warning": p.content_warning, "language": p.language,
-            "author": p.author, "policy_digest": self.policy_digest,
-            "decisions": [{"target": d.target, "account": d.account, "reach": d.reach,
-                           "outcome": d.outcome, "rule_ids": d.rule_ids, "reasons": d.reasons,
-                           "phase": d.phase} for d in self.decisions],
-            "deliveries": [d.as_json() for d in self.deliveries],
-        }
-
-
-def _view(s: Session, post_id: str) -> PostView:
-    row = s.get(PostRow, post_id)
-    if row is None:
-        raise NotFound(f"no post {post_id!r}")
-    decisions = tuple(s.exec(select(DecisionRow).where(DecisionRow.post_id == post_id)
-                             .order_by(col(DecisionRow.id))))
-    deliveries = tuple(
-        DeliveryView(d.id, d.target, d.account, d.platform, d.reach, d.status, d.attempts,
-                     d.due_at, d.last_error, d.remote_id, d.remote_url)
-        for d in s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
-                        .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
-    return PostView(post_from_row(row), row.policy_digest, decisions, deliveries, row.deleted)
-
-
-def get_post(hub: Hub, post_id: str) -> PostView:
-    with hub.db.read() as s:
-        return _view(s, post_id)
-
-
-def list_posts(hub: Hub, *, limit: int = 50, before: datetime | None = None) -> list[PostView]:
-    with hub.db.read() as s:
-        q = select(PostRow.id).order_by(col(PostRow.created).desc()).limit(limit)
-        if before is not None:
-            q = q.where(PostRow.created < before)
-        return [_view(s, pid) for pid in s.exec(q)]
-
-
-def approve(hub: Hub, post_id: str, *, approver: str = "owner") -> PostView:
-    """Release a post's held deliveries; they are re-checked against the policy when sent."""
-    now = hub.now()
-    with hub.db.transaction() as s:
-        if s.get(PostRow, post_id) is None:
-            raise NotFound(f"no post {post_id!r}")
-        held = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id,
-                                                     DeliveryRow.status == "held")))
-        if not held:
-            raise InvalidInput(f"post {post_id} has no delivery awaiting approval")
-        for d in held:
-            d.status, d.approved, d.approved_by, d.updated = "pending", now, approver, now
-            d.due_at = max(d.due_at, now)
-            s.add(d)
-            hub.audit.append(s, DeliveryApproved(
-                actor=approver, post_id=post_id, delivery_id=d.id,
-                policy_digest=hub.policies.current.digest, target=d.target), now=now)
-        view = _view(s, post_id)
-    hub.wake([d.id for d in held])
-    return view
-
-
-def retry(hub: Hub, delivery_id: str, *, actor: str = "owner") -> PostView:
-    """Send a failed delivery again (e.g. after connecting its account)."""
-    now = hub.now()
-    with hub.db.transaction() as s:
-        d = s.get(DeliveryRow, delivery_id)
-        if d is None:
-            raise NotFound(f"no delivery {delivery_id!r}")
-        if d.status != "failed":
-            raise InvalidInput(f"delivery {delivery_id} is {d.status}; only failed ones retry")
-        d.status, d.attempts, d.due_at, d.updated, d.finished = "pending", 0, now, now, None
-        s.add(d)
-        view = _view(s, d.post_id)
-    hub.wake([delivery_id])
-    return view

@@ -15,7 +15,6 @@ from typing import Any
 
 from hub.domain.model import (
     Decision,
-    IdentityKind,
     Outcome,
     PeopleSnapshot,
     Post,
@@ -28,16 +27,9 @@ from hub.domain.reading import Field, read_post, without
 from hub.errors import HubError, InvalidInput
 from hub.policy.engine import DEFAULT_DENY, route
 from hub.policy.loader import Policy
-from hub.ports import Draft
+from hub.ports import Draft, PlatformFacts
 from hub.runtime import Hub
 from hub.services.drafts import Author, PendingImage, PostInput, clean_text, make_draft
-
-PLATFORM_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "email": "email",
-                  "feed": "private feed", "matrix": "Matrix", "webhook": "webhook"}
-_IDENTITY_FOR = {"email": IdentityKind.EMAIL, "mastodon": IdentityKind.MASTODON,
-                 "bluesky": IdentityKind.BLUESKY}
-_HOW = {"email": "by email", "feed": "through their private feed",
-        "mastodon": "as a direct Mastodon message", "matrix": "in the Matrix room"}
 
 
 @dataclass(frozen=True)
@@ -111,20 +103,27 @@ def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
         return Preview(policy_digest=policy.digest, problem=exc.message,
                        problem_field=exc.field)
     targets = tuple(_target(hub, d, post, people) for d in routing.decisions)
-    warnings = _warnings(post, policy, people, routing, now) + tuple(
+    warnings = _warnings(hub, post, policy, people, routing, now) + tuple(
         f"{t.target}: {t.problem}" for t in targets if t.requested and t.outcome != "deny"
         and t.problem and t.connected)
     return Preview(targets, warnings, routing.policy_digest, problem, field)
 
 
+def facts_of(hub: Hub, platform: str) -> PlatformFacts:
+    """What the platform's adapter says about it (its name, how it reaches people...)."""
+    spec = hub.policies.specs.get(platform)
+    return spec.facts if spec is not None else PlatformFacts(display_name=platform)
+
+
 def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> TargetPreview:
     t = d.target
+    facts = facts_of(hub, t.platform)
     requested = DEFAULT_DENY not in d.rule_ids
     base = TargetPreview(
         target=t.name, account=t.account, platform=t.platform,
-        platform_name=PLATFORM_NAMES.get(t.platform, t.platform), outcome=d.outcome.value,
+        platform_name=facts.display_name, outcome=d.outcome.value,
         requested=requested, rule_ids=d.rule_ids, reasons=d.reasons, reach=t.reach.value,
-        who=reach_words(t, people))
+        who=reach_words(t, facts, people))
     if d.outcome is Outcome.DENY:
         return base
     try:
@@ -136,12 +135,13 @@ def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> Target
     except HubError as exc:
         return dataclasses.replace(base, problem=exc.message)
     return dataclasses.replace(base, parts=draft.parts, counter=draft.counter,
-                               notes=draft.notes, who=reach_words(t, people, draft))
+                               notes=draft.notes, who=reach_words(t, facts, people, draft))
 
 
-def reach_words(target: Target, people: PeopleSnapshot, draft: Draft | None = None) -> str:
+def reach_words(target: Target, facts: PlatformFacts, people: PeopleSnapshot,
+                draft: Draft | None = None) -> str:
     """Who could see a post sent to ``target``, as the owner would say it."""
-    reach, platform = target.reach, PLATFORM_NAMES.get(target.platform, target.platform)
+    reach, platform = target.reach, facts.display_name
     if reach is Reach.WORLD:
         return "anyone on the web"
     if reach is Reach.WORLD_UNLISTED:
@@ -154,17 +154,17 @@ def reach_words(target: Target, people: PeopleSnapshot, draft: Draft | None = No
     if draft is not None:
         count = len(draft.recipients)
     else:
-        kind = _IDENTITY_FOR.get(target.platform)
+        kind = facts.identity
         count = sum(1 for p in people.members(list_name)
                     if kind is None or p.identity(kind) is not None)
-    how = _HOW.get(target.platform, f"on {platform}")
+    how = facts.reaches_people or f"on {platform}"
     if count == 0:
         return f"nobody yet: no one in {list_name} can be reached {how}"
     people_word = "person" if count == 1 else "people"
     return f"the {count} {people_word} in {list_name}, {how}"
 
 
-def _warnings(post: Post, policy: Policy, people: PeopleSnapshot, routing: Routing,
+def _warnings(hub: Hub, post: Post, policy: Policy, people: PeopleSnapshot, routing: Routing,
               now: datetime) -> tuple[str, ...]:
     """Where a tag or an @mention changes who gets the post."""
     out: list[str] = []
@@ -182,10 +182,11 @@ def _warnings(post: Post, policy: Policy, people: PeopleSnapshot, routing: Routi
     mentions = [m for m in written if m in post.text]
     if mentions:
         for d in routing.decisions:
-            if d.outcome is Outcome.DENY or d.target.platform != "mastodon":
+            facts = facts_of(hub, d.target.platform)
+            if d.outcome is Outcome.DENY or not facts.mentions_can_read:
                 continue
             if d.target.reach in (Reach.FOLLOWERS, Reach.RECIPIENTS):
-                out.append(f"{d.target.name}: on Mastodon, accounts you mention "
+                out.append(f"{d.target.name}: on {facts.display_name}, accounts you mention "
                            f"({', '.join(mentions)}) can read this post even if they do not "
                            "follow you or are not on the list")
     return tuple(out)

@@ -8,14 +8,15 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from hub.domain.delivery import FINAL, DeliveryStatus
 from hub.services.deletion import delete_everywhere
-from hub.services.posts import FINAL, PostView, approve, get_post, list_posts, retry
+from hub.services.posts import PostView, approve, get_post, list_posts, retry
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
 
 router = APIRouter(include_in_schema=False)
-QUIET = FINAL | {"held", "deleted"}    # nothing will change without the owner: stop polling
+QUIET = FINAL | {DeliveryStatus.HELD, DeliveryStatus.DELETED}   # only the owner moves these
 
 
 def settled(view: PostView) -> bool:
@@ -49,7 +50,7 @@ async def post_live(post_id: str, request: Request, hub: HubDep, owner: Owner) -
 async def post_approve(post_id: str, request: Request, hub: HubDep, owner: Owner,
                        form: CsrfForm) -> Response:
     view = await run_in_threadpool(lambda: approve(hub, post_id))
-    released = sum(1 for d in view.deliveries if d.status == "pending")
+    released = sum(1 for d in view.deliveries if d.status is DeliveryStatus.PENDING)
     return redirect(request, _back(form, post_id),
                     flash=f"Approved: {released} {'delivery' if released == 1 else 'deliveries'} "
                           "released (checked against the policy again as they go out).")

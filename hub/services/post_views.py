@@ -1,0 +1,105 @@
+"""Reading posts: a post with its decisions and deliveries, and the status words the owner
+sees ("scheduled", "awaiting approval", "finished with problems")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from hub.domain.delivery import FINAL, DeliveryStatus
+from hub.domain.model import Post
+from hub.errors import NotFound
+from hub.runtime import Hub
+from hub.store.repos import post_from_row
+from hub.store.tables import DecisionRow, DeliveryRow, PostRow
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: str
+    target: str
+    account: str
+    platform: str
+    reach: str
+    status: DeliveryStatus
+    attempts: int
+    due_at: datetime
+    reason: str
+    remote_id: str | None
+    url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "target": self.target, "account": self.account,
+                "platform": self.platform, "reach": self.reach, "status": self.status,
+                "attempts": self.attempts, "due_at": self.due_at.isoformat(),
+                "reason": self.reason or None, "remote_id": self.remote_id, "url": self.url}
+
+
+@dataclass(frozen=True)
+class PostView:
+    post: Post
+    policy_digest: str
+    decisions: tuple[DecisionRow, ...]
+    deliveries: tuple[DeliveryView, ...]
+    deleted: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        states = {d.status for d in self.deliveries}
+        if self.deleted:
+            return "deleted"
+        if not states:
+            return "nothing to deliver"
+        if states <= FINAL:
+            return "done" if states <= {DeliveryStatus.PUBLISHED} else "finished with problems"
+        if DeliveryStatus.HELD in states:
+            return "awaiting approval"
+        untouched = all(d.attempts == 0 for d in self.deliveries)
+        if self.post.schedule_at and states <= {DeliveryStatus.PENDING} | FINAL and untouched:
+            return "scheduled"
+        return "publishing"
+
+    def as_json(self) -> dict[str, Any]:
+        p = self.post
+        return {
+            "id": p.id, "status": self.status, "created": p.created.isoformat(),
+            "schedule_at": p.schedule_at.isoformat() if p.schedule_at else None,
+            "audiences": list(p.audiences), "tags": list(p.tags),
+            "content_warning": p.content_warning, "language": p.language,
+            "author": p.author, "policy_digest": self.policy_digest,
+            "decisions": [{"target": d.target, "account": d.account, "reach": d.reach,
+                           "outcome": d.outcome, "rule_ids": d.rule_ids, "reasons": d.reasons,
+                           "phase": d.phase} for d in self.decisions],
+            "deliveries": [d.as_json() for d in self.deliveries],
+        }
+
+
+def view_in(s: Session, post_id: str) -> PostView:
+    row = s.get(PostRow, post_id)
+    if row is None:
+        raise NotFound(f"no post {post_id!r}")
+    decisions = tuple(s.exec(select(DecisionRow).where(DecisionRow.post_id == post_id)
+                             .order_by(col(DecisionRow.id))))
+    deliveries = tuple(
+        DeliveryView(d.id, d.target, d.account, d.platform, d.reach, DeliveryStatus(d.status),
+                     d.attempts,
+                     d.due_at, d.last_error, d.remote_id, d.remote_url)
+        for d in s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
+                        .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
+    return PostView(post_from_row(row), row.policy_digest, decisions, deliveries, row.deleted)
+
+
+def get_post(hub: Hub, post_id: str) -> PostView:
+    with hub.db.read() as s:
+        return view_in(s, post_id)
+
+
+def list_posts(hub: Hub, *, limit: int = 50, before: datetime | None = None) -> list[PostView]:
+    with hub.db.read() as s:
+        q = select(PostRow.id).order_by(col(PostRow.created).desc()).limit(limit)
+        if before is not None:
+            q = q.where(PostRow.created < before)
+        return [view_in(s, pid) for pid in s.exec(q)]
