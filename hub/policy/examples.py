@@ -25,8 +25,8 @@ from hub.domain.model import (
     Routing,
 )
 from hub.errors import PolicyFileInvalid, UnknownAudience
+from hub.policy.documents import read_document
 from hub.policy.engine import Policy, route
-from hub.policy.loader import read_document
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 _PLACEHOLDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)   # replaced by ``at`` or ``now`` when run

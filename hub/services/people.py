@@ -1,69 +1,25 @@
-"""The owner's address book: people, their identities, lists; CSV and vCard import."""
+"""The owner's address book: people, their identities and lists (imports are
+:mod:`hub.services.people_import`; identity rules :mod:`hub.domain.identities`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import regex
-import vobject
 from sqlmodel import Session, col, func, select
 
 from hub.domain.events import ListMembershipChanged, PersonChanged
+from hub.domain.identities import check_list_name, normalise_identity, parse_identity
 from hub.domain.model import IdentityKind
 from hub.errors import InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
 from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow
 
-_EMAIL = regex.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_MASTODON = regex.compile(r"^@?[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*@[^@\s]+\.[^@\s]+$")
-_BSKY_HANDLE = regex.compile(r"^@?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                             r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_DID = regex.compile(r"^did:(plc|web):[A-Za-z0-9._:%-]+$")
-_MATRIX = regex.compile(r"^@[A-Za-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$")
-_LIST = regex.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-def normalise_identity(kind: str, value: str) -> tuple[IdentityKind, str]:
-    """Validate and normalise an identity; raise InvalidInput naming what is wrong."""
-    value = value.strip()
-    try:
-        k = IdentityKind(kind.strip().lower())
-    except ValueError:
-        raise InvalidInput(f"unknown identity kind {kind!r}: use email, mastodon, bluesky "
-                           "or matrix",
-                           field="identities") from None
-    if k is IdentityKind.EMAIL and _EMAIL.match(value):
-        return k, value.lower()
-    if k is IdentityKind.MASTODON and _MASTODON.match(value):
-        return k, "@" + value.lstrip("@").lower()
-    if k is IdentityKind.BLUESKY and (_DID.match(value) or _BSKY_HANDLE.match(value)):
-        return k, value if value.startswith("did:") else value.lstrip("@").lower()
-    if k is IdentityKind.MATRIX and _MATRIX.match(value):
-        return k, value   # as written: historical Matrix user ids may hold capitals
-    examples = {"email": "ana@example.org", "mastodon": "@ana@example.social",
-                "bluesky": "ana.bsky.social or did:plc:...", "matrix": "@ana:example.org"}
-    raise InvalidInput(f"{value!r} is not a valid {k.value} identity (e.g. {examples[k.value]})",
-                       field="identities")
-
-
-def parse_identity(spec: str) -> tuple[IdentityKind, str]:
-    """``kind:value`` as typed on the CLI (``email:ana@x.org``, ``mastodon:@ana@x.social``)."""
-    kind, sep, value = spec.partition(":")
-    if not sep:
-        raise InvalidInput(f"identity {spec!r} needs a kind: email:…, mastodon:… or bluesky:…",
-                           field="identities")
-    return normalise_identity(kind, value)
-
-
-def check_list_name(name: str) -> str:
-    if not _LIST.match(name):
-        raise InvalidInput(f"list name {name!r}: use lowercase letters, digits, - and _",
-                           field="list")
-    return name
+__all__ = ["NewPerson", "add_identity", "add_people", "add_person", "all_lists",
+           "change_lists", "check_list_name", "find_person", "identities_of", "list_people",
+           "normalise_identity", "parse_identity", "remove_identity", "remove_person",
+           "show_list", "update_person"]
 
 
 @dataclass(frozen=True)
@@ -264,81 +220,9 @@ def all_lists(hub: Hub) -> list[tuple[str, int]]:
                 for r in s.exec(select(ListRow).order_by(ListRow.name))]
 
 
-# -- import -------------------------------------------------------------------------------
-
-CSV_COLUMNS = ("name", "email", "mastodon", "bluesky", "lists", "note")
-
-
-def parse_csv(data: str) -> list[NewPerson]:
-    """Columns: name (required), email, mastodon, bluesky (several separated by spaces),
-    lists (separated by ; or spaces), note. Any bad row refuses the whole file, naming it."""
-    reader = csv.DictReader(io.StringIO(data))
-    if reader.fieldnames is None:
-        raise InvalidInput("the CSV file is empty")
-    headers = [h.strip().lower() for h in reader.fieldnames]
-    unknown = [h for h in headers if h not in CSV_COLUMNS]
-    if "name" not in headers or unknown:
-        raise InvalidInput(f"CSV line 1: columns must be {', '.join(CSV_COLUMNS)} (name "
-                           f"required){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
-    people = []
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            raise InvalidInput(f"CSV line {line}: more fields than columns")
-        clean = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        try:
-            people.append(_csv_person(clean))
-        except InvalidInput as exc:
-            raise InvalidInput(f"CSV line {line}: {exc.message}") from exc
-    return people
-
-
-def _csv_person(row: dict[str, str]) -> NewPerson:
-    if not row.get("name"):
-        raise InvalidInput("name is empty")
-    idents = [normalise_identity(kind, v) for kind in ("email", "mastodon", "bluesky")
-              for v in row.get(kind, "").split()]
-    lists = [check_list_name(x) for x in regex.split(r"[;\s]+", row.get("lists", "")) if x]
-    return NewPerson(row["name"], idents, lists, row.get("note", ""))
-
-
-def parse_vcard(data: str) -> list[NewPerson]:
-    """FN, EMAIL, X-MASTODON / X-BLUESKY (or IMPP/URL with those schemes), CATEGORIES → lists."""
-    people = []
-    try:
-        cards = list(vobject.readComponents(data))
-    except Exception as exc:  # vobject raises several unrelated types for bad input
-        raise InvalidInput(f"vCard file could not be read: {exc}") from exc
-    for n, card in enumerate(cards, 1):
-        if card.name != "VCARD":
-            continue
-        name = card.fn.value.strip() if hasattr(card, "fn") else ""
-        if not name:
-            raise InvalidInput(f"vCard #{n}: it has no FN (name)")
-        idents: list[tuple[IdentityKind, str]] = []
-        lists: list[str] = []
-        try:
-            for child in card.getChildren():
-                key, value = child.name.upper(), str(child.value).strip()
-                if key == "EMAIL":
-                    idents.append(normalise_identity("email", value))
-                elif key == "X-MASTODON":
-                    idents.append(normalise_identity("mastodon", value))
-                elif key == "X-BLUESKY":
-                    idents.append(normalise_identity("bluesky", value))
-                elif key == "CATEGORIES":
-                    values = child.value if isinstance(child.value, list) else [value]
-                    lists += [check_list_name(v.strip().lower()) for v in values if v.strip()]
-        except InvalidInput as exc:
-            raise InvalidInput(f"vCard #{n} ({name}): {exc.message}") from exc
-        people.append(NewPerson(name, idents, lists))
-    if not people:
-        raise InvalidInput("no vCard found in the file")
-    return people
-
-
-def import_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner") -> int:
-    """All or nothing: one transaction; the first problem names the person and rolls back."""
+def add_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner") -> int:
+    """Add several people in one transaction; the first problem names the person (by its
+    place in ``people``) and nothing is added."""
     with hub.db.transaction() as s:
         for n, person in enumerate(people, 1):
             try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hub.domain.identities import normalise_identity
 from hub.domain.model import IdentityKind
 from hub.errors import InvalidInput
-from hub.services.people import normalise_identity, parse_csv, parse_vcard
+from hub.services.people_import import parse_csv, parse_vcard
 
 
 def test_csv_with_several_identities_and_lists():
@@ -66,3 +67,16 @@ def test_vcard_errors(data, message):
 ])
 def test_identities_are_normalised(kind, value, expected):
     assert normalise_identity(kind, value)[1] == expected
+
+
+@pytest.mark.parametrize(("filename", "data", "expected"), [
+    ("people.vcf", "name\nAna\n", "vcard"),
+    ("PEOPLE.VCARD", "", "vcard"),
+    ("upload", "  begin:vcard\nFN:Ana\nEND:VCARD\n", "vcard"),
+    ("people.csv", "name,email\nAna,ana@example.org\n", "csv"),
+    ("", "name\nAna\n", "csv"),
+])
+def test_one_sniff_tells_csv_from_vcard(filename, data, expected):
+    from hub.services.people_import import sniff_format
+
+    assert sniff_format(filename, data) == expected

@@ -17,15 +17,13 @@ from hub.services.people import (
     add_person,
     all_lists,
     change_lists,
-    import_people,
     list_people,
-    parse_csv,
-    parse_vcard,
     remove_identity,
     remove_person,
     show_list,
     update_person,
 )
+from hub.services.people_import import import_people, parse_people
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
@@ -86,11 +84,7 @@ def import_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -
             data = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInput("the file is not UTF-8 text", field="file") from None
-        name = upload.filename.lower()
-        vcard = name.endswith((".vcf", ".vcard")) or data.lstrip().upper().startswith(
-            "BEGIN:VCARD")
-        people = parse_vcard(data) if vcard else parse_csv(data)
-        count = import_people(hub, people)
+        count = import_people(hub, parse_people(data, filename=upload.filename))
     except HubError as exc:
         return render(request, "people/import.html", {"section": "people",
                                                       "error": exc.message}, status=exc.status)

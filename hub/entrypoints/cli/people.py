@@ -92,19 +92,18 @@ def people_remove(person: str) -> None:
 @people.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "vcard"]), default=None,
-              help="Default: from the file extension (.csv, .vcf).")
+              help="Default: from the file extension (.csv, .vcf), else the content.")
 @handles_errors
 def people_import(path: str, fmt: str | None) -> None:
     """Import people from CSV (name,email,mastodon,bluesky,lists,note) or vCard. All or
     nothing: a broken row is named and nothing is imported."""
-    from hub.services.people import import_people, parse_csv, parse_vcard
+    from hub.services.people_import import import_people, parse_people
 
-    fmt = fmt or ("vcard" if path.lower().endswith((".vcf", ".vcard")) else "csv")
     try:
         data = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise HubError(f"{path} is not UTF-8 text") from None
-    people_ = parse_csv(data) if fmt == "csv" else parse_vcard(data)
+    people_ = parse_people(data, filename=path, fmt=fmt)
     n = import_people(open_hub(require_policy=False), people_)
     click.echo(f"imported {n} people from {path}")
 
