@@ -3,9 +3,11 @@ PostgreSQL with fake publishers injected through the ports (never patches of our
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -140,6 +142,26 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self._offset += timedelta(seconds=seconds)
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 15.0,
+               what: str = "the condition") -> None:
+    """Poll ``condition`` until it is true (an observable fact, never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+async def async_wait_until(condition: Callable[[], object], *, timeout: float = 15.0,
+                           what: str = "the condition") -> None:
+    """``wait_until`` for async tests: the event loop keeps running while it polls."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 RuntimeFactory = Callable[..., Runtime]

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from hub.entrypoints.cli import main
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -191,8 +191,14 @@ def test_serve_reload_on_request_keeps_the_old_policy_on_error_and_survives_rest
         policy.write_text(good + "  - id: broken\n    deny: {tagz: [food]}\n")
         out = hub("policy", "reload", code=1)
         assert "tagz" in out and "keeps its current policy" in out
+        def sighup_rejections() -> int:
+            return sum(1 for x in hub("audit", "export").splitlines()
+                       if json.loads(x)["name"] == "PolicyRejected"
+                       and json.loads(x)["actor"] == "SIGHUP")
+
+        before = sighup_rejections()
         os.kill(proc.pid, signal.SIGHUP)        # even a direct SIGHUP keeps the old policy
-        time.sleep(0.5)
+        wait_until(lambda: sighup_rejections() > before, what="the hub to handle SIGHUP")
         assert httpx.get(f"{base}/healthz").json()["policy_digest"] == new_digest
     finally:
         proc.send_signal(signal.SIGINT)

@@ -25,6 +25,7 @@ from hub.services.delivery import claim
 from hub.services.policy import reload_policy
 from hub.services.posts import Author, PostInput, get_post, submit_post
 from hub.store.tables import AuditRow, DeliveryRow
+from tests.conftest import wait_until
 from tests.integration.test_http import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -194,7 +195,7 @@ async def test_a_job_a_dead_worker_left_in_progress_is_freed_and_published_once(
     assert (await queue.sweep(hub, redis)).unstuck == 0   # its lease still runs
     with hub.db.read() as s:
         lease_until = s.get(DeliveryRow, d.id).lease_until
-    await asyncio.sleep((lease_until - datetime.now(UTC)).total_seconds() + 0.1)
+    hub.now.advance((lease_until - hub.now()).total_seconds() + 0.1)   # the lease runs out
     report = await queue.sweep(hub, redis)
     assert report.unstuck == 1
     await burst(hub)
@@ -247,7 +248,8 @@ def test_healthz_and_metrics_show_redis_workers_queue_and_deliveries(
 
             asyncio.run(heartbeat())
             view = submit_post(hub, PostInput("m", ["public"]), Author())
-            time.sleep(0.3)
+            wait_until(lambda: "hub_queue_jobs 2.0" in client.get("/metrics").text,
+                       what="the web process to enqueue the post's two jobs")
             health = client.get("/healthz").json()
             assert health["status"] == "ok" and health["workers"] == 1
             text = client.get("/metrics").text

@@ -17,6 +17,7 @@ from adapters.bluesky.session import StoredSecret
 from hub.domain.model import PeopleSnapshot, Post, PostId, Reach, Target
 from hub.errors import CredentialsRejected, PermanentDeliveryError, TransientDeliveryError
 from hub.ports import Connection
+from tests.fakes import MemorySteps, PlainCredentials
 
 DID = "did:plc:abc"
 KEY = "3lzzzzzzzzzz2"
@@ -33,25 +34,6 @@ def session(exp: float) -> str:
     return ":::".join(["me.test", DID, jwt(exp), jwt(exp + 86400), "https://pds.example"])
 
 
-class Steps:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    async def record(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-class Saved:
-    def __init__(self) -> None:
-        self.secrets: list[str] = []
-
-    async def save(self, account: str, secret: str) -> None:
-        self.secrets.append(secret)
-
-
 def xrpc(status: int, error: str = "", message: str = "", **headers: str) -> httpx.Response:
     body = {"error": error, "message": message} if error else {}
     return httpx.Response(status, json=body, headers=headers)
@@ -65,15 +47,16 @@ def created(request: httpx.Request) -> httpx.Response:
 
 
 async def run(handler: Callable[[httpx.Request], httpx.Response], *, exp: float = NOW + 7200,
-              app_password: str | None = "app-pass-word-xxxx", saved: Saved | None = None) -> Any:
+              app_password: str | None = "app-pass-word-xxxx",
+              saved: PlainCredentials | None = None) -> Any:
     secret = StoredSecret(session(exp), app_password).dump()
     publisher = build(Connection("bluesky:me", {"handle": "me.test", "service":
                                                 "https://pds.example"}, secret),
-                      saved or Saved(), transport=httpx.MockTransport(handler))
+                      saved or PlainCredentials(), transport=httpx.MockTransport(handler))
     post = Post(id=PostId("p"), text="hello", audiences=("public",), created=datetime.now(UTC))
     draft = publisher.prepare(post, Target("t", "bluesky:me", Reach.WORLD, {}), PeopleSnapshot())
     try:
-        return await publisher.publish(draft, key=KEY, steps=Steps())
+        return await publisher.publish(draft, key=KEY, steps=MemorySteps())
     finally:
         await publisher.aclose()
 
@@ -134,11 +117,11 @@ async def test_an_expired_token_is_refreshed_saved_and_the_write_retried() -> No
         if calls.count("applyWrites") == 1:
             return xrpc(400, "ExpiredToken", "Token has expired")
         return created(request)
-    saved = Saved()
+    saved = PlainCredentials()
     receipt = await run(handler, saved=saved)
     assert calls == ["applyWrites", "refreshSession", "applyWrites"]
-    assert receipt.remote_id.endswith(KEY) and len(saved.secrets) == 1
-    assert json.loads(saved.secrets[0])["app_password"] == "app-pass-word-xxxx"
+    assert receipt.remote_id.endswith(KEY) and len(saved.saved) == 1
+    assert json.loads(saved.saved[0])["app_password"] == "app-pass-word-xxxx"
 
 
 async def test_a_session_near_expiry_is_refreshed_before_writing() -> None:
@@ -173,12 +156,12 @@ async def test_network_failure_before_any_write_is_transient() -> None:
 
 
 async def test_the_delivery_key_must_be_a_tid() -> None:
-    publisher = build(Connection("bluesky:me", {"handle": "me.test"}, None), Saved(),
+    publisher = build(Connection("bluesky:me", {"handle": "me.test"}, None), PlainCredentials(),
                       transport=httpx.MockTransport(created))
     post = Post(id=PostId("p"), text="x", audiences=("public",), created=datetime.now(UTC))
     draft = publisher.prepare(post, Target("t", "bluesky:me", Reach.WORLD, {}), PeopleSnapshot())
     with pytest.raises(PermanentDeliveryError, match="not a TID"):
-        await publisher.publish(draft, key="not-a-tid", steps=Steps())
+        await publisher.publish(draft, key="not-a-tid", steps=MemorySteps())
     await publisher.aclose()
 
 
@@ -203,10 +186,10 @@ async def test_a_server_hanging_up_mid_write_is_an_unknown_outcome_checked_first
 
 async def test_an_unreadable_stored_session_is_rejected_credentials() -> None:
     publisher = build(Connection("bluesky:me", {"handle": "me.test"},
-                                 StoredSecret("garbage", None).dump()), Saved(),
+                                 StoredSecret("garbage", None).dump()), PlainCredentials(),
                       transport=httpx.MockTransport(created))
     post = Post(id=PostId("p"), text="x", audiences=("public",), created=datetime.now(UTC))
     draft = publisher.prepare(post, Target("t", "bluesky:me", Reach.WORLD, {}), PeopleSnapshot())
     with pytest.raises(CredentialsRejected, match="unreadable"):
-        await publisher.publish(draft, key=KEY, steps=Steps())
+        await publisher.publish(draft, key=KEY, steps=MemorySteps())
     await publisher.aclose()

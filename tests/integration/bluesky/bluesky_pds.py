@@ -11,12 +11,13 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.fakes import MemoryCredentials, MemorySteps, PlainCredentials  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "tests" / "pds"
@@ -80,53 +81,6 @@ class Account:
     password: str
     app_password: str
     service: str
-
-
-class MemorySteps:
-    """The hub's durable Steps, in memory: a fake implementing ``hub.ports.Steps``."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    async def record(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-class MemoryCredentials:
-    """``hub.ports.CredentialStore`` plus the optional shared-refresh extension, in memory."""
-
-    def __init__(self) -> None:
-        self.saved: dict[str, list[str]] = {}
-        self._locks: dict[str, Any] = {}
-
-    async def save(self, account: str, secret: str) -> None:
-        self.saved.setdefault(account, []).append(secret)
-
-    async def load(self, account: str) -> str | None:
-        return (self.saved.get(account) or [None])[-1]
-
-    def refresh_lock(self, account: str) -> Any:
-        import asyncio
-        lock = self._locks.setdefault(account, asyncio.Lock())
-
-        @asynccontextmanager
-        async def held() -> Any:
-            async with lock:
-                yield
-        return held()
-
-
-class PlainCredentials:
-    """Only the port itself: ``save``."""
-
-    def __init__(self) -> None:
-        self.saved: list[str] = []
-
-    async def save(self, account: str, secret: str) -> None:
-        self.saved.append(secret)
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

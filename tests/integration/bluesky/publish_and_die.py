@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.bluesky import build  # noqa: E402
 from hub.ports import Connection, Draft  # noqa: E402
+from tests.fakes import PlainCredentials  # noqa: E402
 
 
 class FileSteps:
@@ -39,13 +40,9 @@ class FileSteps:
         self.path.write_text(json.dumps({**self._load(), name: value}))
 
 
-class NoSave:
-    async def save(self, account: str, secret: str) -> None:
-        pass
-
-
 async def main(args: dict) -> None:
-    publisher = build(Connection(args["account"], args["settings"], args["secret"]), NoSave())
+    publisher = build(Connection(args["account"], args["settings"], args["secret"]),
+                      PlainCredentials())
     draft = Draft(platform="bluesky", account=args["account"], target="t",
                   parts=tuple(args["parts"]), payload=args["payload"])
     await publisher.publish(draft, key=args["key"],

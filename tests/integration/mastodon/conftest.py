@@ -42,6 +42,7 @@ from hub.domain.model import (
     Target,
 )
 from hub.ports import Connection
+from tests.fakes import MemoryCredentials, MemorySteps
 
 ROOT = Path(__file__).resolve().parents[3]
 MOCK_PIN = "mastodon-mock==0.6.1"
@@ -50,30 +51,7 @@ CACHE = Path(os.environ.get("HUB_TEST_CACHE", Path.home() / ".cache" / "crosspos
 MOCK_PYTHON = os.environ.get("HUB_MASTODON_MOCK_PYTHON")
 
 
-# -- fakes of the hub's ports -----------------------------------------------------------------
-
-class MemorySteps:
-    """``hub.ports.Steps`` in memory: what a delivery has already done."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    async def record(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-class MemoryCredentials:
-    """``hub.ports.CredentialStore`` in memory."""
-
-    def __init__(self) -> None:
-        self.saved: dict[str, str] = {}
-
-    async def save(self, account: str, secret: str) -> None:
-        self.saved[account] = secret
-
+# -- fakes of the hub's ports: tests/fakes.py; the media store ----------------------------
 
 class MediaStore:
     """``media_loader``: bytes by sha256."""

@@ -9,6 +9,7 @@ import pytest
 
 from hub.domain.model import Media
 from hub.errors import ContentRejected, PermanentDeliveryError, TransientDeliveryError
+from tests.conftest import async_wait_until
 
 pytestmark = pytest.mark.integration
 KEY = "3lccccccccccc"
@@ -24,7 +25,8 @@ async def test_retry_after_a_timeout_posts_once(backend, publisher, compose, hub
     steps = compose.steps()
     with pytest.raises(TransientDeliveryError, match="network error"):
         await pub.publish(draft, key=KEY, steps=steps)
-    await asyncio.sleep(1.6)      # let the slow request finish on the server
+    await async_wait_until(lambda: len(backend.live(owner=owner)) == 1,
+                           what="the slow request to finish on the server")
     receipt = await pub.publish(draft, key=KEY, steps=steps)
     statuses = backend.live(owner=owner)
     assert [s["id"] for s in statuses] == [receipt.remote_id]

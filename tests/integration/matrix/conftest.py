@@ -34,19 +34,6 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
         stop(server)
 
 
-class MemorySteps:
-    """``hub.ports.Steps`` in memory, for tests that drive the publisher directly."""
-
-    def __init__(self, values: dict[str, str] | None = None) -> None:
-        self.values = dict(values or {})
-
-    async def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    async def record(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
 @pytest.fixture
 def hub_user(synapse: Synapse) -> User:
     return synapse.register("hub")

@@ -11,19 +11,14 @@ import adapters.matrix
 from hub.domain.model import PeopleSnapshot, Post, PostId, Reach, Target
 from hub.errors import CredentialsRejected, PermanentDeliveryError
 from hub.ports import Connection
-from tests.integration.matrix.conftest import MemorySteps
+from tests.fakes import MemorySteps, NeverSavedCredentials
 
 pytestmark = pytest.mark.integration
 
 
-class _NoCredentials:
-    async def save(self, account: str, secret: str) -> None:
-        raise AssertionError("a Matrix token is never refreshed")
-
-
 async def _publisher(synapse, user):
     settings, token = await adapters.matrix.connect({"homeserver": synapse.url}, user.token)
-    return adapters.matrix.build(Connection("matrix:t", settings, token), _NoCredentials())
+    return adapters.matrix.build(Connection("matrix:t", settings, token), NeverSavedCredentials())
 
 
 def _draft(publisher, room: str, text: str = "hello"):
