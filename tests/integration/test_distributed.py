@@ -198,6 +198,7 @@ async def test_a_job_a_dead_worker_left_in_progress_is_freed_and_published_once(
     hub.now.advance((lease_until - hub.now()).total_seconds() + 0.1)   # the lease runs out
     report = await queue.sweep(hub, redis)
     assert report.unstuck == 1
+    assert await queue.take_sweep_turn(redis, "test", 30)   # the worker below does not sweep
     await burst(hub)
     assert statuses(hub, view.post.id)["bsky"] == "published"
     assert len(fakes["bluesky:me"].published) == 1
