@@ -25,8 +25,11 @@ async def test_retry_after_a_timeout_posts_once(backend, publisher, compose, hub
     steps = compose.steps()
     with pytest.raises(TransientDeliveryError, match="network error"):
         await pub.publish(draft, key=KEY, steps=steps)
-    await async_wait_until(lambda: len(backend.live(owner=owner)) == 1,
-                           what="the slow request to finish on the server")
+    if backend.name == "double":   # it acted, then answers late: wait until the status exists
+        await async_wait_until(lambda: len(backend.live(owner=owner)) == 1,
+                               what="the slow request to take effect on the server")
+    # (mastodon-mock delays before acting and drops a request whose client went away: no
+    # status ever appears for it, so there is nothing to wait for)
     receipt = await pub.publish(draft, key=KEY, steps=steps)
     statuses = backend.live(owner=owner)
     assert [s["id"] for s in statuses] == [receipt.remote_id]
