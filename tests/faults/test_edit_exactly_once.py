@@ -20,7 +20,8 @@ import adapters.email
 from adapters.fake import FakePublisher
 from hub.domain.model import PeopleSnapshot
 from hub.services.accounts import connect_account
-from hub.services.delivery import DbSteps, deliver, due_ids
+from hub.services.delivery import deliver, due_ids
+from hub.store.deliveries import DbSteps
 from hub.services.drafts import Author, PostInput
 from hub.services.edit_copies import PrefixedSteps, claim, run_copy_edits
 from hub.services.edits import EditInput, copy_versions, edit_post, plan_edit
@@ -88,7 +89,7 @@ async def test_a_replacement_that_died_after_the_pds_took_it_is_found_not_writte
     died = subprocess.run([sys.executable, str(DIE), str(tmp_path / "args.json")],
                           capture_output=True, timeout=60)
     assert died.returncode == -signal.SIGKILL, died.stderr.decode()[-2000:]
-    steps = PrefixedSteps(DbSteps(hub, row.delivery_id), f"v{row.version}:")
+    steps = PrefixedSteps(DbSteps(hub.db, row.delivery_id, hub.now), f"v{row.version}:")
     for name, value in json.loads(steps_file.read_text()).items():
         await steps.record(name, value)           # what the dead worker had committed
     assert len(pds.records(account.did, "app.bsky.feed.post")) == 2     # old + replacement
