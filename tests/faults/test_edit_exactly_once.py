@@ -21,12 +21,12 @@ from adapters.fake import FakePublisher
 from hub.domain.model import PeopleSnapshot
 from hub.services.accounts import connect_account
 from hub.services.delivery import deliver, due_ids
-from hub.store.deliveries import DbSteps
 from hub.services.drafts import Author, PostInput
 from hub.services.edit_copies import PrefixedSteps, claim, run_copy_edits
 from hub.services.edits import EditInput, copy_versions, edit_post, plan_edit
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import get_post, submit_post
+from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow
 from hub.store.tables import AuditRow
 from tests.conftest import ROOT, Clock
