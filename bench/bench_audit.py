@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -101,6 +102,41 @@ def _measure(hub: Hub, data: Dataset, rounds: int, samples: int, seed: int
     return results
 
 
+def _verify(hub: Hub, rounds: int) -> dict[str, Any]:
+    """Full verification (chain + Merkle tree, bounded memory) beside a bare keyset scan of
+    the same rows in the same chunk size: the ratio is the cost of hashing and checking."""
+    scan = text("SELECT * FROM audit_event WHERE seq > :a ORDER BY seq LIMIT 5000")
+
+    def bare() -> int:
+        n, after = 0, 0
+        while True:
+            with hub.db.read() as s:
+                rows = s.connection().execute(scan, {"a": after}).all()
+            if not rows:
+                return n
+            n, after = n + len(rows), rows[-1].seq
+
+    out: dict[str, list[float]] = {"verify_s": [], "scan_s": []}
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(rounds):
+        out["scan_s"].append(_ms(bare) / 1000)
+        result: list[Any] = []
+        with hub.db.read() as s:
+            def run(s: Any = s, got: list[Any] = result) -> None:
+                got.append(hub.audit.verify(s))
+            out["verify_s"].append(_ms(run) / 1000)
+        assert result[0].ok, result[0].problem
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    row = {"verify_s": [round(x, 1) for x in out["verify_s"]],
+           "scan_s": [round(x, 1) for x in out["scan_s"]],
+           "ratio": round(statistics.median(out["verify_s"]) / statistics.median(out["scan_s"]),
+                          1),
+           "max_rss_growth_mb": round((rss - rss0) / 1024, 1)}
+    print(f"verify   {row['verify_s']} s vs bare scan {row['scan_s']} s (ratio {row['ratio']}); "
+          f"peak memory grew {row['max_rss_growth_mb']} MB")
+    return row
+
+
 def _report(db: str, data: Dataset, res: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"db": db, "events": data.events, "people": len(data.people),
                            "index_rows": data.index_rows, "generate_s": round(data.seconds, 1)}
@@ -149,7 +185,10 @@ def run_sqlite(args: argparse.Namespace) -> dict[str, Any]:
         meta.write_text(json.dumps(data.__dict__))
     hub = _hub(url, base)
     try:
-        return _report("sqlite", data, _measure(hub, data, args.rounds, args.samples, 1))
+        out = _report("sqlite", data, _measure(hub, data, args.rounds, args.samples, 1))
+        if args.verify_rounds:
+            out["verify"] = _verify(hub, args.verify_rounds)
+        return out
     finally:
         hub.db.dispose()
         if not args.keep:
@@ -173,8 +212,11 @@ def run_postgres(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             hub = _hub(url, Path(tmp))
             try:
-                return _report("postgresql", data,
-                               _measure(hub, data, args.rounds, args.samples, 1))
+                out = _report("postgresql", data,
+                              _measure(hub, data, args.rounds, args.samples, 1))
+                if args.verify_rounds:
+                    out["verify"] = _verify(hub, args.verify_rounds)
+                return out
             finally:
                 hub.db.dispose()
     finally:
@@ -190,6 +232,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="per round and answer")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--keep", help="directory to keep (and reuse) the SQLite database")
+    parser.add_argument("--verify-rounds", type=int, default=1,
+                        help="full `verify` runs beside a bare scan (0: skip)")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
     figures = []

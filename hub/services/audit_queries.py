@@ -27,6 +27,7 @@ from hub.store.tables import AuditRow, FetchRow, IdentityRow, PersonRow, PostRow
 
 _V = VisibilityRow.__table__  # type: ignore[attr-defined]
 _F = FetchRow.__table__  # type: ignore[attr-defined]
+_P = PersonRow.__table__  # type: ignore[attr-defined]
 MAX_LIMIT = 500
 
 
@@ -130,8 +131,9 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
         conn = s.connection()
         members = [person_id] + [f"identity:{i}" for i in idents]
         rows, next_cursor = _newest_first(conn, members, filters, cursor, limit, field="cursor")
-        count = int(conn.execute(sa_select(func.count()).select_from(_V).where(
-            _V.c.member.in_(members), *filters.where())).scalar() or 0)
+        count = len(rows) if not cursor and not next_cursor else int(conn.execute(
+            sa_select(func.count()).select_from(_V).where(
+                _V.c.member.in_(members), *filters.where())).scalar() or 0)
         public: dict[str, Any] | None = None
         if include_public:
             prows, pnext = _newest_first(conn, [PUBLIC], filters, public_cursor, limit,
@@ -153,17 +155,19 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
 def _person(s: Session, ref: str) -> tuple[str, str, list[str]]:
     """(id, name, identity values) of a person given by id, name or identity."""
     conn = s.connection()
-    hit = conn.execute(sa_select(col(PersonRow.id), col(PersonRow.name))
-                       .where(col(PersonRow.id) == ref)).first()
-    if hit is None:   # not an id: by name or identity (the slower, general lookup)
-        row = find_person(s, ref)
-        person_id, name = row.id, row.name
-    else:
-        person_id, name = str(hit[0]), str(hit[1])
-    idents = list(conn.execute(sa_select(col(IdentityRow.value))
-                               .where(col(IdentityRow.person_id) == person_id)
-                               .order_by(col(IdentityRow.id))).scalars())
-    return person_id, name, [str(i) for i in idents]
+    hits = list(conn.execute(   # by id, with the identities, in one round trip
+        sa_select(col(PersonRow.id), col(PersonRow.name), col(IdentityRow.value))
+        .select_from(PersonRow).outerjoin(IdentityRow, col(IdentityRow.person_id) ==
+                                          col(PersonRow.id))
+        .where(col(PersonRow.id) == ref).order_by(col(IdentityRow.id))))
+    if hits:
+        return (str(hits[0][0]), str(hits[0][1]),
+                [str(h[2]) for h in hits if h[2] is not None])
+    row = find_person(s, ref)   # not an id: by name or identity (the general lookup)
+    idents = conn.execute(sa_select(col(IdentityRow.value))
+                          .where(col(IdentityRow.person_id) == row.id)
+                          .order_by(col(IdentityRow.id))).scalars()
+    return row.id, row.name, [str(i) for i in idents]
 
 
 def _unique_deliveries(rows: list[Any]) -> list[Any]:
@@ -177,29 +181,22 @@ def _unique_deliveries(rows: list[Any]) -> list[Any]:
     return out
 
 
-def _names(s: Session, person_ids: set[str]) -> dict[str, str]:
-    if not person_ids:
-        return {}
-    return dict(s.connection().execute(
-        sa_select(col(PersonRow.id), col(PersonRow.name))
-        .where(col(PersonRow.id).in_(sorted(person_ids)))).all())
-
-
 def _people(s: Session, delivery_id: str, after: int | None, limit: int
             ) -> tuple[list[dict[str, Any]], int, str | None]:
     conn = s.connection()
-    q = sa_select(_V.c.id, _V.c.person_id, _V.c.identity, _V.c.via_list).where(
-        _V.c.delivery_id == delivery_id)
+    q = (sa_select(_V.c.id, _V.c.person_id, _V.c.identity, _V.c.via_list, _P.c.name)
+         .select_from(_V.outerjoin(_P, _P.c.id == _V.c.person_id))
+         .where(_V.c.delivery_id == delivery_id))
     if after is not None:
         q = q.where(_V.c.id > after)
     rows = list(conn.execute(q.order_by(_V.c.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    total = int(conn.execute(sa_select(func.count()).select_from(_V).where(
-        _V.c.delivery_id == delivery_id)).scalar() or 0)
-    names = _names(s, {r.person_id for r in rows if r.person_id})
-    people = [{"person_id": r.person_id, "name": names.get(r.person_id or ""),
-               "identity": r.identity, "via_list": r.via_list} for r in rows]
+    total = len(rows) if after is None and not more else int(conn.execute(
+        sa_select(func.count()).select_from(_V).where(
+            _V.c.delivery_id == delivery_id)).scalar() or 0)
+    people = [{"person_id": r.person_id, "name": r.name, "identity": r.identity,
+               "via_list": r.via_list} for r in rows]
     return people, total, str(rows[-1].id) if more and rows else None
 
 
@@ -214,25 +211,25 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
             raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
         after = int(cursor)
     with hub.db.read() as s:
-        if s.get(PostRow, post_id) is None:
-            raise NotFound(f"no post {post_id!r}")
         events = list(s.exec(select(AuditRow).where(AuditRow.post_id == post_id)
                              .order_by(col(AuditRow.seq))))
+        if not events and s.get(PostRow, post_id) is None:
+            raise NotFound(f"no post {post_id!r}")
         could_see = []
         for e in reversed(events):
             if e.name != "DeliverySucceeded" or (delivery and e.delivery_id != delivery):
                 continue
             could_see.append(_could_see(s, e, after if delivery else None, limit))
         fetched = list(s.connection().execute(
-            sa_select(_F).where(_F.c.post_id == post_id)
+            sa_select(_F, _P.c.name).select_from(_F.outerjoin(_P, _P.c.id == _F.c.person_id))
+            .where(_F.c.post_id == post_id)
             .order_by(_F.c.created.desc(), _F.c.id.desc()).limit(limit)))
-        names = _names(s, {f.person_id for f in fetched if f.person_id})
-        fetch_count = int(s.connection().execute(sa_select(func.count()).select_from(_F).where(
-            _F.c.post_id == post_id)).scalar() or 0)
+        fetch_count = len(fetched) if len(fetched) < limit else int(s.connection().execute(
+            sa_select(func.count()).select_from(_F).where(_F.c.post_id == post_id)).scalar()
+            or 0)
         return {"post_id": post_id, "could_see": could_see,
-                "fetched_by": [{"person_id": f.person_id, "name": names.get(f.person_id or ""),
-                                "feed": f.feed, "when": f.created.isoformat()}
-                               for f in fetched],
+                "fetched_by": [{"person_id": f.person_id, "name": f.name, "feed": f.feed,
+                                "when": f.created.isoformat()} for f in fetched],
                 "fetch_count": fetch_count,
                 "events": [event_json(e) for e in events]}
 
