@@ -21,8 +21,9 @@ from adapters.mastodon.limits import (
     limits_from_instance,
     normalise_instance,
 )
+from adapters.mastodon.media import MediaLoader
 from adapters.mastodon.oauth import SCOPES, OAuthApp, authorization_url, exchange_code, register_app
-from adapters.mastodon.publish import MastodonPublisher, MediaLoader
+from adapters.mastodon.publish import MastodonPublisher
 from hub.errors import (
     AccountNotConnected,
     CredentialsRejected,
