@@ -33,7 +33,7 @@ from hub.policy.engine import route
 from hub.ports import Draft, Receipt
 from hub.runtime import Hub
 from hub.store.deliveries import DbSteps, claimable, delivery_from_row
-from hub.store.repos import post_from_row
+from hub.store.repos import local_domains, post_from_row
 from hub.store.tables import AccountRow, DeliveryRow, PostRow
 
 log = structlog.get_logger("hub.delivery")
@@ -167,7 +167,8 @@ def _recheck(hub: Hub, run: _Run) -> Attempt | tuple[Decision, PeopleSnapshot, P
             s.add(d)
             return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
         people = hub.people.snapshot(s)
-        routing = route(post_from_row(post_row), policy, people, now, recheck=True)
+        routing = route(post_from_row(post_row), policy, people, now, recheck=True,
+                        local_domains=local_domains(s))
         decision = next((x for x in routing.decisions if x.target.name == d.target), None)
         if decision is None or decision.target.account != d.account:
             rule, why = ("target-removed", f"target {d.target!r} is no longer in the policy") \

@@ -8,7 +8,7 @@ media by hash. It writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +18,7 @@ from sqlmodel import Session
 from hub.domain.model import Media, PeopleSnapshot, Post, PostId
 from hub.errors import InvalidInput
 from hub.runtime import Hub
+from hub.store.repos import local_domains
 from hub.store.tables import MediaRow
 
 MAX_TEXT = 50_000
@@ -80,6 +81,7 @@ class DraftPost:
 
     post: Post
     people: PeopleSnapshot
+    local_domains: Mapping[str, str] = field(default_factory=dict)   # for route()
 
 
 def split_list(values: Iterable[str], *, spaces: bool = False) -> list[str]:
@@ -173,8 +175,9 @@ def make_draft(hub: Hub, data: PostInput, author: Author, *, post_id: PostId,
     with hub.db.read() as s:
         media = resolve_media(s, data.media, pending)
         people = hub.people.snapshot(s)
+        domains = local_domains(s)
     post = Post(id=post_id, text=data.text, audiences=tuple(data.audiences), created=now,
                 tags=tuple(data.tags), content_warning=data.content_warning,
                 language=data.language, schedule_at=data.schedule_at, media=media,
                 author=author.name)
-    return DraftPost(post, people)
+    return DraftPost(post, people, domains)

@@ -44,5 +44,6 @@ def explain_draft(hub: Hub, data: PostInput, author: Author) -> list[str]:
     """``hub policy explain``: every target, allow/deny/hold, which rule and why, for a draft
     cleaned like a submitted post, routed against the policy in force and never written."""
     draft = make_draft(hub, data, author, post_id=PostId("draft"))
-    routing = route(draft.post, hub.policies.current, draft.people, draft.post.created)
+    routing = route(draft.post, hub.policies.current, draft.people, draft.post.created,
+                    local_domains=draft.local_domains)
     return explain_lines(routing)

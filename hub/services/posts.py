@@ -47,7 +47,7 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
             raise Forbidden(f"this token may post to {', '.join(sorted(author.audiences))} "
                             f"only; not to {', '.join(refused)}")
     policy = hub.policies.current
-    routing = route(post, policy, people, now)
+    routing = route(post, policy, people, now, local_domains=draft.local_domains)
     rejections: dict[str, str] = {}
     for d in routing.allowed():
         if (why := hub.publishers.check(post, d.target, people)) is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from hub.domain.model import (
     Media,
@@ -13,13 +13,20 @@ from hub.domain.model import (
     PostId,
 )
 from hub.store.people import read_people
-from hub.store.tables import PostRow
+from hub.store.tables import AccountRow, PostRow
 
 
 def people_snapshot(session: Session) -> PeopleSnapshot:
     """Every person with identities, and every list with its members, as of now (uncached:
     services use ``hub.people.snapshot``, which reads this only when the book changed)."""
     return read_people(session)
+
+
+def local_domains(session: Session) -> dict[str, str]:
+    """The owner's Mastodon accounts and their instance's domain: a bare ``@user`` in a post
+    published there is ``user@domain`` (``route(..., local_domains=...)``)."""
+    rows = session.exec(select(AccountRow).where(AccountRow.platform == "mastodon"))
+    return {r.name: str(r.settings["domain"]) for r in rows if r.settings.get("domain")}
 
 
 def post_from_row(row: PostRow) -> Post:

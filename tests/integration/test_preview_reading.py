@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import PostInput
 from hub.services.preview import preview_post
+from hub.store.tables import AccountRow
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +62,21 @@ def test_a_bare_mention_of_a_clients_user_name_is_held_everywhere(make_hub, sqli
                                                               "bsky": "hold"}
     bsky = next(t for t in preview.targets if t.target == "bsky")
     assert bsky.reasons[0].endswith("Found @ana in the text (Ana, in clients).")
+
+
+@pytest.mark.parametrize(("domain", "on_mastodon"), [("example.social", "hold"),
+                                                     ("other.social", "allow")])
+def test_a_bare_mention_is_a_user_of_the_instance_the_account_is_on(
+        make_hub, sqlite_url, policy_dir, domain, on_mastodon):
+    """Once the Mastodon account is connected, @ana there is ana@<its instance>; on Bluesky
+    it may still be any ana: held."""
+    (policy_dir / "hub.yaml").write_text(MENTION_POLICY)
+    hub = make_hub(sqlite_url)
+    add_person(hub, NewPerson("Ana", [("mastodon", "@ana@example.social")], ["clients"]))
+    with hub.db.transaction() as s:
+        s.add(AccountRow(name="mastodon:main", platform="mastodon",
+                         settings={"instance": f"https://{domain}", "domain": domain},
+                         updated=datetime.now(UTC)))
+    preview = preview_post(hub, PostInput(text="thanks @ana", audiences=["public"]))
+    assert {t.target: t.outcome for t in preview.targets} == {"masto-public": on_mastodon,
+                                                              "bsky": "hold"}
