@@ -78,6 +78,31 @@ class MatrixPublisher:
             events.append(await self._send_once(room_id, f"{key}.img{i}", content, steps))
         return await self._receipt(room_id, events, skipped)
 
+    async def edit(self, receipt: Receipt, draft: Draft, *, steps: Steps) -> Receipt:
+        """Replace the text with an ``m.replace`` event (the original keeps its id). Images
+        cannot be changed so: a changed set is refused (delete and publish again). The edit's
+        txnId derives from the original and the new content, so a repeat is one edit."""
+        room_id = str(receipt.details.get("room_id") or "")
+        events = receipt.details.get("events")
+        sent_images = len(events) - 1 if isinstance(events, list) else 0
+        images = draft.payload.get("images")
+        if sent_images != (len(images) if isinstance(images, list) else 0):
+            raise PermanentDeliveryError(f"{draft.target}: the images changed; a Matrix edit "
+                                         "changes the text only: delete and publish again",
+                                         platform=self.platform)
+        new = draft.payload["content"]
+        assert isinstance(new, dict)
+        content: dict[str, Any] = {**new, "body": f"* {new['body']}",
+                                   "m.new_content": dict(new),
+                                   "m.relates_to": {"rel_type": "m.replace",
+                                                    "event_id": receipt.remote_id}}
+        if "formatted_body" in new:
+            content["formatted_body"] = f"* {new['formatted_body']}"
+        digest = hashlib.sha256((receipt.remote_id + json.dumps(new, sort_keys=True))
+                                .encode()).hexdigest()[:24]
+        await self._send_once(room_id, f"edit-{digest}", content, steps)
+        return receipt
+
     async def delete(self, receipt: Receipt, *, steps: Steps) -> None:
         """Redact every event the delivery sent (text and images); safe to repeat."""
         room_id = str(receipt.details.get("room_id") or "")

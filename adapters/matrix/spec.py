@@ -63,5 +63,6 @@ class MatrixSpec:
 
     @classmethod
     def edit_way(cls, options: BaseModel) -> EditWay:
-        """Redact the event and send the new version (the room keeps the redaction)."""
-        return EditWay.REPLACE
+        """An ``m.replace`` event: clients show the new text in place of the old, and the
+        event keeps its id (images cannot change that way)."""
+        return EditWay.NATIVE

@@ -195,3 +195,21 @@ async def test_delete_redacts_every_event(matrix_hub, synapse, people, club):
     assert outcome.removed
     [msg] = _messages(synapse, people["Ana"], club)
     assert msg["content"] == {} and "redacted_because" in msg["unsigned"]
+
+
+async def test_an_edit_is_an_m_replace_of_the_same_event(matrix_hub, synapse, people, club):
+    from hub.services.edits import EditInput, edit_post, plan_edit
+
+    synapse.join(people["Ana"], club)
+    view = submit_post(matrix_hub, PostInput("meet at 8", ["club"]), Author())
+    assert await _run(matrix_hub) == ["published"]
+    original = _delivery(matrix_hub, view.post.id, "club-room").remote_id
+    change = EditInput(text="meet at 9")
+    plan = await asyncio.to_thread(plan_edit, matrix_hub, view.post.id, change, Author())
+    assert [c.action for c in plan.copies] == ["edit"]
+    await edit_post(matrix_hub, view.post.id, change, Author(), confirm=plan.digest)
+    first, edit = _messages(synapse, people["Ana"], club)
+    assert first["event_id"] == original and first["content"]["body"] == "meet at 8"
+    assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": original}
+    assert edit["content"]["m.new_content"]["body"] == "meet at 9"
+    assert _delivery(matrix_hub, view.post.id, "club-room").remote_id == original
