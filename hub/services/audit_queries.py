@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_
+from sqlalchemy import ColumnElement, Connection, bindparam, func, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -23,7 +24,15 @@ from hub.audit.index import PUBLIC, PUBLIC_REACHES
 from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.people import find_person
-from hub.store.tables import AuditRow, FetchRow, IdentityRow, PersonRow, PostRow, VisibilityRow
+from hub.store.tables import (
+    AuditRow,
+    FetchRow,
+    IdentityRow,
+    PersonRow,
+    PostRow,
+    UTCDateTime,
+    VisibilityRow,
+)
 
 _V = VisibilityRow.__table__  # type: ignore[attr-defined]
 _F = FetchRow.__table__  # type: ignore[attr-defined]
@@ -89,15 +98,40 @@ def _limit(limit: int) -> int:
 def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
                   cursor: str | None, limit: int, *, field: str
                   ) -> tuple[list[Any], str | None]:
-    q = sa_select(_V).where(_V.c.member.in_(list(members)), *filters.where())
+    params: dict[str, Any] = {"n": limit + 1, "since": filters.since, "until": filters.until,
+                              "account": filters.account, "reach": filters.reach}
     if cursor:
-        created, row_id = decode_cursor(cursor, field=field)
-        q = q.where(or_(_V.c.created < created, and_(_V.c.created == created,
-                                                     _V.c.id < row_id)))
-    rows = list(conn.execute(q.order_by(_V.c.created.desc(), _V.c.id.desc()).limit(limit + 1)))
+        params["c_created"], params["c_id"] = decode_cursor(cursor, field=field)
+    unique = list(dict.fromkeys(members))
+    params.update({f"m{i}": m for i, m in enumerate(unique)})
+    sql = _page_sql(len(unique), filters.since is not None, filters.until is not None,
+                    bool(filters.account), bool(filters.reach), bool(cursor))
+    rows = list(conn.execute(sql, params))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1].created, rows[-1].id) if more and rows else None
+
+
+@functools.lru_cache(maxsize=128)
+def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool,
+              cursor: bool) -> Any:
+    """One ordered index range per member (the person's id, each identity), merged: the
+    database never sorts everything a person ever got. Written as SQL text once per shape
+    (building it as nested SQLAlchemy subqueries costs more than running it)."""
+    cond = [c for c, on in (("created >= :since", since), ("created < :until", until),
+                            ("account = :account", account), ("reach = :reach", reach),
+                            ("(created < :c_created OR (created = :c_created AND id < :c_id))",
+                             cursor)) if on]
+    cols = ", ".join(_V.c.keys())
+    order = "ORDER BY created DESC, id DESC LIMIT :n"
+    parts = [f"SELECT * FROM (SELECT {cols} FROM audit_visibility WHERE "
+             + " AND ".join([f"member = :m{i}", *cond]) + f" {order}) AS p{i}"
+             for i in range(members)]
+    sql = parts[0] if members == 1 else (
+        "SELECT * FROM (" + " UNION ALL ".join(parts) + f") AS merged {order}")
+    times = [bindparam(n, type_=UTCDateTime())
+             for n, on in (("since", since), ("until", until), ("c_created", cursor)) if on]
+    return text(sql).bindparams(*times).columns(*_V.c)
 
 
 def _seen(row: Any) -> dict[str, Any]:
