@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, text
+from sqlalchemy import ColumnElement, Connection, Integer, bindparam, column, func, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -97,41 +97,52 @@ def _limit(limit: int) -> int:
 
 def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
                   cursor: str | None, limit: int, *, field: str
-                  ) -> tuple[list[Any], str | None]:
+                  ) -> tuple[list[Any], str | None, int | None]:
+    """A page, its continuation cursor, and the total count (None: the page was empty)."""
     params: dict[str, Any] = {"n": limit + 1, "since": filters.since, "until": filters.until,
                               "account": filters.account, "reach": filters.reach}
     if cursor:
         params["c_created"], params["c_id"] = decode_cursor(cursor, field=field)
     unique = list(dict.fromkeys(members))
     params.update({f"m{i}": m for i, m in enumerate(unique)})
+    ranked = unique == [PUBLIC] and not filters.narrows
     sql = _page_sql(len(unique), filters.since is not None, filters.until is not None,
-                    bool(filters.account), bool(filters.reach), bool(cursor))
+                    bool(filters.account), bool(filters.reach), bool(cursor), ranked)
     rows = list(conn.execute(sql, params))
     more = len(rows) > limit
+    total = int(rows[0].total or 0) if rows else None
     rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].created, rows[-1].id) if more and rows else None
+    return (rows, encode_cursor(rows[-1].created, rows[-1].id) if more and rows else None,
+            total)
 
 
 @functools.lru_cache(maxsize=128)
 def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool,
-              cursor: bool) -> Any:
-    """One ordered index range per member (the person's id, each identity), merged: the
-    database never sorts everything a person ever got. Written as SQL text once per shape
-    (building it as nested SQLAlchemy subqueries costs more than running it)."""
-    cond = [c for c, on in (("created >= :since", since), ("created < :until", until),
-                            ("account = :account", account), ("reach = :reach", reach),
-                            ("(created < :c_created OR (created = :c_created AND id < :c_id))",
-                             cursor)) if on]
+              cursor: bool, ranked: bool) -> Any:
+    """One statement per page: one ordered index range per member (the person's id, each
+    identity) merged, so the database never sorts everything a person ever got, and the
+    total as a column (for the unfiltered public stream: the newest rank). Written as SQL
+    text once per shape: building it as nested SQLAlchemy subqueries costs more than running
+    it."""
+    flt = [c for c, on in (("created >= :since", since), ("created < :until", until),
+                           ("account = :account", account), ("reach = :reach", reach)) if on]
+    page = flt + (["(created < :c_created OR (created = :c_created AND id < :c_id))"]
+                  if cursor else [])
+    names = ", ".join(f":m{i}" for i in range(members))
+    total = ("(SELECT max(public_rank) FROM audit_visibility)" if ranked else
+             "(SELECT count(*) FROM audit_visibility WHERE "
+             + " AND ".join([f"member IN ({names})", *flt]) + ")")
     cols = ", ".join(_V.c.keys())
     order = "ORDER BY created DESC, id DESC LIMIT :n"
     parts = [f"SELECT * FROM (SELECT {cols} FROM audit_visibility WHERE "
-             + " AND ".join([f"member = :m{i}", *cond]) + f" {order}) AS p{i}"
+             + " AND ".join([f"member = :m{i}", *page]) + f" {order}) AS p{i}"
              for i in range(members)]
-    sql = parts[0] if members == 1 else (
+    merged = parts[0] if members == 1 else (
         "SELECT * FROM (" + " UNION ALL ".join(parts) + f") AS merged {order}")
+    sql = f"SELECT page.*, {total} AS total FROM ({merged}) AS page ORDER BY created DESC, id DESC"
     times = [bindparam(n, type_=UTCDateTime())
              for n, on in (("since", since), ("until", until), ("c_created", cursor)) if on]
-    return text(sql).bindparams(*times).columns(*_V.c)
+    return text(sql).bindparams(*times).columns(*_V.c, column("total", Integer))
 
 
 def _seen(row: Any) -> dict[str, Any]:
@@ -144,13 +155,9 @@ def _seen(row: Any) -> dict[str, Any]:
             "identity": None if public else row.identity, "lower_bound": row.lower_bound}
 
 
-def _public_count(conn: Connection, filters: Filters) -> int:
-    if filters.reach and filters.reach not in PUBLIC_REACHES:
-        return 0
-    if not filters.narrows:   # ranks run 1, 2, 3...: the newest one is the count
-        return int(conn.execute(sa_select(func.max(_V.c.public_rank))).scalar() or 0)
+def _count(conn: Connection, members: Sequence[str], filters: Filters) -> int:
     return int(conn.execute(sa_select(func.count()).select_from(_V).where(
-        _V.c.member == PUBLIC, *filters.where())).scalar() or 0)
+        _V.c.member.in_(list(members)), *filters.where())).scalar() or 0)
 
 
 def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
@@ -164,16 +171,19 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
         person_id, name, idents = _person(s, ref)
         conn = s.connection()
         members = [person_id] + [f"identity:{i}" for i in idents]
-        rows, next_cursor = _newest_first(conn, members, filters, cursor, limit, field="cursor")
-        count = len(rows) if not cursor and not next_cursor else int(conn.execute(
-            sa_select(func.count()).select_from(_V).where(
-                _V.c.member.in_(members), *filters.where())).scalar() or 0)
+        rows, next_cursor, count = _newest_first(conn, members, filters, cursor, limit,
+                                                 field="cursor")
+        if count is None:   # an empty page: count apart (rare: past the end, or nothing)
+            count = 0 if not cursor else _count(conn, members, filters)
         public: dict[str, Any] | None = None
         if include_public:
-            prows, pnext = _newest_first(conn, [PUBLIC], filters, public_cursor, limit,
-                                         field="public_cursor")
-            public = {"count": _public_count(conn, filters), "posts": [_seen(r) for r in prows],
-                      "next_cursor": pnext}
+            prows, pnext, ptotal = _newest_first(conn, [PUBLIC], filters, public_cursor,
+                                                 limit, field="public_cursor")
+            if filters.reach and filters.reach not in PUBLIC_REACHES:
+                ptotal = 0
+            elif ptotal is None:
+                ptotal = 0 if not public_cursor else _count(conn, [PUBLIC], filters)
+            public = {"count": ptotal, "posts": [_seen(r) for r in prows], "next_cursor": pnext}
         fetches = list(s.exec(
             select(AuditRow).where(AuditRow.subject == person_id,
                                    AuditRow.name == "FeedFetched")
