@@ -129,3 +129,17 @@ async def test_delete_says_a_chat_message_cannot_be_unsent(chat_hub):
     assert await _run(chat_hub) == ["published"]
     [outcome] = await delete_everywhere(chat_hub, view.post.id)
     assert not outcome.removed and "cannot be unsent" in outcome.reason
+
+
+async def test_an_edit_sends_a_correction_to_the_same_group(chat_hub, chat):
+    from hub.services.edits import EditInput, edit_post, plan_edit
+
+    view = submit_post(chat_hub, PostInput("lunch at 12", ["family"]), Author())
+    assert await _run(chat_hub) == ["published"]
+    change = EditInput(text="lunch at 1")
+    plan = await asyncio.to_thread(plan_edit, chat_hub, view.post.id, change, Author())
+    assert [c.action for c in plan.copies] == ["correct"]
+    await edit_post(chat_hub, view.post.id, change, Author(), confirm=plan.digest)
+    [convo] = chat[0].convos.values()
+    assert [m["text"] for m in convo.messages] == [
+        "lunch at 12", "Correction of my earlier message:\n\nlunch at 1"]
