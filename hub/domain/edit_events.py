@@ -90,3 +90,11 @@ class CopyNotChanged(Event):
     target: str
     version: int
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryCancelled(Event):
+    """The owner cancelled one target of a post before it went out."""
+
+    name: ClassVar[str] = "DeliveryCancelled"
+    target: str

@@ -40,7 +40,8 @@ from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import due, post_from_row
 from hub.store.tables import DecisionRow, DeliveryRow, PostRow
 
-__all__ = ["EditInput", "EditPlan", "approve_edits", "copy_versions", "edit_post", "plan_edit"]
+__all__ = ["EditInput", "EditPlan", "approve_edits", "copies_by_delivery", "copy_versions",
+           "edit_post", "plan_edit"]
 
 _NETWORK = {"edit", "replace", "correct", "retract"}
 
@@ -207,6 +208,11 @@ def copy_versions(hub: Hub, post_id: str) -> list[dict[str, Any]]:
                     "version": last.version, "action": last.action, "status": last.status,
                     "reason": last.reason or None}})
         return out
+
+
+def copies_by_delivery(hub: Hub, post_id: str) -> dict[str, dict[str, Any]]:
+    """``copy_versions`` keyed by delivery id (for the post page)."""
+    return {c["delivery_id"]: c for c in copy_versions(hub, post_id)}
 
 
 def _version_row(post_id: str, version: int, post: Post, actor: str, when: datetime

@@ -21,7 +21,7 @@ from hub.store.tables import OwnerRow
 from tests.conftest import Clock
 from tests.integration.test_http import LiveServer
 from web.app import create_app
-from web.ui import audit, auth, compose, people, posts, tokens
+from web.ui import audit, auth, compose, people, post_edits, posts, tokens
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"
@@ -75,7 +75,7 @@ PAGES = ["/", "/compose", "/posts", "/posts/p_nope", "/posts/p_nope/live", "/aud
 
 def _ui_post_paths() -> list[str]:
     paths = []
-    for module in (auth, compose, posts, audit, people, tokens):
+    for module in (auth, compose, posts, post_edits, audit, people, tokens):
         for route in module.router.routes:
             if "POST" in getattr(route, "methods", ()):
                 paths.append(re.sub(r"\{[^}]+\}", "x_1", route.path))

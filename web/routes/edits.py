@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import NotFound
 from hub.runtime import Hub
+from hub.services.cancel import cancel_delivery
 from hub.services.deletion import delete_everywhere
 from hub.services.edit_plan import check_author
 from hub.services.edits import EditInput, approve_edits, copy_versions, edit_post, plan_edit
@@ -84,6 +85,13 @@ async def approve_post_edits(post_id: str, hub: HubDep, token: ApproveToken
 async def post_copies(post_id: str, hub: HubDep, token: PostToken) -> dict[str, Any]:
     await run_in_threadpool(get_post, hub, post_id)       # 404 for an unknown post
     return {"post_id": post_id, "copies": await run_in_threadpool(copy_versions, hub, post_id)}
+
+
+@router.post("/deliveries/{delivery_id}/cancel",
+             summary="Cancel one target of a post before it goes out")
+async def cancel_one(delivery_id: str, hub: HubDep, token: PostToken) -> dict[str, Any]:
+    view = await run_in_threadpool(cancel_delivery, hub, delivery_id, token.author)
+    return view.as_json()
 
 
 @router.post("/deliveries/{delivery_id}/retry", summary="Send a failed delivery again")

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from hub.domain.delivery import FINAL, DeliveryStatus
 from hub.services.deletion import delete_everywhere
+from hub.services.edits import copies_by_delivery
 from hub.services.posts import PostView, approve, get_post, list_posts, retry
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
@@ -33,15 +34,18 @@ async def posts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
 @router.get("/posts/{post_id}")
 async def post_detail(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
     view = await run_in_threadpool(get_post, hub, post_id)
+    copies = await run_in_threadpool(copies_by_delivery, hub, post_id)
     return render(request, "posts/detail.html", {"section": "posts", "view": view,
-                                                 "settled": settled})
+                                                 "settled": settled, "copies": copies})
 
 
 @router.get("/posts/{post_id}/live")
 async def post_live(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
     """The status and deliveries panel alone, polled by the page while anything moves."""
     view = await run_in_threadpool(get_post, hub, post_id)
+    copies = await run_in_threadpool(copies_by_delivery, hub, post_id)
     return render(request, "posts/_live.html", {"view": view, "settled": settled,
+                                                "copies": copies,
                                                 "detail": request.query_params.get("detail")
                                                 == "1"})
 

@@ -1,5 +1,5 @@
-"""``hub edit|delete|edits-approve``: change a post after writing it. An edit first shows what
-it would do to every copy (retractions first), then applies it once confirmed."""
+"""``hub edit|delete|edits-approve|cancel``: change a post after writing it. An edit first shows
+what it would do to every copy (retractions first), then applies it once confirmed."""
 
 from __future__ import annotations
 
@@ -107,4 +107,16 @@ def edits_approve(post_id: str) -> None:
     _print_copies(asyncio.run(approve_edits(open_hub(), post_id)))
 
 
-COMMANDS = (edit, delete, edits_approve)
+@click.command()
+@click.argument("delivery_id")
+@handles_errors
+def cancel(delivery_id: str) -> None:
+    """Cancel one target of a scheduled or held post before it goes out."""
+    from hub.entrypoints.cli.posts import print_post
+    from hub.services.cancel import cancel_delivery
+    from hub.services.drafts import Author
+
+    print_post(cancel_delivery(open_hub(), delivery_id, Author()))
+
+
+COMMANDS = (edit, delete, edits_approve, cancel)

@@ -1,0 +1,108 @@
+"""Editing a post from its page: the form, the preview that says what happens to every copy
+(retractions first), then the confirmed edit; approving held edits; cancelling one target."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from hub.errors import HubError, InvalidInput
+from hub.services.cancel import cancel_delivery
+from hub.services.drafts import Author, split_list
+from hub.services.edits import EditInput, approve_edits, edit_post, plan_edit
+from hub.services.posts import get_post
+from web.deps import HubDep
+from web.ui._guard import CsrfForm, Owner
+from web.ui._render import redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _change(form: FormData) -> EditInput:
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else None
+
+    alts = {}
+    for sha, alt in zip(form.getlist("media"), form.getlist("media_alt"), strict=False):
+        if isinstance(sha, str) and isinstance(alt, str):
+            alts[sha] = alt
+    when = None
+    raw = text("schedule_at")
+    if raw:
+        try:
+            zone = ZoneInfo(text("tz") or "UTC")
+            when = datetime.fromisoformat(raw)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise InvalidInput(f"schedule_at: {exc}", field="schedule_at") from None
+        when = when.replace(tzinfo=zone) if when.tzinfo is None else when
+    return EditInput(text=text("text"), content_warning=text("content_warning") or "",
+                     language=text("language") or "",
+                     tags=split_list([t for t in form.getlist("tags") if isinstance(t, str)],
+                                     spaces=True), alts=alts, schedule_at=when)
+
+
+def _form(request: Request, view: Any, values: dict[str, Any], *, error: HubError | None = None,
+          status: int = 200) -> Response:
+    return render(request, "posts/edit.html", {"section": "posts", "view": view,
+                                               "values": values, "error": error and
+                                               error.message}, status=status)
+
+
+@router.get("/posts/{post_id}/edit")
+async def edit_form(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
+    view = await run_in_threadpool(get_post, hub, post_id)
+    p = view.post
+    return _form(request, view, {"text": p.text, "content_warning": p.content_warning or "",
+                                 "language": p.language or "", "tags": " ".join(p.tags),
+                                 "alts": {m.sha256: m.alt for m in p.media}})
+
+
+@router.post("/posts/{post_id}/edit")
+async def edit_preview(post_id: str, request: Request, hub: HubDep, owner: Owner,
+                       form: CsrfForm) -> Response:
+    view = await run_in_threadpool(get_post, hub, post_id)
+    values: dict[str, Any] = {k: form.get(k) or "" for k in (
+        "text", "content_warning", "language", "tags", "schedule_at", "tz")}
+    values["alts"] = dict(zip(form.getlist("media"), form.getlist("media_alt"), strict=False))
+    try:
+        change = _change(form)
+        plan = await run_in_threadpool(plan_edit, hub, post_id, change, Author())
+        if form.get("action") == "confirm":
+            await edit_post(hub, post_id, change, Author(), confirm=str(form.get("confirm")))
+            return redirect(request, f"/posts/{post_id}", flash=_summary(plan))
+    except HubError as exc:
+        return _form(request, view, values, error=exc, status=exc.status)
+    return render(request, "posts/edit_preview.html", {"section": "posts", "view": view,
+                                                       "plan": plan, "values": values})
+
+
+def _summary(plan: Any) -> str:
+    gone = [c.target for c in plan.retracted]
+    waiting = [c.target for c in plan.copies if c.action == "hold"]
+    words = [f"Edited (version {plan.version})."]
+    if gone:
+        words.append("Retracted, now denied: " + ", ".join(gone) + ".")
+    if waiting:
+        words.append("Waiting for approval: " + ", ".join(waiting) + ".")
+    return " ".join(words)
+
+
+@router.post("/posts/{post_id}/edits/approve")
+async def edits_approve(post_id: str, request: Request, hub: HubDep, owner: Owner,
+                        form: CsrfForm) -> Response:
+    await approve_edits(hub, post_id)
+    return redirect(request, f"/posts/{post_id}", flash="Held edits approved and sent.")
+
+
+@router.post("/deliveries/{delivery_id}/cancel")
+async def delivery_cancel(delivery_id: str, request: Request, hub: HubDep, owner: Owner,
+                          form: CsrfForm) -> Response:
+    view = await run_in_threadpool(cancel_delivery, hub, delivery_id, Author())
+    return redirect(request, f"/posts/{view.post.id}", flash="Cancelled before it went out.")
