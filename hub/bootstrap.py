@@ -18,6 +18,7 @@ import adapters
 from hub.audit.anchors import AnchorSink, DirectorySink
 from hub.config import Settings
 from hub.crypto import SecretBox
+from hub.dispatch.limits import AccountLimits
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import AccountNotConnected, ContentRejected, HubError
 from hub.policy import Policy, load_policy
@@ -239,7 +240,7 @@ def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState
                                  media_loader=_media_reader(settings),
                                  lock_dir=settings.data_dir / "locks")
     return Hub(settings=settings, db=db, policies=policies, publishers=accounts, box=box,
-               now=now, waker=waker)
+               now=now, waker=waker, limits=AccountLimits(settings.account_concurrency))
 
 
 def anchor_sinks(hub: Hub) -> list[AnchorSink]:

@@ -58,7 +58,12 @@ class Settings(BaseSettings):
     public_url: str = ""
     """Base URL people use to reach the hub (feed links). Empty: http://host:port."""
     workers: int = 2
-    """In-process worker tasks (embedded mode)."""
+    """Kept for older set-ups: embedded mode starts every due delivery at once, up to
+    ``max_in_flight`` (or this, if larger)."""
+    max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    """Deliveries one embedded hub publishes at once (each due delivery starts at once)."""
+    account_concurrency: int = Field(default=4, ge=1, le=1000)
+    """Deliveries to one account published at once by one process (protects the platform)."""
     db_pool_size: int = Field(default=20, ge=1, le=500)
     """PostgreSQL connections one process keeps open (``hub worker`` uses at least its
     ``--concurrency`` + 4): no connection is opened and closed per request or delivery."""

@@ -16,6 +16,7 @@ from typing import Protocol
 from hub.audit import AuditLog
 from hub.config import Settings
 from hub.crypto import SecretBox
+from hub.dispatch.limits import AccountLimits
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
@@ -110,6 +111,8 @@ class Hub:
     waker: Waker = field(default_factory=NoWaker)
     people: PeopleCache = field(default_factory=PeopleCache)
     """The address book, read again only when it changed (``hub.store.people``)."""
+    limits: AccountLimits = field(default_factory=lambda: AccountLimits(4))
+    """Deliveries to one account published at once (``HUB_ACCOUNT_CONCURRENCY``)."""
 
     def wake(self, delivery_ids: Sequence[str]) -> None:
         """Tell workers (in-process queue or arq) that these deliveries may be due now."""

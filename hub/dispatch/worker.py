@@ -1,6 +1,7 @@
 """In-process workers for embedded mode: a queue of delivery ids fed by wake-ups after commit
 and by a sweeper that finds anything due and not in flight (restart-safe: the database is the
-source of truth, the queue only wakes workers)."""
+source of truth, the queue only wakes workers). Every due delivery starts at once, up to
+``HUB_MAX_IN_FLIGHT``; ``hub.dispatch.limits`` keeps each account to its own limit."""
 
 from __future__ import annotations
 
@@ -58,49 +59,63 @@ class LocalQueue:
 
 
 class EmbeddedWorkers:
-    """``hub.settings.workers`` in-process workers and a sweeper, fed by ``queue`` (the hub's
-    waker in embedded mode)."""
+    """A dispatcher that starts each woken delivery as its own task (at most
+    ``max_in_flight`` at once; ``HUB_WORKERS`` only raises that bound) and a sweeper, fed by
+    ``queue`` (the hub's waker in embedded mode)."""
 
     def __init__(self, hub: Hub, queue: LocalQueue, *, workers: int | None = None) -> None:
         self.hub = hub
-        self.count = workers or hub.settings.workers
+        self.count = workers or max(hub.settings.workers, hub.settings.max_in_flight)
         self.name = f"embedded-{os.getpid()}"
         self._queue = queue
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
         self._kick = asyncio.Event()
+        self._started = 0
         self.metrics = LocalMetrics()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         # A blocking adapter (SMTP) holds one thread while its Steps calls need another:
-        # size the pool so every worker can have both, beside the web's own threads.
+        # size the pool so every delivery in flight can have both, beside the web's threads.
         loop.set_default_executor(
-            ThreadPoolExecutor(max_workers=max(32, 4 * self.count), thread_name_prefix="hub"))
+            ThreadPoolExecutor(max_workers=max(32, 2 * self.count + 8),
+                               thread_name_prefix="hub"))
         self._queue.bind(loop)
-        self._tasks = [asyncio.create_task(self._work(i)) for i in range(self.count)]
-        self._tasks.append(asyncio.create_task(self._sweep()))
-        log.info("workers.started", workers=self.count)
+        self._slots = asyncio.Semaphore(self.count)
+        self._tasks = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._sweep())]
+        log.info("workers.started", max_in_flight=self.count)
 
     async def stop(self) -> None:
         self._queue.bind(None)
-        for task in self._tasks:
+        for task in [*self._tasks, *self._running]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._running]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
 
-    async def _work(self, n: int) -> None:
-        worker = f"{self.name}-{n}"
+    async def _dispatch(self) -> None:
         while True:
             delivery_id = await self._queue.get()
-            try:
-                attempt = await run_delivery(self.hub, delivery_id, worker=worker,
-                                             metrics=self.metrics)
-                if attempt.status is AttemptOutcome.RETRY:
-                    self._kick.set()
-            except Exception:  # never let one delivery stop the worker
-                log.exception("worker.crashed", delivery_id=delivery_id)
+            await self._slots.acquire()
+            self._started += 1
+            task = asyncio.create_task(self._work(delivery_id, f"{self.name}-{self._started}"))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+
+    async def _work(self, delivery_id: str, worker: str) -> None:
+        try:
+            attempt = await run_delivery(self.hub, delivery_id, worker=worker,
+                                         metrics=self.metrics)
+            if attempt.status is AttemptOutcome.RETRY:
+                self._kick.set()
+        except Exception:  # never let one delivery stop the others
+            log.exception("worker.crashed", delivery_id=delivery_id)
 
     async def _sweep(self) -> None:
         while True:

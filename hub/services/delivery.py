@@ -140,8 +140,9 @@ async def _attempt(hub: Hub, run: _Run) -> Attempt:
     try:
         publisher = hub.publishers.get(delivery.account)
         draft = publisher.prepare(post, decision.target, people)
-        receipt = await publisher.publish(draft, key=delivery.key,
-                                          steps=DbSteps(hub.db, delivery.id, hub.now))
+        async with hub.limits.account(delivery.account):
+            receipt = await publisher.publish(draft, key=delivery.key,
+                                              steps=DbSteps(hub.db, delivery.id, hub.now))
     except TransientDeliveryError as exc:
         return await asyncio.to_thread(_transient, hub, run, exc.message, exc.retry_after)
     except (PermanentDeliveryError, ContentRejected, AccountNotConnected) as exc:
