@@ -86,18 +86,22 @@ def claim(hub: Hub, delivery_id: str, worker: str) -> bool:
 def take(hub: Hub, delivery_id: str, worker: str) -> Delivery | None:
     """Take the lease on a due delivery and return it as leased; None if it is not due or
     another worker holds it."""
+    with hub.db.transaction() as s:
+        row = _lease(hub, s, delivery_id, worker)
+        return delivery_from_row(row) if row is not None else None
+
+
+def _lease(hub: Hub, s: Session, delivery_id: str, worker: str) -> DeliveryRow | None:
     now = hub.now()
     lease = now + timedelta(seconds=hub.settings.lease_seconds)
-    with hub.db.transaction() as s:
-        result = s.execute(
-            update(DeliveryRow)
-            .where(col(DeliveryRow.id) == delivery_id, claimable(now))
-            .values(status=DeliveryStatus.IN_FLIGHT, lease_owner=worker, lease_until=lease,
-                    updated=now, attempts=DeliveryRow.attempts + 1))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        row = s.get(DeliveryRow, delivery_id, populate_existing=True)
-        return delivery_from_row(row) if row is not None else None
+    result = s.execute(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.id) == delivery_id, claimable(now))
+        .values(status=DeliveryStatus.IN_FLIGHT, lease_owner=worker, lease_until=lease,
+                updated=now, attempts=DeliveryRow.attempts + 1))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return s.get(DeliveryRow, delivery_id, populate_existing=True)
 
 
 def _mine(s: Session, run: _Run) -> DeliveryRow | None:
@@ -107,21 +111,34 @@ def _mine(s: Session, run: _Run) -> DeliveryRow | None:
     return d
 
 
+_Checked = Attempt | tuple[Decision, PeopleSnapshot, PostRow]
+
+
 async def deliver(hub: Hub, delivery_id: str, *, worker: str) -> Attempt:
     """Publish one delivery if it is due and unclaimed. Returns what happened."""
     policy = hub.policies.current        # this attempt is checked and recorded under it
-    delivery = await asyncio.to_thread(take, hub, delivery_id, worker)
-    if delivery is None:
+    bound = log.bind(delivery_id=delivery_id, worker=worker)
+    started = hub.now()
+    taken: tuple[_Run, _Checked | Exception] | None
+    try:
+        taken = await asyncio.to_thread(_take_checked, hub, delivery_id, worker, policy)
+    except Exception as exc:  # the re-check failed (a bug?): nothing was written; retry later
+        bound.exception("delivery.crashed")
+        delivery = await asyncio.to_thread(take, hub, delivery_id, worker)
+        taken = None if delivery is None else (_Run(delivery, worker, policy), exc)
+    if taken is None:
         return Attempt(AttemptOutcome.SKIPPED,
                        "not due, already done, or claimed by another worker",
                        policy_digest=policy.digest)
-    run = _Run(delivery, worker, policy)
-    bound = log.bind(delivery_id=delivery_id, worker=worker, platform=delivery.platform)
-    started = hub.now()
+    run, check = taken
+    bound = bound.bind(platform=run.delivery.platform)
     try:
-        attempt = await _attempt(hub, run)
+        if isinstance(check, Exception):
+            raise check
+        attempt = check if isinstance(check, Attempt) else await _publish(hub, run, check)
     except Exception as exc:  # a bug or an unexpected library error: retry, then give up
-        bound.exception("delivery.crashed")
+        if exc is not check:
+            bound.exception("delivery.crashed")
         attempt = await asyncio.to_thread(
             _transient, hub, run, f"internal error ({type(exc).__name__}); retrying", None)
     bound.info("delivery.attempt", outcome=attempt.status.value, reason=attempt.reason or None,
@@ -130,11 +147,9 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str) -> Attempt:
     return attempt
 
 
-async def _attempt(hub: Hub, run: _Run) -> Attempt:
-    check = await asyncio.to_thread(_recheck, hub, run)
-    if isinstance(check, Attempt):
-        return check
-    decision, people, post_row = check
+async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot, PostRow]
+                   ) -> Attempt:
+    decision, people, post_row = checked
     post = post_from_row(post_row)
     delivery = run.delivery
     try:
@@ -152,44 +167,51 @@ async def _attempt(hub: Hub, run: _Run) -> Attempt:
     return await asyncio.to_thread(_succeed, hub, run, decision, people, draft, receipt)
 
 
-def _recheck(hub: Hub, run: _Run) -> Attempt | tuple[Decision, PeopleSnapshot, PostRow]:
-    """Evaluate the policy again right before publishing (rules added since still apply)."""
+def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy
+                  ) -> tuple[_Run, _Checked] | None:
+    """Take the lease and evaluate the policy again, in one transaction (one turn at the
+    write lock): rules added since the post was accepted still apply."""
+    with hub.db.transaction() as s:
+        d = _lease(hub, s, delivery_id, worker)
+        if d is None:
+            return None
+        run = _Run(delivery_from_row(d), worker, policy)
+        return run, _recheck(hub, s, run, d)
+
+
+def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:
     now = hub.now()
     policy = run.policy
-    with hub.db.transaction() as s:
-        d = _mine(s, run)
-        if d is None:
-            return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
-        post_row = s.get(PostRow, d.post_id)
-        assert post_row is not None
-        if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
-            _finish(d, DeliveryStatus.CANCELLED,
-                    "cancelled: the post was deleted before it was sent", now)
-            s.add(d)
-            return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
-        people = hub.people.snapshot(s)
-        routing = route(post_from_row(post_row), policy, people, now, recheck=True,
-                        local_domains=local_domains(s))
-        decision = next((x for x in routing.decisions if x.target.name == d.target), None)
-        if decision is None or decision.target.account != d.account:
-            rule, why = ("target-removed", f"target {d.target!r} is no longer in the policy") \
-                if decision is None else \
-                ("target-changed", f"target {d.target!r} now points at another account")
-            return _deny(hub, s, run, d, (rule,), (why,), now)
-        if decision.outcome is Outcome.DENY:
-            return _deny(hub, s, run, d, decision.rule_ids, decision.reasons, now)
-        if decision.outcome is Outcome.HOLD and d.approved is None:
-            d.status, d.lease_owner, d.lease_until, d.updated = (
-                DeliveryStatus.HELD, None, None, now)
-            d.attempts -= 1
-            s.add(d)
-            hub.audit.append(s, RouteDecided(
-                actor=f"worker:{run.worker}", post_id=d.post_id, delivery_id=d.id,
-                policy_digest=policy.digest, phase="publish",
-                decisions=[{"target": d.target, "outcome": "hold",
-                            "rule_ids": list(decision.rule_ids)}]), now=now)
-            return run.outcome(AttemptOutcome.HELD, "; ".join(decision.reasons))
-        return decision, people, post_row
+    post_row = s.get(PostRow, d.post_id)
+    assert post_row is not None
+    if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
+        _finish(d, DeliveryStatus.CANCELLED,
+                "cancelled: the post was deleted before it was sent", now)
+        s.add(d)
+        return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
+    people = hub.people.snapshot(s)
+    routing = route(post_from_row(post_row), policy, people, now, recheck=True,
+                    local_domains=local_domains(s))
+    decision = next((x for x in routing.decisions if x.target.name == d.target), None)
+    if decision is None or decision.target.account != d.account:
+        rule, why = ("target-removed", f"target {d.target!r} is no longer in the policy") \
+            if decision is None else \
+            ("target-changed", f"target {d.target!r} now points at another account")
+        return _deny(hub, s, run, d, (rule,), (why,), now)
+    if decision.outcome is Outcome.DENY:
+        return _deny(hub, s, run, d, decision.rule_ids, decision.reasons, now)
+    if decision.outcome is Outcome.HOLD and d.approved is None:
+        d.status, d.lease_owner, d.lease_until, d.updated = (
+            DeliveryStatus.HELD, None, None, now)
+        d.attempts -= 1
+        s.add(d)
+        hub.audit.append(s, RouteDecided(
+            actor=f"worker:{run.worker}", post_id=d.post_id, delivery_id=d.id,
+            policy_digest=policy.digest, phase="publish",
+            decisions=[{"target": d.target, "outcome": "hold",
+                        "rule_ids": list(decision.rule_ids)}]), now=now)
+        return run.outcome(AttemptOutcome.HELD, "; ".join(decision.reasons))
+    return decision, people, post_row
 
 
 def _deny(hub: Hub, s: Session, run: _Run, d: DeliveryRow, rule_ids: tuple[str, ...],

@@ -25,7 +25,7 @@ from hub.policy.engine import route
 from hub.runtime import Hub
 from hub.services.approvals import approve, retry
 from hub.services.drafts import Author, MediaRef, PostInput, make_draft
-from hub.services.post_views import DeliveryView, PostView, get_post, list_posts, view_in
+from hub.services.post_views import DeliveryView, PostView, get_post, list_posts
 from hub.store.repos import due, post_to_row
 from hub.store.tables import DecisionRow, DeliveryRow
 
@@ -72,8 +72,9 @@ def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, st
     with hub.db.transaction() as s:
         s.add(post_to_row(post, policy_digest=routing.policy_digest))
         s.flush()
-        ids = _write_decisions(hub, s, post, routing.decisions, routing.policy_digest,
-                               rejections, now)
+        decisions, deliveries = _write_decisions(hub, s, post, routing.decisions,
+                                                 routing.policy_digest, rejections, now)
+        ids = {d.target: d.id for d in deliveries}
         hub.audit.append(s, PostSubmitted(
             actor=author.name, post_id=post.id, policy_digest=routing.policy_digest,
             text_sha256=hashlib.sha256(post.text.encode()).hexdigest(),
@@ -87,19 +88,24 @@ def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, st
             hub.audit.append(s, DeliveryRejected(
                 actor=author.name, post_id=post.id, delivery_id=ids[target],
                 policy_digest=routing.policy_digest, target=target, reason=reason), now=now)
-        view = view_in(s, post.id)
-        return view
+    # the view from the rows just written, not read back (the write lock is already released)
+    return PostView(post, routing.policy_digest, tuple(decisions), tuple(
+        DeliveryView(d.id, d.target, d.account, d.platform, d.reach, DeliveryStatus(d.status),
+                     d.attempts, d.due_at, d.last_error, d.remote_id, d.remote_url)
+        for d in sorted(deliveries, key=lambda d: d.target)))
 
 
 def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decision],
                      digest: str, rejections: dict[str, str], now: datetime
-                     ) -> dict[str, str]:
-    ids: dict[str, str] = {}
+                     ) -> tuple[list[DecisionRow], list[DeliveryRow]]:
+    rows: list[DecisionRow] = []
+    deliveries: list[DeliveryRow] = []
     for d in decisions:
-        s.add(DecisionRow(post_id=post.id, target=d.target.name, account=d.target.account,
-                          reach=d.target.reach.value, outcome=d.outcome.value,
-                          rule_ids=list(d.rule_ids), reasons=list(d.reasons),
-                          audiences=list(d.audiences), policy_digest=digest, created=now))
+        rows.append(DecisionRow(post_id=post.id, target=d.target.name, account=d.target.account,
+                                reach=d.target.reach.value, outcome=d.outcome.value,
+                                rule_ids=list(d.rule_ids), reasons=list(d.reasons),
+                                audiences=list(d.audiences), policy_digest=digest, created=now))
+        s.add(rows[-1])
         if d.outcome is Outcome.DENY:
             continue
         status = DeliveryStatus.HELD if d.outcome is Outcome.HOLD else DeliveryStatus.PENDING
@@ -112,9 +118,9 @@ def _write_decisions(hub: Hub, s: Session, post: Post, decisions: Sequence[Decis
             last_error=rejections.get(d.target.name, ""), created=now, updated=now,
             finished=now if status is DeliveryStatus.REJECTED else None)
         s.add(delivery)
-        ids[d.target.name] = delivery.id
+        deliveries.append(delivery)
     s.flush()
-    return ids
+    return rows, deliveries
 
 
 def _decision_json(d: Decision) -> dict[str, Any]:
