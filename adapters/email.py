@@ -255,7 +255,8 @@ class _SyncSteps:
 def _subject(post: Post) -> str:
     if post.content_warning:
         return f"[CW] {post.content_warning}"
-    first = post.text.strip().splitlines()[0]
+    lines = post.text.strip().splitlines()
+    first = lines[0] if lines else ""
     return first if len(first) <= 78 else first[:75].rstrip() + "…"
 
 

@@ -51,7 +51,7 @@ def parse_identity(spec: str) -> tuple[IdentityKind, str]:
 
 
 def check_list_name(name: str) -> str:
-    if not _LIST.match(name):
+    if not _LIST.fullmatch(name):
         raise InvalidInput(f"list name {name!r}: use lowercase letters, digits, - and _",
                            field="list")
     return name

@@ -16,6 +16,7 @@ import regex
 from sqlmodel import Session
 
 from hub.domain.model import Media, PeopleSnapshot, Post, PostId
+from hub.domain.text import check_clean, normalise_newlines
 from hub.errors import InvalidInput
 from hub.runtime import Hub
 from hub.store.repos import local_domains
@@ -92,8 +93,9 @@ def split_list(values: Iterable[str], *, spaces: bool = False) -> list[str]:
 
 
 def clean_text(text: str) -> str:
-    """The text with normalised line ends; ``InvalidInput(field="text")`` if empty or too long."""
-    text = text.replace("\r\n", "\n")
+    """The text with normalised line ends; ``InvalidInput(field="text")`` if empty (or only
+    whitespace), too long, or holding control characters or lone surrogates."""
+    text = check_clean(normalise_newlines(text), field="text", label="text")
     if not text.strip():
         raise InvalidInput("text is empty: write something to post", field="text")
     if len(text) > MAX_TEXT:
@@ -105,7 +107,7 @@ def clean_text(text: str) -> str:
 def clean(data: PostInput, now: datetime, *, check_text: bool = True) -> PostInput:
     """Normalise and check everything but the media; raise ``InvalidInput`` naming the field.
     ``check_text=False`` (previews) lets an empty or long text through, normalised."""
-    text = clean_text(data.text) if check_text else data.text.replace("\r\n", "\n")
+    text = clean_text(data.text) if check_text else normalise_newlines(data.text)
     audiences = tuple(dict.fromkeys(split_list(data.audiences)))
     if not audiences:
         raise InvalidInput("choose at least one audience", field="audiences")
@@ -117,7 +119,8 @@ def clean(data: PostInput, now: datetime, *, check_text: bool = True) -> PostInp
         if not _TAG.match(tag):
             raise InvalidInput(f"tag {tag!r} may only hold letters, digits, _ and -",
                                field="tags")
-    cw = (data.content_warning or "").strip() or None
+    cw = check_clean((data.content_warning or "").strip(), field="content_warning",
+                     label="content warning", one_line=True) or None
     if cw and len(cw) > MAX_CONTENT_WARNING:
         raise InvalidInput(f"content warning is longer than {MAX_CONTENT_WARNING} characters",
                            field="content_warning")

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from hub.domain.events import ListMembershipChanged, PersonChanged
 from hub.domain.identities import check_list_name, normalise_identity, parse_identity
 from hub.domain.model import IdentityKind
+from hub.domain.text import check_clean
 from hub.errors import InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
@@ -32,9 +33,7 @@ class NewPerson:
 
 def _add(hub: Hub, s: Session, person: NewPerson, actor: str) -> PersonRow:
     now = hub.now()
-    name = person.name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("a person needs a name (at most 200 characters)", field="name")
+    name = _person_name(person.name)
     row = PersonRow(id=new_id("u"), name=name, note=person.note, created=now)
     s.add(row)
     s.flush()
@@ -48,6 +47,13 @@ def _add(hub: Hub, s: Session, person: NewPerson, actor: str) -> PersonRow:
         hub.audit.append(s, ListMembershipChanged(actor=actor, subject=list_name,
                                                   list_name=list_name, added=[row.id]), now=now)
     return row
+
+
+def _person_name(name: str) -> str:
+    name = check_clean(name.strip(), field="name", label="name", one_line=True)
+    if not name or len(name) > 200:
+        raise InvalidInput("a person needs a name (at most 200 characters)", field="name")
+    return name
 
 
 def _add_identity(s: Session, person: PersonRow, kind: IdentityKind, value: str) -> None:
@@ -125,10 +131,7 @@ def update_person(hub: Hub, ref: str, *, name: str | None = None, note: str | No
         person = find_person(s, ref)
         changed: dict[str, str] = {}
         if name is not None:
-            name = name.strip()
-            if not name or len(name) > 200:
-                raise InvalidInput("a person needs a name (at most 200 characters)",
-                                   field="name")
+            name = _person_name(name)
             if name != person.name:
                 person.name, changed["name"] = name, "changed"
         if note is not None and note != person.note:

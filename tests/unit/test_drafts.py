@@ -33,6 +33,7 @@ def test_lists_split_on_commas_and_tags_also_on_spaces(values, spaces, expected)
 
 @pytest.mark.parametrize(("data", "field", "expected"), [
     (PostInput("hi\r\nthere", ["friends"]), "text", "hi\nthere"),
+    (PostInput("old\rmac\ttab", ["friends"]), "text", "old\nmac\ttab"),
     (PostInput("x", ["friends, public", "friends"]), "audiences", ("friends", "public")),
     (PostInput("x", ["a"], tags=["#Work,travel", "work"]), "tags", ("work", "travel")),
     (PostInput("x", ["a"], content_warning="  "), "content_warning", None),
@@ -53,6 +54,9 @@ def test_clean_normalises_each_field(data, field, expected):
     (PostInput("x", ["a"], language="english!"), "language", "language tag"),
     (PostInput("x", ["a"], schedule_at=datetime(2026, 12, 2)), "schedule_at", "time zone"),
     (PostInput("x", ["a"], schedule_at=NOW - timedelta(hours=1)), "schedule_at", "past"),
+    (PostInput("feed\u000bbreaker", ["a"]), "text", r"U\+000B at character 5"),
+    (PostInput("\ud800", ["a"]), "text", "lone surrogate"),
+    (PostInput("x", ["a"], content_warning="one\ntwo"), "content_warning", "line break"),
 ])
 def test_clean_refuses_bad_input_naming_the_field(data, field, message):
     with pytest.raises(InvalidInput, match=message) as err:
