@@ -18,6 +18,7 @@ from hub.domain.delivery import AttemptOutcome
 from hub.metrics import LocalMetrics
 from hub.runtime import Hub
 from hub.services.delivery import due_ids
+from hub.services.edit_copies import resume_due_edits
 
 log = structlog.get_logger("hub.worker")
 
@@ -121,6 +122,7 @@ class EmbeddedWorkers:
         while True:
             try:
                 self._queue.put(await asyncio.to_thread(due_ids, self.hub))
+                await resume_due_edits(self.hub)
             except Exception:
                 log.exception("sweeper.failed")
             self._kick.clear()

@@ -32,6 +32,7 @@ from hub.errors import PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.metrics import RedisMetrics
 from hub.runtime import Hub
+from hub.services.edit_copies import resume_due_edits
 from hub.store.tables import AuditRow
 
 log = structlog.get_logger("hub.worker")
@@ -124,6 +125,7 @@ async def _background(ctx: dict[str, Any]) -> None:
                 "name": name, "pid": os.getpid(), "started": ctx["started"]})
             if await queue.take_sweep_turn(ctx["redis"], name, period * 0.9):
                 report = await queue.sweep(hub, ctx["redis"])
+                await resume_due_edits(hub)
                 if report.enqueued or report.unstuck:
                     log.info("sweeper.enqueued", enqueued=report.enqueued,
                              unstuck=report.unstuck)

@@ -37,6 +37,7 @@ from hub.errors import (
 from hub.policy.engine import route
 from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
 from hub.runtime import Hub
+from hub.services.delivery import backoff
 from hub.services.edit_versions import version_post
 from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
@@ -66,6 +67,28 @@ async def run_copy_edits(hub: Hub, post_id: str) -> None:
     for edit_id in await asyncio.to_thread(_due, hub, post_id):
         if await asyncio.to_thread(claim, hub, edit_id):
             await _run_one(hub, edit_id)
+
+
+async def resume_due_edits(hub: Hub) -> int:
+    """The sweepers' hook: run copy edits whose retry is due (a transient failure backs off
+    like a delivery) or whose run died (its lease ran out). Returns how many ran."""
+    ran = 0
+    for edit_id in await asyncio.to_thread(_due_anywhere, hub):
+        if await asyncio.to_thread(claim, hub, edit_id):
+            await _run_one(hub, edit_id)
+            ran += 1
+    return ran
+
+
+def _due_anywhere(hub: Hub, limit: int = 50) -> list[str]:
+    now = hub.now()
+    with hub.db.read() as s:
+        rows = s.exec(select(CopyEditRow).where(or_(
+            col(CopyEditRow.status) == "pending",
+            and_(col(CopyEditRow.status) == "in_flight", col(CopyEditRow.lease_until) < now)))
+            .order_by(col(CopyEditRow.updated)).limit(limit))
+        return [e.id for e in rows if e.status == "in_flight" or
+                e.updated + timedelta(seconds=backoff(max(e.attempts, 1))) <= now]
 
 
 def _due(hub: Hub, post_id: str) -> list[str]:
@@ -291,6 +314,9 @@ def _settle(hub: Hub, job: _Job) -> None:
 
 
 def _later(hub: Hub, job: _Job, reason: str) -> None:
+    if job.edit.attempts + 1 >= hub.settings.max_attempts:    # this run was one more
+        _failed(hub, job, f"gave up after {job.edit.attempts + 1} attempts: {reason}")
+        return
     _close(hub, job, "pending", f"will retry: {reason}")
     log.info("edit.retry", edit_id=job.edit.id, reason=reason)
 

@@ -185,3 +185,26 @@ async def test_a_feed_entry_is_updated_in_place_for_the_same_members(database_ur
     atom = render_atom(read_feed(hub, "friends", token), base="http://hub.test").decode()
     assert f"<updated>{hub.now().isoformat()}</updated>" in atom
     assert f"<published>{entry.published.isoformat()}</published>" in atom
+
+
+async def test_a_transient_failure_is_retried_by_the_sweeper_after_its_backoff(database_url,
+                                                                              make_hub, fakes):
+    from hub.errors import TransientDeliveryError
+    from hub.services.edit_copies import resume_due_edits
+
+    hub = make_hub(database_url)
+    view = submit_post(hub, PostInput("Helo", ["professional"]), Author())
+    await _publish(hub)
+    fakes["mastodon:main"].fail_next(1, TransientDeliveryError("503", platform="mastodon"))
+    change = EditInput(text="Hello")
+    await edit_post(hub, view.post.id, change, Author(),
+                    confirm=plan_edit(hub, view.post.id, change, Author()).digest)
+    [copy] = copy_versions(hub, view.post.id)
+    assert copy["edit"]["status"] == "pending" and "will retry: 503" in copy["edit"]["reason"]
+    assert await resume_due_edits(hub) == 0                  # not before its backoff
+    hub.now.advance(6)
+    assert await resume_due_edits(hub) == 1
+    assert await resume_due_edits(hub) == 0
+    [copy] = copy_versions(hub, view.post.id)
+    assert copy["carries_version"] == 2 and copy["edit"]["status"] == "done"
+    assert [d.parts for _, d in fakes["mastodon:main"].edited] == [("Hello",)]
