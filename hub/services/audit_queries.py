@@ -97,7 +97,7 @@ def _limit(limit: int) -> int:
 
 def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
                   cursor: str | None, limit: int, *, field: str
-                  ) -> tuple[list[Any], str | None, int | None]:
+                  ) -> tuple[list[dict[str, Any]], str | None, int | None]:
     """A page, its continuation cursor, and the total count (None: the page was empty)."""
     params: dict[str, Any] = {"n": limit + 1, "since": filters.since, "until": filters.until,
                               "account": filters.account, "reach": filters.reach}
@@ -108,11 +108,13 @@ def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
     ranked = unique == [PUBLIC] and not filters.narrows
     sql = _page_sql(len(unique), filters.since is not None, filters.until is not None,
                     bool(filters.account), bool(filters.reach), bool(cursor), ranked)
-    rows = list(conn.execute(sql, params))
+    result = conn.execute(sql, params)
+    keys = list(result.keys())
+    rows = [dict(zip(keys, r, strict=True)) for r in result.all()]   # plain dicts: cheap to read
     more = len(rows) > limit
-    total = int(rows[0].total or 0) if rows else None
+    total = int(rows[0]["total"] or 0) if rows else None
     rows = rows[:limit]
-    return (rows, encode_cursor(rows[-1].created, rows[-1].id) if more and rows else None,
+    return (rows, encode_cursor(rows[-1]["created"], rows[-1]["id"]) if more and rows else None,
             total)
 
 
@@ -145,14 +147,15 @@ def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool
     return text(sql).bindparams(*times).columns(*_V.c, column("total", Integer))
 
 
-def _seen(row: Any) -> dict[str, Any]:
-    public = row.member == PUBLIC
-    return {"post_id": row.post_id, "delivery_id": row.delivery_id, "event_seq": row.event_seq,
-            "target": row.target, "account": row.account, "reach": row.reach,
-            "when": row.created.isoformat(), "url": row.url,
+def _seen(row: dict[str, Any]) -> dict[str, Any]:
+    public = row["member"] == PUBLIC
+    via, ident = row["via_list"], row["identity"]
+    return {"post_id": row["post_id"], "delivery_id": row["delivery_id"],
+            "event_seq": row["event_seq"], "target": row["target"], "account": row["account"],
+            "reach": row["reach"], "when": row["created"].isoformat(), "url": row["url"],
             "through": ("anyone on the web" if public else
-                        f"list {row.via_list}" if row.via_list else f"identity {row.identity}"),
-            "identity": None if public else row.identity, "lower_bound": row.lower_bound}
+                        f"list {via}" if via else f"identity {ident}"),
+            "identity": None if public else ident, "lower_bound": bool(row["lower_bound"])}
 
 
 def _count(conn: Connection, members: Sequence[str], filters: Filters) -> int:
@@ -214,13 +217,13 @@ def _person(s: Session, ref: str) -> tuple[str, str, list[str]]:
     return row.id, row.name, [str(i) for i in idents]
 
 
-def _unique_deliveries(rows: list[Any]) -> list[Any]:
+def _unique_deliveries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A person matched by id and by a bare identity in one delivery appears once."""
     seen: set[str] = set()
     out = []
     for r in rows:
-        if r.delivery_id not in seen:
-            seen.add(r.delivery_id)
+        if r["delivery_id"] not in seen:
+            seen.add(r["delivery_id"])
             out.append(r)
     return out
 
