@@ -90,7 +90,8 @@ def test_at_most_two_argon2_checks_run_at_once(server):
         answers = list(pool.map(lambda i: _guess(live.url, "not the password", f"10.9.{i}.1"),
                                 range(12)))
     assert [r.status_code for r in answers] == [401] * 12
-    assert owner_service.CHECKS.peak == owner_service.MAX_CONCURRENT_CHECKS == 2
+    assert owner_service.MAX_CONCURRENT_CHECKS == 2
+    assert 1 <= owner_service.CHECKS.peak <= 2     # never more at once, however many wait
 
 
 @pytest.mark.parametrize("idle_hours", [None, 1.0])
