@@ -266,3 +266,20 @@ def _png() -> bytes:
 def _fits(page) -> bool:
     return bool(page.evaluate(
         "document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def test_on_a_phone_the_checks_sit_above_a_send_button_in_reach(phone, site):
+    log_in(phone, site)
+    phone.fill("#text", "A long thought. " * 25)
+    phone.check("input[name=audiences][value=public]")
+    near_send = phone.locator("[data-send-check]")
+    expect(near_send).to_contain_text("1 cannot be sent yet")
+    expect(near_send.locator(".warnings")).to_contain_text("bsky")
+    phone.evaluate("window.scrollTo(0, 0)")
+    box = phone.locator("#send").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844   # in view
+    check_box = near_send.bounding_box()
+    assert check_box is not None and check_box["y"] < phone.locator(
+        "#preview").bounding_box()["y"]                 # above the preview, near Send
+    phone.screenshot(path=str(shot(phone, "12-phone-compose-checks").with_name(
+        "12-phone-compose-checks-viewport.png")))

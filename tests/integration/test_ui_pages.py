@@ -229,3 +229,28 @@ def test_send_asks_first_when_a_target_cannot_carry_the_post(site, owner):
     r = owner.post("/compose", data={**long, "text": "short and fine"})
     assert r.status_code == 303
     assert 'class="flash flash-ok"' in owner.get(r.headers["location"]).text
+
+
+def test_post_pages_title_the_text_and_fold_targets_outside_the_audiences(site, owner):
+    hub, _ = site
+    view = submit_post(hub, PostInput(text="Dinner at eight, bring bread", audiences=["friends"]),
+                       Author("owner"))
+    page = owner.get(f"/posts/{view.post.id}").text
+    assert "<h1>Dinner at eight, bring bread</h1>" in page
+    assert "<title>Dinner at eight, bring bread · Hub</title>" in page
+    table, _, folded = page.partition('<details class="others">')
+    assert "friends-mail" in table and "clients-mail" not in table.split("<table")[1]
+    assert "4 other targets (not in the post's audiences)" in folded
+    assert "<strong>clients-mail</strong>" in folded
+    listing = owner.get("/posts").text
+    assert f'<a href="/posts/{view.post.id}">Dinner at eight, bring bread</a>' in listing
+
+
+def test_compose_repeats_the_checks_above_send(site, owner):
+    token = csrf_of(owner.get("/compose").text)
+    r = owner.post("/compose", data={"csrf_token": token, "text": "z" * 400,
+                                     "audiences": "public", "action": "preview"})
+    form = r.text.split('<section id="preview"')[0]
+    near_send = form.split("data-send-check>")[1].split('<div class="actions')[0]
+    assert "1 will send · 0 held for approval · 0 stopped · 1 cannot be sent yet" in near_send
+    assert "bsky: bsky: text is 400 characters" in near_send

@@ -79,6 +79,9 @@
         .then(function (html) {
           if (mine !== serial) { return; }
           body.innerHTML = html;   // server-rendered with autoescaping: nothing typed becomes markup
+          const checks = body.querySelector("[data-checks]");
+          const nearSend = form.querySelector("[data-send-check]");
+          if (nearSend) { nearSend.replaceChildren(...(checks ? checks.cloneNode(true).childNodes : [])); }
           const summary = body.querySelector("[data-summary]");
           if (status && summary) { status.textContent = "Preview: " + summary.getAttribute("data-summary"); }
         })
