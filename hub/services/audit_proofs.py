@@ -141,6 +141,12 @@ def checkpoints(hub: Hub, *, limit: int = 20) -> list[CheckpointRow]:
                            .limit(limit)))
 
 
+def anchors(hub: Hub, *, limit: int = 20) -> list[AnchorRow]:
+    """Where checkpoints were published, newest first."""
+    with hub.db.read() as s:
+        return list(s.exec(select(AnchorRow).order_by(col(AnchorRow.id).desc()).limit(limit)))
+
+
 def anchor(hub: Hub, sinks: Sequence[AnchorSink]) -> list[AnchorRow]:
     """Sign a checkpoint now and publish it to every sink; each success is recorded."""
     if not sinks:

@@ -156,7 +156,13 @@ def test_audit_search_verification_and_export(site, owner):
     r = owner.post("/audit/verify", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 303
     page = owner.get("/audit")
-    assert 'data-chain="ok"' in page.text
+    assert 'data-chain="ok"' in page.text and "data-verifier-key" in page.text
+    proof = owner.get(f"/audit/posts/{view.post.id}/proof.json")
+    assert proof.headers["content-disposition"].startswith("attachment")
+    from hub.audit import verifier
+    bundle = proof.json()
+    key = verifier.VerifierKey.parse(bundle["verifier_key"])
+    assert {e["post_id"] for e in verifier.verify_proof(bundle, key)} == {view.post.id}
     assert owner.get("/audit/people?q=nobody-at-all").status_code == 404
     r = owner.get("/audit/people?q=ANA@example")
     assert r.status_code == 303 and r.headers["location"].startswith("/audit/people/u")

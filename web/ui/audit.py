@@ -30,8 +30,21 @@ async def audit_home(request: Request, hub: HubDep, owner: Owner) -> Response:
     last = await run_in_threadpool(audit_proofs.last_verification, hub)
     size = await run_in_threadpool(audit_proofs.log_size, hub)
     views = await run_in_threadpool(list_posts, hub, limit=20)
-    return render(request, "audit/index.html", {"section": "audit", "last": last,
-                                                "size": size, "views": views, "q": ""})
+    checkpoints = await run_in_threadpool(lambda: audit_proofs.checkpoints(hub, limit=1))
+    anchors = await run_in_threadpool(lambda: audit_proofs.anchors(hub, limit=5))
+    key = await run_in_threadpool(audit_proofs.verifier_key, hub)
+    return render(request, "audit/index.html", {
+        "section": "audit", "last": last, "size": size, "views": views, "q": "",
+        "checkpoint": checkpoints[0] if checkpoints else None, "anchors": anchors,
+        "verifier_key": key, "sinks": [s.name for s in anchor_sinks(hub)]})
+
+
+@router.get("/audit/posts/{post_id}/proof.json")
+async def audit_post_proof(post_id: str, hub: HubDep, owner: Owner) -> Response:
+    """The post's who-could-see records with their inclusion proofs, for the verifier."""
+    bundle = await run_in_threadpool(lambda: audit_proofs.prove(hub, post_id))
+    return Response(audit_proofs.dumps(bundle), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="proof-{post_id}.json"'})
 
 
 @router.post("/audit/verify")
