@@ -6,8 +6,9 @@ worker with a no-op job, the hub's ``max_jobs``).
 
 The latency is from ``enqueue_job`` returning to the job's first line (both clocks are
 ``time.time`` on this machine), one job at a time at random moments; the idle cost is the
-worker's CPU seconds per wall second while no job is queued. The chosen default for
-``hub worker --poll-delay`` is the smallest delay whose idle cost stays under 2 % of a core.
+worker's CPU seconds per wall second while no job is queued. Delay 0 is the hub's own
+``hub.dispatch.waking.WakingWorker``: woken by a publish after each enqueue (the sent time is
+taken after the publish, as the hub's enqueuer returns after it), longest sleep 1 s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hub.dispatch.queue import WAKE_CHANNEL  # noqa: E402
 from hub.dispatch.topology import RedisServer  # noqa: E402
 
 MAX_JOBS = 10
@@ -40,12 +42,15 @@ async def _ready(ctx: dict[str, Any]) -> None:
 
 
 def worker(url: str, delay: float) -> None:
+    """``delay`` 0: the hub's waking worker (longest sleep 1 s), woken by a publish."""
     from arq.worker import Worker
 
     from hub.dispatch.queue import redis_settings
+    from hub.dispatch.waking import WakingWorker
 
-    Worker(functions=[started], redis_settings=redis_settings(url, patient=True),
-           max_jobs=MAX_JOBS, poll_delay=delay, keep_result=0, on_startup=_ready).run()
+    kind = WakingWorker if delay == 0 else Worker
+    kind(functions=[started], redis_settings=redis_settings(url, patient=True),
+         max_jobs=MAX_JOBS, poll_delay=delay or 1.0, keep_result=0, on_startup=_ready).run()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -71,8 +76,10 @@ def measure(redis: RedisServer, delay: float, jobs: int, idle: float) -> dict[st
             idle_cpu = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
             waits = []
             for n in range(jobs):
-                await asyncio.sleep(random.uniform(0.0, 2 * delay) + 0.01)
+                await asyncio.sleep(random.uniform(0.0, 2 * (delay or 0.05)) + 0.01)
                 await pool.enqueue_job("started", n, _job_id=f"poll:{n}")
+                if delay == 0:
+                    await pool.publish(WAKE_CHANNEL, "1")
                 sent = time.time()
                 while (value := await pool.get(f"poll:started:{n}")) is None:
                     await asyncio.sleep(0.001)
@@ -92,7 +99,8 @@ def measure(redis: RedisServer, delay: float, jobs: int, idle: float) -> dict[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--delays", default="0.005,0.01,0.02,0.05,0.1")
+    parser.add_argument("--delays", default="0,0.005,0.01,0.02,0.05,0.1",
+                        help="poll delays; 0 is the hub's waking worker")
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU sampling")
     args = parser.parse_args()

@@ -40,6 +40,8 @@ DELIVER = "deliver"
 """The arq function name of the delivery job (``hub.dispatch.jobs.deliver_job``)."""
 HEARTBEAT_PREFIX = "hub:worker:"
 SWEEP_LOCK = "hub:sweep-lock"
+WAKE_CHANNEL = "hub:wake"
+"""Published after each job put on the queue: idle workers look at once (hub.dispatch.waking)."""
 HORIZON = 3600.0
 """Scheduled deliveries due within this many seconds are held in Redis as deferred jobs."""
 
@@ -85,6 +87,8 @@ async def enqueue(redis: ArqRedis, delivery_id: str, *, due_at: datetime | None,
     defer = _future(due_at, now)
     job = await redis.enqueue_job(DELIVER, delivery_id, _job_id=job_id(delivery_id),
                                   _defer_until=defer)
+    if job is not None:
+        await redis.publish(WAKE_CHANNEL, "1")   # idle workers look now (hub.dispatch.waking)
     return job is not None
 
 

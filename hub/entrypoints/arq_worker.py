@@ -28,6 +28,7 @@ from hub.bootstrap import Mode, bootstrap
 from hub.config import Settings
 from hub.dispatch import queue
 from hub.dispatch.jobs import deliver_job
+from hub.dispatch.waking import WakingWorker
 from hub.errors import PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.metrics import RedisMetrics
@@ -48,7 +49,7 @@ def job_timeout(settings: Settings) -> float:
 
 
 def worker_settings(settings: Settings, *, concurrency: int = 10, burst: bool = False,
-                    poll_delay: float = 0.1) -> dict[str, Any]:
+                    poll_delay: float = 1.0) -> dict[str, Any]:
     """arq ``Worker`` keyword arguments (arq's WorkerSettings, built from our Settings)."""
     return {
         "functions": [func(deliver_job, name=queue.DELIVER, keep_result=0, max_tries=MAX_TRIES)],
@@ -174,7 +175,7 @@ def create_worker(settings: Settings, *, hub: Hub | None = None, handle_signals:
     kwargs = worker_settings(settings, **options)
     if hub is not None:
         kwargs["ctx"]["hub"] = hub
-    return Worker(**kwargs, handle_signals=handle_signals)
+    return WakingWorker(**kwargs, handle_signals=handle_signals)
 
 
 def run_worker(settings: Settings, **options: Any) -> int:

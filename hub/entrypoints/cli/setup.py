@@ -136,8 +136,10 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--concurrency", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="Deliveries this worker publishes at once.")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
-@click.option("--poll-delay", default=0.1, show_default=True, type=click.FloatRange(0.01, 5),
-              help="Seconds between looks at the queue.")
+@click.option("--poll-delay", default=1.0, show_default=True, type=click.FloatRange(0.01, 30),
+              help="Longest sleep between looks at the queue: a worker is woken when a job "
+                   "is queued and when a deferred one falls due, so this only bounds a lost "
+                   "wake-up.")
 @click.option("--check", is_flag=True,
               help="Only check: exit 0 if a worker on this host has a current heartbeat.")
 @handles_errors
