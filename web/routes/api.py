@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.errors import InvalidInput
 from hub.media import store_media
 from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
+from hub.services.edits import copy_versions
 from hub.services.posts import approve, get_post, list_posts, submit_post
 from hub.services.send_report import report_from_view
 from web.deps import ApproveToken, HubDep, PostToken, ReadToken
@@ -130,7 +131,9 @@ async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONRe
 
 @router.get("/posts/{post_id}", tags=["posts"], summary="A post's decisions and deliveries")
 async def read_post(post_id: str, hub: HubDep, token: ReadToken) -> dict[str, Any]:
-    return (await run_in_threadpool(get_post, hub, post_id)).as_json()
+    body = (await run_in_threadpool(get_post, hub, post_id)).as_json()
+    body["copies"] = await run_in_threadpool(copy_versions, hub, post_id)   # versions per copy
+    return body
 
 
 @router.get("/posts", tags=["posts"], summary="Recent posts, newest first")
