@@ -16,7 +16,7 @@ from adapters.feed_spec import FeedSpec
 from adapters.mastodon.spec import MastodonSpec
 from adapters.matrix.spec import MatrixSpec
 from adapters.webhook.spec import WebhookSpec
-from hub.ports import Connector, PublisherFactory, TargetSpec
+from hub.ports import Connector, ContactReaderFactory, PublisherFactory, TargetSpec
 
 TARGET_SPECS: Mapping[str, type[TargetSpec]] = {
     spec.platform: spec for spec in (EmailSpec, FeedSpec, BlueskySpec, MastodonSpec,
@@ -46,3 +46,15 @@ def load_connector(platform: str) -> Connector:
     module_name, _ = _FACTORIES[platform].split(":")
     connector: Connector = importlib.import_module(module_name).connect
     return connector
+
+
+CONTACT_READERS = {
+    "mastodon": "adapters.mastodon.contacts:build",
+}
+
+
+def load_contact_reader(platform: str) -> ContactReaderFactory:
+    """Import ``platform``'s follower/follows reader (``hub contacts sync``)."""
+    module_name, attr = CONTACT_READERS[platform].split(":")
+    factory: ContactReaderFactory = getattr(importlib.import_module(module_name), attr)
+    return factory

@@ -25,6 +25,7 @@ from hub.policy import Policy, load_policy
 from hub.ports import (
     Connection,
     Connector,
+    ContactReader,
     MediaLoader,
     Publisher,
     PublisherFactory,
@@ -268,6 +269,20 @@ def connector(platform: str) -> Connector:
     if platform not in adapters.TARGET_SPECS:
         raise HubError(f"no adapter for platform {platform!r}")
     return adapters.load_connector(platform)
+
+
+def contact_reader(hub: Hub, account: str) -> ContactReader:
+    """The follower/follows reader of a connected account (``hub contacts sync``)."""
+    platform = account.partition(":")[0]
+    if platform not in adapters.CONTACT_READERS:
+        raise AccountNotConnected(f"{account}: syncing contacts from {platform} is not "
+                                  f"supported (only {', '.join(adapters.CONTACT_READERS)})")
+    with hub.db.read() as s:
+        row = s.get(AccountRow, account)
+    if row is None:
+        raise AccountNotConnected(f"account {account} is not connected")
+    secret = hub.box.decrypt(row.secret_enc) if row.secret_enc else None
+    return adapters.load_contact_reader(platform)(Connection(account, row.settings, secret))
 
 
 class OAuthFlow(Protocol):

@@ -215,3 +215,51 @@ class Connector(Protocol):
 
     async def __call__(self, settings: Mapping[str, JSON], secret: str
                        ) -> tuple[dict[str, JSON], str]: ...
+
+
+# -- contacts: who follows a connected account and whom it follows ------------------------------
+
+class ContactDirection(StrEnum):
+    """Which side of a follow the owner's account is on."""
+
+    FOLLOWERS = "followers"      # they follow me
+    FOLLOWING = "following"      # I follow them
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One account seen on a network, by the identity the address book would store."""
+
+    kind: IdentityKind
+    address: str                 # @user@instance, or the DID on Bluesky
+    remote_id: str               # the network's stable id (Mastodon account id, DID)
+    display_name: str = ""
+    handle: str = ""             # Bluesky handle, when known
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a direction's list; ``cursor`` resumes after it (None: it was the last)."""
+
+    contacts: tuple[Contact, ...]
+    cursor: str | None
+
+
+class ContactReader(Protocol):
+    """Reads a connected account's followers / follows a page at a time (``hub contacts sync``).
+
+    ``page`` must be safe to call again with the same cursor (a resumed sync repeats the page
+    it was reading). Raises ``TransientDeliveryError`` (with ``retry_after`` when rate-limited)
+    or ``PermanentDeliveryError`` / ``CredentialsRejected``."""
+
+    platform: ClassVar[str]
+
+    async def page(self, direction: ContactDirection, cursor: str | None) -> ContactPage: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ContactReaderFactory(Protocol):
+    """``adapters.<platform>.contacts.build(connection)`` -> ContactReader."""
+
+    def __call__(self, connection: Connection) -> ContactReader: ...

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.mastodon_double import entities
+from tests.mastodon_double import entities, relationships
 from tests.mastodon_double.contract import Contract, Operation, nest
 from tests.mastodon_double.handlers import HANDLERS
 from tests.mastodon_double.world import Account, Config, Rejected, Token, World
@@ -119,6 +119,8 @@ class Double:
         headers = self._ratelimit_headers(bucket_key)
         if op is not None and op.template == "/api/v1/accounts/{id}/followers" and status == 200:
             headers.update(self._link(request, payload))
+        if op is not None and op.template == relationships.FOLLOWING and status == 200:
+            headers.update(relationships.following_link(self.world, request, payload))
         entry["status"] = status
         if fault is not None and fault.kind == "delay" and fault.when == "after":
             await asyncio.sleep(fault.seconds)
@@ -217,6 +219,9 @@ class Double:
                                  "token": token})
         if action == "follows":
             world.follow(data["follower"], data["followee"])
+            return JSONResponse({"ok": True})
+        if action == "unfollow":
+            relationships.unfollow(world, data["follower"], data["followee"])
             return JSONResponse({"ok": True})
         if action == "faults":
             self.faults.append(Fault(**data))

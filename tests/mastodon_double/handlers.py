@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from tests.mastodon_double import entities
+from tests.mastodon_double import entities, relationships
 from tests.mastodon_double.world import Account, App, Media, Rejected, Token
 
 if TYPE_CHECKING:
@@ -171,6 +171,7 @@ HANDLERS = {
     ("POST", "/api/v2/media"): _post_media,
     ("GET", "/api/v1/media/{id}"): _get_media,
     ("GET", "/api/v1/accounts/{id}/followers"): _followers,
+    ("GET", relationships.FOLLOWING): relationships.handle_following,
     ("GET", "/api/v1/accounts/lookup"): _lookup,
     ("POST", "/api/v1/apps"): _apps,
     ("GET", "/oauth/authorize"): _authorize,

@@ -9,6 +9,7 @@ from hub.entrypoints.cli import (
     accounts,
     audit,
     config,
+    contacts,
     edits,
     feeds,
     people,
@@ -26,7 +27,7 @@ def main() -> None:
 
 
 for _module in (setup, config, tokens, posts, edits, people, policy, feeds, audit,
-                accounts):
+                accounts, contacts):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

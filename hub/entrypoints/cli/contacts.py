@@ -1,0 +1,94 @@
+"""``hub contacts ...``: sync followers and follows from connected accounts, and read them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from hub.entrypoints.cli._common import echo_json, handles_errors, open_hub
+
+
+@click.group()
+def contacts() -> None:
+    """Your connections on the networks: who follows you and whom you follow."""
+
+
+@contacts.command("sync")
+@click.argument("account", required=False)
+@handles_errors
+def contacts_sync(account: str | None) -> None:
+    """Sync followers and follows of ACCOUNT (default: every connected account that can).
+
+    A sync stopped by a crash or a rate limit resumes where it was on the next run."""
+    import adapters
+    from hub.bootstrap import contact_reader
+    from hub.services.accounts import list_accounts
+    from hub.services.contacts import SyncProgress, sync_account
+
+    hub = open_hub(require_policy=False)
+    names = [account] if account else [
+        a.name for a in list_accounts(hub)
+        if a.name.partition(":")[0] in adapters.CONTACT_READERS]
+    if not names:
+        click.echo("no connected account to sync contacts from")
+        return
+
+    def show(p: SyncProgress) -> None:
+        if p.paused_until is not None:
+            click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
+                       f"run again after {p.paused_until:%H:%M:%S} UTC to resume")
+        elif p.done:
+            click.echo(f"{p.account} {p.direction.value}: done, {p.seen} seen, {p.new} new, "
+                       f"{p.lost} gone")
+        else:
+            click.echo(f"{p.account} {p.direction.value}: page {p.pages}, {p.seen} seen…")
+
+    async def run() -> None:
+        for name in names:
+            reader = contact_reader(hub, name)
+            try:
+                await sync_account(hub, name, reader, progress=show)
+            finally:
+                await reader.aclose()
+
+    asyncio.run(run())
+
+
+@contacts.command("list")
+@click.option("--account", default=None, help="Only this account's relationships.")
+@click.option("--lost", is_flag=True, help="Followers who stopped following.")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def contacts_list(account: str | None, lost: bool, as_json: bool) -> None:
+    """Relationships per account: follows me / I follow / mutual, and since when."""
+    from hub.services.contacts import direction_of, relationships
+
+    rows = relationships(open_hub(require_policy=False), account, lost=lost)
+    if as_json:
+        echo_json([{"account": r.account, "kind": r.kind, "address": r.address,
+                    "display_name": r.display_name, "direction": direction_of(r),
+                    "follows_me_since": r.follows_me_since, "i_follow_since": r.i_follow_since,
+                    "follower_lost": r.follower_lost} for r in rows])
+        return
+    for r in rows:
+        since = r.follower_lost if lost else (r.follows_me_since or r.i_follow_since)
+        label = "left" if lost else direction_of(r)
+        when = f"{since:%Y-%m-%d}" if since else "-"
+        click.echo(f"{r.account}\t{r.address}\t{label}\t{when}\t{r.display_name}")
+
+
+@contacts.command("status")
+@handles_errors
+def contacts_status() -> None:
+    """Where each account's last or current sync stands."""
+    from hub.services.contacts import sync_states
+
+    for s in sync_states(open_hub(require_policy=False)):
+        extra = f" until {s.retry_after:%H:%M:%S}" if s.status == "paused" and s.retry_after \
+            else ""
+        click.echo(f"{s.account}\t{s.direction}\t{s.status}{extra}\t{s.seen} seen, "
+                   f"{s.pages} pages")
+
+
+COMMANDS = [contacts]

@@ -1,0 +1,53 @@
+"""Tables of the owner's connections on the networks: one row per (account, identity) with
+both directions of the follow, and one sync cursor per (account, direction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from hub.store.tables import UTCDateTime
+
+
+class RelationshipRow(SQLModel, table=True):
+    """How one remote identity relates to one of the owner's accounts.
+
+    ``*_since`` is when the hub first saw that side of the follow (the networks do not say
+    when a follow began); ``follower_lost`` when it last saw a follower gone. ``*_run`` is the
+    sync run that last saw the row, so a finished run can tell who is no longer there."""
+
+    __tablename__ = "contact_relationship"
+    __table_args__ = (Index("ix_contact_relationship_identity", "kind", "address"),)
+    account: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(primary_key=True, max_length=16)
+    address: str = Field(primary_key=True, max_length=300)
+    remote_id: str = Field(max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    follows_me: bool = False
+    i_follow: bool = False
+    follows_me_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    i_follow_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    follower_lost: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    following_lost: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    followers_run: str | None = Field(default=None, max_length=32)
+    following_run: str | None = Field(default=None, max_length=32)
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+
+
+class ContactSyncRow(SQLModel, table=True):
+    """Where a sync of one direction of one account stands: ``run`` and ``cursor`` while it
+    is under way (a crash resumes there), the figures of the last finished run otherwise."""
+
+    __tablename__ = "contact_sync"
+    account: str = Field(primary_key=True, max_length=100)
+    direction: str = Field(primary_key=True, max_length=16)
+    run: str | None = Field(default=None, max_length=32)
+    cursor: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="idle", max_length=16)     # running | paused | done
+    pages: int = 0
+    seen: int = 0
+    started: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retry_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
