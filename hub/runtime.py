@@ -7,6 +7,7 @@ after a commit (``waker``) is fixed by the mode it was built for.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ class PolicyState:
         self.specs = specs
         self._current: Policy | None = None
         self._error: PolicyFileInvalid | None = None
+        self._reloading = threading.Lock()   # workers on several threads may ask at once
         try:
             self._current = load_policy(directory, specs)
         except PolicyFileInvalid as exc:
@@ -87,10 +89,11 @@ class PolicyState:
 
     def reload(self) -> tuple[Policy, bool]:
         """Load from disk; return (policy, changed). Raises PolicyFileInvalid, keeping the old."""
-        fresh = load_policy(self.directory, self.specs)   # raises before anything changes
-        changed = self._current is None or fresh.digest != self._current.digest
-        self._current, self._error = fresh, None
-        return fresh, changed
+        with self._reloading:
+            fresh = load_policy(self.directory, self.specs)   # raises before anything changes
+            changed = self._current is None or fresh.digest != self._current.digest
+            self._current, self._error = fresh, None
+            return fresh, changed
 
 
 def utcnow() -> datetime:

@@ -22,7 +22,6 @@ import structlog
 from arq import func
 from arq.worker import Worker
 from redis.exceptions import RedisError
-from sqlmodel import col, select
 
 from hub.bootstrap import Mode, bootstrap
 from hub.config import Settings
@@ -34,7 +33,8 @@ from hub.logging import configure_logging
 from hub.metrics import RedisMetrics
 from hub.runtime import Hub
 from hub.services.edit_copies import resume_due_edits
-from hub.store.tables import AuditRow
+from hub.services.policy import reload_policy
+from hub.store.policy_state import recorded_digest
 
 log = structlog.get_logger("hub.worker")
 
@@ -90,7 +90,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["followed"] = None
     ctx["loop_task"] = asyncio.create_task(_background(ctx))
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGHUP, _reload, hub, "SIGHUP")
+        loop.add_signal_handler(signal.SIGHUP, _reload_recorded, hub)
     log.info("worker.started", worker=ctx["worker_name"], policy=hub.policies.current.digest[:12])
 
 
@@ -140,8 +140,7 @@ def _follow_policy(hub: Hub, ctx: dict[str, Any]) -> None:
     """Load the policy again when the web process recorded a newer one (``hub policy reload``):
     the recheck before publishing then uses the policy in force, in every worker."""
     with hub.db.read() as s:
-        latest = s.exec(select(AuditRow.policy_digest).where(AuditRow.name == "PolicyLoaded")
-                        .order_by(col(AuditRow.seq).desc()).limit(1)).first()
+        latest = recorded_digest(s)
     if latest is None or latest == hub.policies.current.digest:
         return
     attempt = (latest, _files_signature(hub.settings.policy_dir))
@@ -158,6 +157,15 @@ def _files_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
             stat = path.stat()
             found.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(found)
+
+
+def _reload_recorded(hub: Hub) -> None:
+    """SIGHUP: load the files and record the load, so every other process follows."""
+    try:
+        policy, changed = reload_policy(hub, actor=f"worker {os.getpid()} SIGHUP")
+        log.info("policy.reloaded", digest=policy.digest[:12], changed=changed, why="SIGHUP")
+    except PolicyFileInvalid as exc:
+        log.error("policy.rejected", file=exc.file, line=exc.line, reason=exc.reason)
 
 
 def _reload(hub: Hub, why: str) -> None:

@@ -26,6 +26,7 @@ from hub.errors import (
     ContentRejected,
     CredentialsRejected,
     PermanentDeliveryError,
+    PolicyFileInvalid,
     TransientDeliveryError,
 )
 from hub.policy import Policy
@@ -33,6 +34,7 @@ from hub.policy.engine import route
 from hub.ports import Draft, Receipt
 from hub.runtime import Hub
 from hub.store.deliveries import DbSteps, claimable, delivery_from_row
+from hub.store.policy_state import recorded_digest
 from hub.store.repos import local_domains, post_from_row
 from hub.store.tables import AccountRow, DeliveryRow, PostRow
 
@@ -119,7 +121,7 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str) -> Attempt:
     policy = hub.policies.current        # this attempt is checked and recorded under it
     bound = log.bind(delivery_id=delivery_id, worker=worker)
     started = hub.now()
-    taken: tuple[_Run, _Checked | Exception] | None
+    taken: tuple[_Run, _Checked | Exception] | Attempt | None
     try:
         taken = await asyncio.to_thread(_take_checked, hub, delivery_id, worker, policy)
     except Exception as exc:  # the re-check failed (a bug?): nothing was written; retry later
@@ -130,7 +132,11 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str) -> Attempt:
         return Attempt(AttemptOutcome.SKIPPED,
                        "not due, already done, or claimed by another worker",
                        policy_digest=policy.digest)
+    if isinstance(taken, Attempt):
+        bound.warning("delivery.waiting_for_policy", reason=taken.reason)
+        return taken
     run, check = taken
+    policy = run.policy
     bound = bound.bind(platform=run.delivery.platform)
     try:
         if isinstance(check, Exception):
@@ -168,15 +174,36 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
 
 
 def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy
-                  ) -> tuple[_Run, _Checked] | None:
+                  ) -> tuple[_Run, _Checked] | Attempt | None:
     """Take the lease and evaluate the policy again, in one transaction (one turn at the
-    write lock): rules added since the post was accepted still apply."""
+    write lock): rules added since the post was accepted still apply. The policy is the one
+    in force (:func:`policy_in_force`); while this process cannot load it, nothing is taken."""
     with hub.db.transaction() as s:
+        in_force = policy_in_force(hub, s, policy)
+        if in_force is None:    # left pending: the sweeper offers it again
+            return Attempt(AttemptOutcome.SKIPPED, "the policy in force is not loaded here yet",
+                           policy_digest=policy.digest)
         d = _lease(hub, s, delivery_id, worker)
         if d is None:
             return None
-        run = _Run(delivery_from_row(d), worker, policy)
+        run = _Run(delivery_from_row(d), worker, in_force)
         return run, _recheck(hub, s, run, d)
+
+
+def policy_in_force(hub: Hub, s: Session, policy: Policy) -> Policy | None:
+    """The policy the hub loaded last, as the database records it (every load writes it):
+    ``policy`` if it is that one, else the files loaded again here. None while the files here
+    do not give it (not synced yet, or caught half-written): nothing may be published then."""
+    recorded = recorded_digest(s)
+    if recorded is None or recorded == policy.digest:
+        return policy
+    try:
+        fresh, _ = hub.policies.reload()
+    except PolicyFileInvalid as exc:
+        log.error("policy.rejected", file=exc.file, line=exc.line, reason=exc.reason)
+        return None
+    log.info("policy.followed", digest=fresh.digest[:12], recorded=recorded[:12])
+    return fresh if fresh.digest == recorded else None
 
 
 def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:

@@ -13,6 +13,7 @@ from hub.policy.engine import route
 from hub.policy.explain import explain_lines
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, make_draft
+from hub.store.policy_state import record_digest
 from hub.store.tables import AuditRow
 
 
@@ -25,14 +26,15 @@ def reload_policy(hub: Hub, *, actor: str = "owner") -> tuple[Policy, bool]:
             hub.audit.append(s, PolicyRejected(actor=actor, file=exc.file, line=exc.line,
                                                reason=exc.reason), now=hub.now())
         raise
-    if changed:
-        record_policy(hub, policy, actor=actor)
+    record_policy(hub, policy, actor=actor)
     return policy, changed
 
 
 def record_policy(hub: Hub, policy: Policy, *, actor: str) -> None:
-    """Audit a policy load unless the last recorded load had the same digest."""
+    """Record a load: the database's policy state (which every worker follows before its next
+    publish) names this policy; the audit gets an event unless the last one had its digest."""
     with hub.db.transaction() as s:
+        record_digest(s, policy.digest, actor=actor, now=hub.now())
         last = s.exec(select(AuditRow.policy_digest).where(AuditRow.name == "PolicyLoaded")
                       .order_by(col(AuditRow.seq).desc()).limit(1)).first()
         if last != policy.digest:

@@ -21,8 +21,8 @@ from hub.dispatch.topology import RedisServer
 from hub.entrypoints.arq_worker import _follow_policy, create_worker
 from hub.errors import TransientDeliveryError
 from hub.metrics import RedisMetrics
-from hub.services.delivery import claim
-from hub.services.policy import reload_policy
+from hub.services.delivery import claim, deliver
+from hub.services.policy import record_policy, reload_policy
 from hub.services.posts import Author, PostInput, get_post, submit_post
 from hub.store.tables import AuditRow, DeliveryRow
 from tests.conftest import wait_until
@@ -329,3 +329,47 @@ async def test_hub_post_on_the_command_line_wakes_the_arq_workers(
     out = await asyncio.to_thread(run, "post", "from the shell", "--audience", "friends")
     assert "pending" in out
     assert await redis.zcard(default_queue_name) == 2       # friends-mail, friends-feed
+
+
+@PG
+async def test_a_deny_the_web_just_loaded_stops_due_deliveries_in_a_worker_at_once(
+        dist, redis, fakes, policy_dir):
+    """The worker has not followed the reload yet (no sweep period passed, no SIGHUP): it
+    reads the policy state before each publish, loads the files, and denies."""
+    web = dist()
+    await web.start()
+    worker = dist().hub                       # another process: its own policy in memory
+    record_policy(web.hub, web.hub.policies.current, actor="hub serve")
+    views = [submit_post(web.hub, PostInput(f"trip {n}", ["public"], tags=["travel"]),
+                         Author()) for n in range(3)]
+    await web.enqueuer.flush()
+    due = [d.id for v in views for d in v.deliveries]
+    assert len(due) == 6 and await redis.zcard(default_queue_name) == 6
+    policy = policy_dir / "hub.yaml"
+    policy.write_text(policy.read_text() + "  - id: no-travel\n    deny: {tags: [travel]}\n")
+    new, changed = reload_policy(web.hub, actor="test")
+    assert changed and worker.policies.current.digest != new.digest   # not followed yet
+    attempts = [await deliver(worker, delivery_id, worker="w2#1") for delivery_id in due]
+    assert {a.status for a in attempts} == {"denied"}
+    assert {a.policy_digest for a in attempts} == {new.digest}
+    assert fakes["bluesky:me"].published == {} and fakes["mastodon:main"].published == {}
+    assert worker.policies.current.digest == new.digest
+    for view in views:
+        assert set(statuses(worker, view.post.id).values()) == {"denied"}
+    await web.stop()
+
+
+@PG
+async def test_a_worker_publishes_nothing_while_its_files_do_not_give_the_policy_in_force(
+        dist, redis, fakes, policy_dir):
+    web, worker = dist(), dist().hub
+    view = submit_post(web.hub, PostInput("hello", ["public"]), Author())
+    policy = policy_dir / "hub.yaml"
+    good = policy.read_text()
+    policy.write_text(good + "  - id: stop\n    deny: {tags: [stop]}\n")
+    reload_policy(web.hub, actor="test")           # recorded in the database
+    policy.write_text(good[: len(good) // 2])       # this worker's copy is caught half-written
+    attempt = await deliver(worker, view.deliveries[0].id, worker="w2#1")
+    assert attempt.status == "skipped" and "not loaded here" in attempt.reason
+    assert set(statuses(worker, view.post.id).values()) == {"pending"}   # offered again later
+    assert fakes["bluesky:me"].published == {} and fakes["mastodon:main"].published == {}
