@@ -164,6 +164,15 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def public_url_warning(self) -> str:
+        """Said by the web UI and the CLI while links would point at this machine only."""
+        if self.public_url:
+            return ""
+        return (f"HUB_PUBLIC_URL is not set, so feed links and phone requests point at "
+                f"{self.base_url}, which other devices cannot reach; set HUB_PUBLIC_URL to the "
+                "address they use (e.g. https://hub.example.org)")
+
+    @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 

@@ -57,3 +57,13 @@ def test_cli_prints_warnings_and_fails_when_nothing_can_be_delivered(env):  # no
     assert data["deliverable"] is False and len(data["warnings"]) == 2
     out = hub("post", "dinner at 8", "--audience", "friends")
     assert "Sending to 2 of 2 targets" in out and "!" not in out
+
+
+def test_cli_warns_while_hub_public_url_is_unset(env, monkeypatch):  # noqa: F811
+    hub("init")
+    out = hub("token", "create", "--name", "phone", "--scope", "post", "--audiences", "friends")
+    assert "Phone shortcut: POST http://127.0.0.1:" in out
+    assert "warning: HUB_PUBLIC_URL is not set" in out
+    monkeypatch.setenv("HUB_PUBLIC_URL", "https://hub.example.org")
+    out = hub("token", "create", "--name", "phone2", "--scope", "post")
+    assert "POST https://hub.example.org/api/posts" in out and "warning" not in out

@@ -260,3 +260,33 @@ def test_compose_repeats_the_checks_above_send(site, owner):
     near_send = form.split("data-send-check>")[1].split('<div class="actions')[0]
     assert "1 will send · 0 held for approval · 0 stopped · 1 cannot be sent yet" in near_send
     assert "bsky: bsky: text is 400 characters" in near_send
+
+
+def test_new_phone_tokens_default_to_post_to_one_audience_with_shortcut_fields(site, owner):
+    hub, server = site
+    page = owner.get("/tokens").text
+    assert re.search(r'value="post"\s+checked', page) and not re.search(
+        r'value="read"\s+checked', page)
+    assert re.search(r'name="limit" value="yes"\s+checked', page)
+    checked = re.findall(r'name="audiences" value="([^"]+)"\s+checked', page)
+    assert checked == [next(iter(hub.policies.current.audiences))]
+    r = owner.post("/tokens", data={"csrf_token": csrf_of(page), "name": "phone",
+                                    "scopes": "post", "limit": "yes", "audiences": "friends"})
+    secret = re.search(r'id="new-token"[^>]*>(hub_[^<]+)<', r.text).group(1)
+    fields = r.text.split('class="facts shortcut-fields"')[1].split("</dl>")[0]
+    assert f"<code>{server.url}/api/posts</code>" in fields
+    assert f"<code>Authorization: Bearer {secret}</code>" in fields
+    assert "<dt>Field audiences</dt><dd><code>friends</code>" in fields
+    assert 'aria-label="QR code of the token"><svg' in r.text
+
+
+def test_the_ui_warns_while_hub_public_url_is_unset(site, owner):
+    hub, server = site
+    assert "data-public-url-warning" not in owner.get("/compose").text
+    hub.settings.public_url = ""
+    try:
+        page = owner.get("/tokens").text
+        assert "data-public-url-warning" in page
+        assert "HUB_PUBLIC_URL is not set, so feed links and phone requests point at" in page
+    finally:
+        hub.settings.public_url = server.url

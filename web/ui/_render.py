@@ -102,7 +102,8 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     ctx = {"csrf_token": csrf_token(request),
            "logged_in": bool(getattr(request.state, "owner", False)),
            "flash": message or None, "flash_kind": kind if kind in ("warn", "bad") else "ok",
-           "section": "", **(context or {})}
+           "section": "", "public_url_warning": request.app.state.hub.settings.public_url_warning,
+           **(context or {})}
     response = templates.TemplateResponse(request, name, ctx, status_code=status,
                                           headers=dict(headers or {}))
     new_csrf = getattr(request.state, "new_csrf", None)

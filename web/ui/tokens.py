@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from hub.errors import HubError
 from hub.runtime import Hub
@@ -31,12 +32,29 @@ def curl_example(base: str, token: str, audience: str) -> str:
             f"  --data-urlencode 'audiences={audience}'")
 
 
+def shortcut_fields(base: str, token: str, audience: str) -> list[tuple[str, str]]:
+    """What iOS Shortcuts ("Get contents of URL") and Android HTTP Shortcuts ask for."""
+    return [("URL", f"{base}/api/posts"), ("Method", "POST"),
+            ("Header", f"Authorization: Bearer {token}"),
+            ("Request body", "Form (application/x-www-form-urlencoded)"),
+            ("Field text", "the text to post (ask each time)"), ("Field audiences", audience)]
+
+
+def qr_svg(value: str) -> Markup:
+    """The token as an inline SVG QR code, to scan it onto the phone instead of typing it."""
+    import segno  # here, not at import: a checkout set up before segno was added still serves
+
+    return Markup(segno.make(value, error="m").svg_inline(scale=4, border=2, dark="#000",
+                                                          light="#fff"))
+
+
 def _page(request: Request, hub: Hub, *, values: dict[str, Any] | None = None,
           error: str = "", status: int = 200) -> Response:
     audiences = list(hub.policies.current.audiences)
     return render(request, "tokens/index.html", {
         "section": "tokens", "tokens": list_tokens(hub), "scopes": SCOPES,
-        "scope_words": SCOPE_WORDS, "audiences": audiences, "values": values or {},
+        "scope_words": SCOPE_WORDS, "audiences": audiences,
+        "values": values or {"scopes": ["post"], "limit": True, "audiences": audiences[:1]},
         "error": error, "example": curl_example(base_url(request, hub), "hub_…",
                                                 audiences[0] if audiences else "friends")},
         status=status)
@@ -60,9 +78,11 @@ def tokens_create(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -
     except HubError as exc:
         return _page(request, hub, values=values, error=exc.message, status=exc.status)
     first = (row.audiences or list(hub.policies.current.audiences) or ["friends"])[0]
+    base = base_url(request, hub)
     return render(request, "tokens/created.html", {
-        "section": "tokens", "token": row, "secret": secret,
-        "example": curl_example(base_url(request, hub), secret, first)})
+        "section": "tokens", "token": row, "secret": secret, "qr": qr_svg(secret),
+        "fields": shortcut_fields(base, secret, first),
+        "example": curl_example(base, secret, first)})
 
 
 @router.post("/tokens/{token_id}/revoke")

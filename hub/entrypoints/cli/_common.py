@@ -39,6 +39,12 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def warn_public_url(settings: Settings) -> None:
+    """On stderr, after links or requests that only work on this machine."""
+    if settings.public_url_warning:
+        click.echo(f"warning: {settings.public_url_warning}", err=True)
+
+
 def settings() -> Settings:
     return Settings()
 

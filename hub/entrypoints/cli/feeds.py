@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.entrypoints.cli._common import handles_errors, open_hub
+from hub.entrypoints.cli._common import handles_errors, open_hub, warn_public_url
 
 
 @click.group()
@@ -19,11 +19,13 @@ def feeds_links(feed: str) -> None:
     """Print each member's personal feed URL."""
     from hub.services.feeds import feed_links
 
-    links = feed_links(open_hub(), feed)
+    hub = open_hub()
+    links = feed_links(hub, feed)
     for link in links:
         click.echo(f"{link.name:<24} {link.url}")
     if not links:
         click.echo(f"(the list behind feed {feed} has no members)")
+    warn_public_url(hub.settings)
 
 
 @feeds.command("revoke")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.entrypoints.cli._common import handles_errors, open_hub
+from hub.entrypoints.cli._common import handles_errors, open_hub, warn_public_url
 
 
 @click.group()
@@ -25,11 +25,15 @@ def token_create(name: str, scopes: tuple[str, ...], audiences: str | None) -> N
 
     scope_list = [s.strip() for item in scopes for s in item.split(",") if s.strip()]
     aud = [a.strip() for a in audiences.split(",") if a.strip()] if audiences else None
-    row, secret = create_token(open_hub(), name, scope_list, aud)
+    hub = open_hub()
+    row, secret = create_token(hub, name, scope_list, aud)
     click.echo(f"token {row.id} ({row.name}): scopes {', '.join(row.scopes)}; audiences "
                f"{', '.join(row.audiences) if row.audiences is not None else 'any'}")
     click.echo("Shown once; store it now:")
     click.secho(secret, bold=True)
+    click.echo(f"Phone shortcut: POST {hub.settings.base_url}/api/posts, header "
+               "'Authorization: Bearer <token>', form fields text and audiences")
+    warn_public_url(hub.settings)
 
 
 @token.command("list")
