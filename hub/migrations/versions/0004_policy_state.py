@@ -1,7 +1,7 @@
 """policy_state: the digest of the policy the hub loaded last, written on every load
 
 Revision ID: 0004_policy_state
-Revises: 0007_perf
+Revises: 0010_contacts
 Create Date: 2026-12-01 10:20:00.000000
 
 Every worker compares it with its own policy before each publish and loads the files again
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_policy_state"
-down_revision = "0007_perf"
+down_revision = "0010_contacts"
 branch_labels = None
 depends_on = None
 
