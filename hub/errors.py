@@ -99,12 +99,14 @@ class PolicyError(HubError):
 class PolicyFileInvalid(PolicyError):
     """One policy file is refused. Carries the file and line so the owner can fix it."""
 
-    def __init__(self, file: str, line: int | None, reason: str) -> None:
+    def __init__(self, file: str, line: int | None, reason: str,
+                 others: tuple[str, ...] = ()) -> None:
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {reason}")
         self.file = file
         self.line = line
         self.reason = reason
+        self.others = others     # the further problems, each "file:line: reason"
 
 
 class AccountNotConnected(HubError):

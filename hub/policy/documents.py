@@ -84,10 +84,14 @@ class Document:
             lines = [self.line_at([*prefix, *_clean_loc(e["loc"])]) or 0 for e in errors]
             first = min(range(len(errors)), key=lambda i: lines[i])
             reason = self._describe(errors[first], model, prefix, also_allowed)
+            rest = sorted((i for i in range(len(errors)) if i != first), key=lambda i: lines[i])
+            others = tuple((f"{self.file}:{lines[i]}: " if lines[i] else f"{self.file}: ")
+                           + self._describe(errors[i], model, prefix, also_allowed)
+                           for i in rest)
             if len(errors) > 1:
                 more = len(errors) - 1
                 reason += f" (and {more} more problem{'s' if more > 1 else ''})"
-            raise PolicyFileInvalid(self.file, lines[first] or None, reason) from None
+            raise PolicyFileInvalid(self.file, lines[first] or None, reason, others) from None
 
     def _describe(self, error: ErrorDetails, model: type[BaseModel], prefix: Loc,
                   also_allowed: Sequence[str]) -> str:

@@ -47,6 +47,7 @@ def retry(hub: Hub, delivery_id: str, *, actor: str = "owner") -> PostView:
             raise InvalidInput(f"delivery {delivery_id} is {d.status}; only failed ones retry")
         d.status, d.attempts, d.due_at, d.updated, d.finished = (
             DeliveryStatus.PENDING, 0, now, now, None)
+        d.last_error = ""    # the old failure no longer describes it (the audit keeps it)
         s.add(d)
         view = view_in(s, d.post_id)
     hub.wake([delivery_id])

@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from hub.services.approvals import retry
 from hub.services.posts import list_posts
 from tests.integration import test_http
 from tests.integration.test_cli import env, hub  # noqa: F401  (fixture)
@@ -67,3 +68,28 @@ def test_cli_warns_while_hub_public_url_is_unset(env, monkeypatch):  # noqa: F81
     monkeypatch.setenv("HUB_PUBLIC_URL", "https://hub.example.org")
     out = hub("token", "create", "--name", "phone2", "--scope", "post")
     assert "POST https://hub.example.org/api/posts" in out and "warning" not in out
+
+
+def test_a_retried_delivery_drops_its_old_failure_reason(live):
+    hub_, server, token = live
+    with httpx.Client(base_url=server.url) as client:
+        r = client.post("/api/posts", json={"text": "try again", "audiences": ["friends"]},
+                        headers={"Authorization": f"Bearer {token}"})
+        done = test_http._wait_done(client, r.json()["id"], token)
+    [failed] = [d for d in done["deliveries"] if d["status"] == "failed"]
+    assert "hub accounts add email personal" in failed["reason"]
+    again = next(d for d in retry(hub_, failed["id"]).deliveries if d.id == failed["id"])
+    assert (again.status, again.reason) == ("pending", "")
+
+
+def test_policy_check_names_every_problem_and_an_empty_account_list_says_so(env, policy_dir):  # noqa: F811
+    hub("init")
+    assert "no accounts connected yet: add one with `hub accounts add" in hub("accounts", "list")
+    (policy_dir / "hub.yaml").write_text(
+        "version: 1\naccounts: [email:personal]\ntargets:\n"
+        "  a:\n    account: email:personal\n    list: friends\n    colour: red\n"
+        "    size: 2\naudiences: {friends: {reach: recipients, targets: [a]}}\n")
+    out = hub("policy", "check", code=1)
+    assert "hub.yaml:7: target 'a': unknown key 'colour'" in out
+    assert "(and 1 more problem)" in out
+    assert "also policies/hub.yaml:8: target 'a': unknown key 'size'" in out

@@ -290,3 +290,4 @@ def test_the_ui_warns_while_hub_public_url_is_unset(site, owner):
         assert "HUB_PUBLIC_URL is not set, so feed links and phone requests point at" in page
     finally:
         hub.settings.public_url = server.url
+

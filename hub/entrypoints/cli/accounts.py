@@ -134,9 +134,13 @@ def accounts_list() -> None:
     """Connected accounts and their state (never their secrets)."""
     from hub.services.accounts import list_accounts
 
-    for a in list_accounts(open_hub(require_policy=False)):
+    found = list_accounts(open_hub(require_policy=False))
+    for a in found:
         state = "ok" if a.status == "ok" else f"{a.status}: {a.status_reason}"
         click.echo(f"{a.name:<24} {state}")
+    if not found:
+        click.echo("no accounts connected yet: add one with `hub accounts add email|bluesky|"
+                   "mastodon|... <name>` (see `hub accounts add --help`)")
 
 
 COMMANDS = (accounts,)

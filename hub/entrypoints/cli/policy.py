@@ -36,8 +36,13 @@ def _load_policy_only() -> Policy:
 @policy.command("check")
 @handles_errors
 def policy_check() -> None:
-    """Validate the policy files; errors name the file and line."""
-    p = _load_policy_only()
+    """Validate the policy files; errors name the file and line, every one of them."""
+    from hub.errors import PolicyFileInvalid
+
+    try:
+        p = _load_policy_only()
+    except PolicyFileInvalid as exc:
+        fail("\n".join([str(exc), *(f"also {other}" for other in exc.others)]))
     click.echo(f"ok: {len(p.files)} files, {len(p.audiences)} audiences, {len(p.targets)} "
                f"targets, {len(p.rules)} rules (digest {p.digest[:12]})")
     for warning in p.warnings:
