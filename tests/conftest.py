@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import hypothesis  # noqa: F401  (imported early: see below)
+import hypothesis  # (imported early: see below)
 import psycopg
 import pytest
 
@@ -27,6 +27,13 @@ from hub.store.migrate import upgrade
 # hypothesis is imported above, at collection: if its pytest plugin imports it first at the end
 # of a run, CPython 3.11.7's AST validator can fail ("AST constructor recursion depth
 # mismatch") while pytest rewrites its modules.
+# In CI (CI=true) property tests explore the same examples on every run, so a red run can be
+# reproduced and a green one is not luck; on a developer's machine they keep exploring.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                                     print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("HUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
