@@ -210,6 +210,9 @@ class EmailPublisher:
             if s.username:
                 smtp.login(s.username, self._password or "")
             return smtp
+        except smtplib.SMTPNotSupportedError as exc:   # reached it: it lacks STARTTLS or AUTH
+            raise PermanentDeliveryError(_missing(s.host, s.port, str(exc)), platform="email"
+                                         ) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise CredentialsRejected(f"the mail server refused the login for {s.username}: "
                                       f"{exc.smtp_code}", platform="email",
@@ -276,6 +279,20 @@ async def connect(settings: Mapping[str, JSON], secret: str) -> tuple[dict[str, 
 
     try:
         await asyncio.to_thread(_probe)
-    except TransientDeliveryError as exc:
+    except CredentialsRejected:
+        raise
+    except (TransientDeliveryError, PermanentDeliveryError) as exc:   # unreachable, or lacking
         raise InvalidInput(exc.message) from exc
     return parsed.model_dump(), secret
+
+
+def _missing(host: str, port: int, said: str) -> str:
+    """The server answered but lacks what the account's settings ask for: say which, and how."""
+    if "STARTTLS" in said:
+        return (f"the mail server {host}:{port} answered but does not offer STARTTLS: use "
+                "`--security tls` if it expects TLS from the start (usually port 465), or "
+                "`--security none` for a trusted local relay")
+    return (f"the mail server {host}:{port} answered but does not offer AUTH (login) on this "
+            "connection: many servers offer it only after encryption, so try `--security "
+            "starttls` (port 587) or `--security tls` (port 465); leave out --username if "
+            "it needs no login")

@@ -155,3 +155,18 @@ async def test_a_bcc_retry_after_a_temporary_refusal_only_reaches_the_rest(mail_
     assert await _run(mail_hub) == ["published"]
     assert len(smtp.inbox.to("ana@example.org")) == 1
     assert len(smtp.inbox.to("bo@example.org")) == 1
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({"security": "starttls"}, "answered but does not offer STARTTLS: use `--security tls`"),
+    ({"security": "none", "username": "me"}, "answered but does not offer AUTH (login)"),
+])
+async def test_a_server_without_starttls_or_auth_is_named_not_unreachable(make_hub, sqlite_url,
+                                                                         smtp, extra, says):
+    from hub.errors import InvalidInput
+
+    hub = make_hub(sqlite_url)
+    with pytest.raises(InvalidInput, match="answered") as caught:
+        await connect_account(hub, "email:personal", {**smtp.settings, **extra}, "pw",
+                              adapters.email.connect)
+    assert says in caught.value.message and "cannot reach" not in caught.value.message
