@@ -282,7 +282,9 @@ def contact_reader(hub: Hub, account: str) -> ContactReader:
     if row is None:
         raise AccountNotConnected(f"account {account} is not connected")
     secret = hub.box.decrypt(row.secret_enc) if row.secret_enc else None
-    return adapters.load_contact_reader(platform)(Connection(account, row.settings, secret))
+    credentials = DbCredentials(hub.db, hub.box, hub.settings.data_dir / "locks")
+    return adapters.load_contact_reader(platform)(Connection(account, row.settings, secret),
+                                                  credentials)
 
 
 class OAuthFlow(Protocol):

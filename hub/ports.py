@@ -260,6 +260,6 @@ class ContactReader(Protocol):
 
 
 class ContactReaderFactory(Protocol):
-    """``adapters.<platform>.contacts.build(connection)`` -> ContactReader."""
+    """``adapters.<platform>.contacts.build(connection, credentials)`` -> ContactReader."""
 
-    def __call__(self, connection: Connection) -> ContactReader: ...
+    def __call__(self, connection: Connection, credentials: CredentialStore) -> ContactReader: ...

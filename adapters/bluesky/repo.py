@@ -120,6 +120,10 @@ class Repo:
             if not cursor or not page.get("records"):
                 return found
 
+    async def query(self, nsid: str, params: Mapping[str, JSON], doing: str) -> Any:
+        """One raw XRPC query (JSON body as the server sent it); hub errors only."""
+        return await self._call(doing, _query(nsid, params))
+
     async def delete_one(self, collection: str, rkey: str) -> None:
         """``deleteRecord``: "delete a record, or ensure it doesn't exist" — safe to repeat."""
         async def op(client: AsyncClient) -> Any:

@@ -16,7 +16,7 @@ from adapters.mastodon.client import Client
 from adapters.mastodon.limits import AccountSettings
 from hub.domain.model import IdentityKind
 from hub.errors import AccountNotConnected
-from hub.ports import Connection, Contact, ContactDirection, ContactPage
+from hub.ports import Connection, Contact, ContactDirection, ContactPage, CredentialStore
 
 PAGE = 80
 
@@ -54,7 +54,8 @@ class MastodonContacts:
         self._client.close()
 
 
-def build(connection: Connection) -> MastodonContacts:
+def build(connection: Connection, credentials: CredentialStore | None = None
+          ) -> MastodonContacts:
     """The contact reader for one connected account (its stored settings and token)."""
     if not connection.secret:
         raise AccountNotConnected(f"{connection.account}: no access token stored")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from hub.errors import TransientDeliveryError
+from hub.errors import PermanentDeliveryError, TransientDeliveryError
 from hub.ids import new_id
 from hub.ports import Contact, ContactDirection, ContactPage, ContactReader
 from hub.runtime import Hub
@@ -36,6 +36,7 @@ class SyncProgress:
     lost: int = 0                 # relationships that ended (known once the run is done)
     done: bool = False
     paused_until: datetime | None = None
+    error: str = ""               # why this direction could not be read (others still run)
 
 
 Progress = Callable[[SyncProgress], None]
@@ -44,11 +45,19 @@ Progress = Callable[[SyncProgress], None]
 async def sync_account(hub: Hub, account: str, reader: ContactReader, *,
                        directions: Sequence[ContactDirection] = ALL_DIRECTIONS,
                        progress: Progress | None = None) -> list[SyncProgress]:
-    """Sync ``directions`` of ``account``; each ends done, or paused by a rate limit (the
-    next call resumes it). Other errors propagate with the cursor kept for a resume."""
+    """Sync ``directions`` of ``account``; each ends done, paused by a rate limit (the next
+    call resumes it) or refused by the network (``error``; the other directions still run).
+    Other errors propagate with the cursor kept for a resume."""
     results = []
     for direction in directions:
-        results.append(await _sync_direction(hub, account, reader, direction, progress))
+        try:
+            results.append(await _sync_direction(hub, account, reader, direction, progress))
+        except PermanentDeliveryError as exc:
+            _stop(hub, account, direction, "failed")
+            state = SyncProgress(account, direction, 0, 0, error=exc.message)
+            if progress:
+                progress(state)
+            results.append(state)
     return results
 
 
@@ -64,7 +73,7 @@ async def _sync_direction(hub: Hub, account: str, reader: ContactReader,
             if exc.retry_after is None and exc.status_code != 429:
                 raise
             until = hub.now() + timedelta(seconds=exc.retry_after or 60)
-            _pause(hub, account, direction, until)
+            _stop(hub, account, direction, "paused", until)
             state = SyncProgress(account, direction, pages, seen, new, paused_until=until)
             if progress:
                 progress(state)
@@ -93,11 +102,12 @@ def _begin(hub: Hub, account: str, direction: ContactDirection
         return row.run, row.cursor, row.pages, row.seen
 
 
-def _pause(hub: Hub, account: str, direction: ContactDirection, until: datetime) -> None:
+def _stop(hub: Hub, account: str, direction: ContactDirection, status: str,
+          until: datetime | None = None) -> None:
     with hub.db.transaction() as s:
         row = s.get(ContactSyncRow, (account, direction.value))
         if row is not None:
-            row.status, row.retry_after = "paused", until
+            row.status, row.retry_after = status, until
             s.add(row)
 
 

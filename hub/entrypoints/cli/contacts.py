@@ -35,7 +35,9 @@ def contacts_sync(account: str | None) -> None:
         return
 
     def show(p: SyncProgress) -> None:
-        if p.paused_until is not None:
+        if p.error:
+            click.echo(f"{p.account} {p.direction.value}: not synced: {p.error}")
+        elif p.paused_until is not None:
             click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
                        f"run again after {p.paused_until:%H:%M:%S} UTC to resume")
         elif p.done:
