@@ -101,7 +101,7 @@ def test_a_denied_tag_shows_the_denial_before_sending(page, site):
         expect(card).to_have_attribute("data-outcome", "deny")
         expect(card.locator(".badge")).to_have_text("stopped")
         expect(card.locator("code.rule")).to_have_text("private-stays-home")
-    expect(page.locator(".warnings")).to_contain_text(
+    expect(page.locator("[data-preview-body] .warnings")).to_contain_text(
         "The tag #private stops it going to bsky (it would otherwise be sent)")
     shot(page, "08-compose-denied-tag")
     assert list_posts(site.hub) == []                    # a preview writes nothing
