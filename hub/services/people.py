@@ -19,8 +19,8 @@ from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow
 
 __all__ = ["NewPerson", "add_identity", "add_people", "add_person", "all_lists",
            "change_lists", "check_list_name", "find_person", "identities_of", "list_people",
-           "normalise_identity", "parse_identity", "remove_identity", "remove_person",
-           "show_list", "update_person"]
+           "normalise_identity", "parse_identity", "people_named", "remove_identity",
+           "remove_person", "show_list", "update_person"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,13 @@ def _ensure_list(hub: Hub, s: Session, name: str) -> None:
 def add_person(hub: Hub, person: NewPerson, *, actor: str = "owner") -> PersonRow:
     with hub.db.transaction() as s:
         return _add(hub, s, person, actor)
+
+
+def people_named(hub: Hub, name: str) -> list[PersonRow]:
+    """Everyone whose name is ``name`` (ignoring case and surrounding spaces)."""
+    with hub.db.read() as s:
+        return list(s.exec(select(PersonRow).where(
+            func.lower(PersonRow.name) == name.strip().lower())))
 
 
 def find_person(s: Session, ref: str) -> PersonRow:

@@ -1,5 +1,6 @@
 """Importing people, all or nothing: CSV or vCard, told apart by one sniff (the file name,
-else the content), each broken row or card named."""
+else the content), each broken row or card named. Importing the same file again updates the
+people it already brought in (matched by identity, else by their one exact name)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from collections.abc import Sequence
 
 import regex
 import vobject
+from sqlmodel import Session, func, select
 
+from hub.domain.events import ListMembershipChanged, PersonChanged
 from hub.domain.identities import check_list_name, normalise_identity
 from hub.domain.model import IdentityKind
 from hub.errors import InvalidInput
 from hub.runtime import Hub
-from hub.services.people import NewPerson, add_people
+from hub.services.people import NewPerson, _add, _add_identity, _ensure_list
+from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 FORMATS = ("csv", "vcard")
 
@@ -106,5 +110,73 @@ def parse_vcard(data: str) -> list[NewPerson]:
 
 
 def import_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner") -> int:
-    """All or nothing: one transaction; the first problem names the person and rolls back."""
-    return add_people(hub, people, actor=actor)
+    """All or nothing: one transaction; the first problem names the person and rolls back.
+    Returns how many entries were added or updated (:func:`upsert_people` tells them apart)."""
+    added, updated = upsert_people(hub, people, actor=actor)
+    return added + updated
+
+
+def upsert_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner"
+                  ) -> tuple[int, int]:
+    """Add each entry, or update the person it already is: the one holding any of its
+    identities, else the only person with its exact name. Updating adds the identities and
+    lists it lacks and takes a non-empty note; it removes nothing. (added, updated)."""
+    added = updated = 0
+    with hub.db.transaction() as s:
+        for n, person in enumerate(people, 1):
+            try:
+                existing = _existing(s, person)
+                if existing is None:
+                    _add(hub, s, person, actor)
+                    added += 1
+                else:
+                    _update(hub, s, existing, person, actor)
+                    updated += 1
+                s.flush()
+            except InvalidInput as exc:
+                raise InvalidInput(f"entry {n} ({person.name}): {exc.message}") from exc
+    return added, updated
+
+
+def _existing(s: Session, person: NewPerson) -> PersonRow | None:
+    owners = set()
+    for kind, value in person.identities:
+        k, v = normalise_identity(str(kind), value)
+        row = s.exec(select(IdentityRow).where(IdentityRow.kind == k.value,
+                                               IdentityRow.value == v)).first()
+        if row is not None:
+            owners.add(row.person_id)
+    if len(owners) > 1:
+        raise InvalidInput("its identities belong to different people ("
+                           + ", ".join(sorted(owners)) + "); merge them first")
+    if owners:
+        return s.get(PersonRow, owners.pop())
+    named = list(s.exec(select(PersonRow).where(
+        func.lower(PersonRow.name) == person.name.strip().lower())))
+    return named[0] if len(named) == 1 else None
+
+
+def _update(hub: Hub, s: Session, row: PersonRow, person: NewPerson, actor: str) -> None:
+    now = hub.now()
+    have = {(i.kind, i.value) for i in s.exec(select(IdentityRow).where(
+        IdentityRow.person_id == row.id))}
+    new_idents = [normalise_identity(str(k), v) for k, v in person.identities]
+    fresh = [(k, v) for k, v in dict.fromkeys(new_idents) if (k.value, v) not in have]
+    for k, v in fresh:
+        _add_identity(s, row, k, v)
+    changed: dict[str, str | int] = {}
+    if fresh:
+        changed["identities_added"] = len(fresh)
+    if person.note and person.note != row.note:
+        row.note, changed["note"] = person.note, "changed"
+        s.add(row)
+    if changed:
+        hub.audit.append(s, PersonChanged(actor=actor, subject=row.id, change="updated",
+                                          details=changed), now=now)
+    for list_name in dict.fromkeys(person.lists):
+        _ensure_list(hub, s, list_name)
+        if s.get(ListMemberRow, (list_name, row.id)) is None:
+            s.add(ListMemberRow(list_name=list_name, person_id=row.id, added=now))
+            hub.audit.append(s, ListMembershipChanged(actor=actor, subject=list_name,
+                                                      list_name=list_name, added=[row.id]),
+                             now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -23,17 +24,30 @@ def people() -> None:
 @click.option("--matrix", multiple=True, help="@user:server")
 @click.option("--list", "lists", multiple=True, help="Add to this list (repeatable).")
 @click.option("--note", default="")
+@click.option("--new", "new", is_flag=True,
+              help="Add a second person even if someone already has this name.")
 @handles_errors
 def people_add(name: str, email: tuple[str, ...], mastodon: tuple[str, ...],
                bluesky: tuple[str, ...], matrix: tuple[str, ...], lists: tuple[str, ...],
-               note: str) -> None:
-    """Add a person."""
-    from hub.services.people import NewPerson, add_person, normalise_identity
+               note: str, new: bool) -> None:
+    """Add a person (someone of the same name: asks, or needs --new)."""
+    from hub.services.people import NewPerson, add_person, normalise_identity, people_named
 
     idents = [normalise_identity(k, v) for k, values in
               (("email", email), ("mastodon", mastodon), ("bluesky", bluesky),
                ("matrix", matrix)) for v in values]
-    row = add_person(open_hub(require_policy=False), NewPerson(name, idents, lists, note))
+    hub = open_hub(require_policy=False)
+    same = people_named(hub, name)
+    if same and not new:
+        who = ", ".join(f"{p.name} ({p.id})" for p in same)
+        if not sys.stdin.isatty():
+            raise HubError(f"{who} already exists: add identities or lists to them "
+                           "(`hub people identity`, `hub lists add`), or pass --new for a "
+                           "second person of that name")
+        if not click.confirm(f"{who} already exists. Add a second person called {name}?"):
+            click.echo("nothing added")
+            return
+    row = add_person(hub, NewPerson(name, idents, lists, note))
     click.echo(f"added {row.name} ({row.id})")
 
 
@@ -97,15 +111,15 @@ def people_remove(person: str) -> None:
 def people_import(path: str, fmt: str | None) -> None:
     """Import people from CSV (name,email,mastodon,bluesky,lists,note) or vCard. All or
     nothing: a broken row is named and nothing is imported."""
-    from hub.services.people_import import import_people, parse_people
+    from hub.services.people_import import parse_people, upsert_people
 
     try:
         data = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise HubError(f"{path} is not UTF-8 text") from None
     people_ = parse_people(data, filename=path, fmt=fmt)
-    n = import_people(open_hub(require_policy=False), people_)
-    click.echo(f"imported {n} people from {path}")
+    added, updated = upsert_people(open_hub(require_policy=False), people_)
+    click.echo(f"imported {added + updated} people from {path} ({added} new, {updated} updated)")
 
 
 @click.group(invoke_without_command=True)
