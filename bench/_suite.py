@@ -37,6 +37,8 @@ class Ratio:
     goal: str
     met: Callable[[float, Figures], bool]
     show: str
+    base_show: str = ""
+    """The baseline's figure to print, when it is not named ``show`` too."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ class Result:
         subject = {k: statistics.median(r[1][k] for r in self.rounds) for k in self.rounds[0][1]}
         return {"measure": self.measure, "figure": self.ratio.label,
                 "subject": round(self.median_of(1, self.ratio.show), 3),
-                "baseline": round(self.median_of(0, self.ratio.show), 3),
-                "unit": self.ratio.show, "ratio_min": round(min(v), 3),
+                "baseline": round(self.median_of(0, self.ratio.base_show or self.ratio.show), 3),
+                "unit": self.ratio.show, "base_unit": self.ratio.base_show or self.ratio.show,
+                "ratio_min": round(min(v), 3),
                 "ratio_median": round(med, 3), "ratio_max": round(max(v), 3),
                 "goal": self.ratio.goal, "met": bool(self.ratio.met(med, subject)),
                 "rounds": [{"baseline": b, "subject": s} for b, s in self.rounds]}
@@ -117,7 +120,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             continue
         lines.append(
             f"| {r['measure']} | {r['figure']} | {r['subject']:g} {r['unit']} "
-            f"| {r['baseline']:g} {r['unit']} "
+            f"| {r['baseline']:g} {r.get('base_unit', r['unit'])} "
             f"| {r['ratio_min']:g} / **{r['ratio_median']:g}** / {r['ratio_max']:g} "
             f"| {r['goal']} | {'yes' if r['met'] else 'no'} | {r['load']} |")
     return "\n".join(lines)

@@ -2,7 +2,9 @@
 (each in one list, every fifth in a second; each with an email identity, every third with a
 Mastodon one), on SQLite, beside ``SELECT 1`` in the same kind of read transaction.
 
-The subject is the read that submitting a post and re-checking a delivery perform."""
+The subject is the read that submitting a post and re-checking a delivery perform
+(``hub.people.snapshot``: one version check while the book is unchanged); the read right after
+a change (the whole book, once) is reported beside it."""
 
 from __future__ import annotations
 
@@ -81,13 +83,19 @@ class PeoplePair:
         return {"ms": _timed(one) * 1000}
 
     def subject(self) -> Figures:
-        from hub.store.repos import people_snapshot
+        from sqlalchemy import text
 
         def read() -> None:
             with self.hub.db.read() as s:
-                people_snapshot(s)
+                self.hub.people.snapshot(s)
 
-        return {"ms": _timed(read) * 1000}
+        def changed() -> None:   # a change to the book (a trigger bumps its version), then
+            with self.hub.db.transaction() as s:       # the read that follows it
+                s.execute(text("UPDATE person SET note = note || '.' WHERE id = 'pbench000001'"))
+            read()
+
+        warm = _timed(read)
+        return {"ms": warm * 1000, "after_change_ms": _timed(changed, budget=1.0, most=3) * 1000}
 
 
 @contextmanager
@@ -102,5 +110,7 @@ def _open() -> Iterator[PeoplePair]:
 
 
 MEASURES = [Measure(f"people read, {PEOPLE:,} people in {LISTS} lists vs SELECT 1", _open, (
-    Ratio("one read", lambda b, s: s["ms"] / b["ms"], "≤ 5 ms absolute",
-          lambda r, s: s["ms"] <= 5, "ms"),))]
+    Ratio("one read (book unchanged)", lambda b, s: s["ms"] / b["ms"], "≤ 5 ms absolute",
+          lambda r, s: s["ms"] <= 5, "ms"),
+    Ratio("the first read after a change", lambda b, s: s["after_change_ms"] / b["ms"],
+          "(reported)", lambda r, s: True, "after_change_ms", "ms")))]
