@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     workers: int = 2
     """Kept for older set-ups: embedded mode starts every due delivery at once, up to
     ``max_in_flight`` (or this, if larger)."""
-    max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    max_in_flight: int = Field(default=16, ge=1, le=10_000)
     """Deliveries one embedded hub publishes at once (each due delivery starts at once)."""
     account_concurrency: int = Field(default=4, ge=1, le=1000)
     """Deliveries to one account published at once by one process (protects the platform)."""

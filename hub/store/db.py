@@ -12,8 +12,9 @@ memory files are readable by the owner only (0600).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,12 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._readonly = engine.execution_options(hub_readonly=True)
+        # SQLite has one writer at a time, and a waiting writer sleeps in its busy handler
+        # (1, 2, 5 … 100 ms steps) however soon the lock is free: writers of this process
+        # queue here instead and start the moment it is. Other processes still use the busy
+        # timeout. Re-entrant, so a thread nesting transactions waits on SQLite as before.
+        self._writers: threading.RLock | None = (
+            threading.RLock() if engine.dialect.name == "sqlite" else None)
 
     @property
     def dialect(self) -> str:
@@ -118,7 +125,8 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._writers or nullcontext(), Session(self.engine, expire_on_commit=False) \
+                as session:
             event.listen(session, "before_flush", _check_lengths)
             try:
                 yield session
