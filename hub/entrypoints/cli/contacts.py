@@ -93,4 +93,31 @@ def contacts_status() -> None:
                    f"{s.pages} pages")
 
 
+
+@contacts.command("inbox")
+@handles_errors
+def contacts_inbox() -> None:
+    """People to sort: synced identities nobody in the address book holds, with suggestions."""
+    from hub.services.contacts_inbox import inbox
+
+    for u in inbox(open_hub(require_policy=False)):
+        click.echo(f"{u.kind}:{u.address}\t{u.display_name}\t{'; '.join(u.relations)}")
+        for s in u.suggestions:
+            click.echo(f"    maybe {s.name} ({s.person_id}): {s.reason}")
+
+
+@contacts.command("accept")
+@click.argument("identity")
+@click.option("--to", "person", default=None, help="Add it to this person (id, name, identity).")
+@click.option("--name", default=None, help="Name of the new person (default: display name).")
+@handles_errors
+def contacts_accept(identity: str, person: str | None, name: str | None) -> None:
+    """File an identity from the inbox (kind:value) on a person, or as a new one."""
+    from hub.services.contacts_inbox import accept
+
+    kind, _, address = identity.partition(":")
+    who = accept(open_hub(require_policy=False), kind, address, name=name, person=person)
+    click.echo(f"{identity} filed on {who}")
+
+
 COMMANDS = [contacts]
