@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import InvalidInput
 from hub.media import store_media
+from hub.services import token_scope
 from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
 from hub.services.edits import copy_versions
 from hub.services.posts import approve, get_post, list_posts, submit_post
@@ -131,6 +132,7 @@ async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONRe
 
 @router.get("/posts/{post_id}", tags=["posts"], summary="A post's decisions and deliveries")
 async def read_post(post_id: str, hub: HubDep, token: ReadToken) -> dict[str, Any]:
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
     body = (await run_in_threadpool(get_post, hub, post_id)).as_json()
     body["copies"] = await run_in_threadpool(copy_versions, hub, post_id)   # versions per copy
     return body
@@ -139,12 +141,15 @@ async def read_post(post_id: str, hub: HubDep, token: ReadToken) -> dict[str, An
 @router.get("/posts", tags=["posts"], summary="Recent posts, newest first")
 async def recent_posts(hub: HubDep, token: ReadToken,
                        limit: Annotated[int, Field(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
-    return [v.as_json() for v in await run_in_threadpool(list_posts, hub, limit=limit)]
+    views = await run_in_threadpool(list_posts, hub, limit=limit)
+    return [v.as_json() for v in views
+            if token_scope.in_scope(token.author, v.post.audiences)]
 
 
 @router.post("/posts/{post_id}/approve", tags=["posts"],
              summary="Release held deliveries (re-checked when sent)")
 async def approve_post(post_id: str, hub: HubDep, token: ApproveToken) -> dict[str, Any]:
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
     view = await run_in_threadpool(approve, hub, post_id, approver=f"token:{token.name}")
     return view.as_json()
 

@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from hub.bootstrap import anchor_sinks
-from hub.services import audit_export, audit_proofs, audit_queries
+from hub.services import audit_export, audit_proofs, audit_queries, token_scope
 from web.deps import AuditToken, HubDep
 from web.routes.api import _errors
 
@@ -47,6 +47,7 @@ async def audit_checkpoint(hub: HubDep, token: AuditToken) -> str:
 async def audit_prove(ref: str, hub: HubDep, token: AuditToken,
                       with_audience: bool = False) -> dict[str, Any]:
     """Check it offline with ``python hub/audit/verifier.py proof.json --key KEY``."""
+    token_scope.require_unlimited(token.author, "a proof of the log")
     return await run_in_threadpool(lambda: audit_proofs.prove(hub, ref,
                                                               with_audience=with_audience))
 
@@ -57,6 +58,7 @@ async def audit_post(post_id: str, hub: HubDep, token: AuditToken, limit: Limit 
                      ) -> dict[str, Any]:
     """Per delivery (newest first), who could see it at send time: a page of ``limit``
     people each; continue one delivery's people with ``delivery`` and its ``next_cursor``."""
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
     return await run_in_threadpool(lambda: audit_queries.post_audit(
         hub, post_id, limit=limit, delivery=delivery, cursor=cursor))
 
@@ -70,6 +72,7 @@ async def audit_person(person: str, hub: HubDep, token: AuditToken,
                        limit: Limit = 50) -> dict[str, Any]:
     """Newest first. ``posts`` are the deliveries that named this person (through a list or
     an identity); ``public`` counts and pages the posts anyone on the web could see."""
+    token_scope.require_unlimited(token.author, "a person's audit")
     flt = audit_queries.Filters(since=since, until=until, account=account, reach=reach)
     return await run_in_threadpool(lambda: audit_queries.person_audit(
         hub, person, include_public=include_public, filters=flt, cursor=cursor,
@@ -84,6 +87,7 @@ async def audit_person(person: str, hub: HubDep, token: AuditToken,
 async def audit_export_route(hub: HubDep, token: AuditToken,
                              format: Literal["jsonl", "csv"] = "jsonl", since: When = None,
                              until: When = None, post: str | None = None) -> StreamingResponse:
+    token_scope.require_unlimited(token.author, "the audit export")
     return stream_export(hub, format, audit_export.ExportFilter(since, until, post))
 
 

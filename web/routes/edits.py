@@ -13,11 +13,12 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import NotFound
 from hub.runtime import Hub
+from hub.services import token_scope
 from hub.services.cancel import cancel_delivery
 from hub.services.deletion import delete_everywhere
 from hub.services.edit_plan import check_author
 from hub.services.edits import EditInput, approve_edits, copy_versions, edit_post, plan_edit
-from hub.services.posts import get_post, retry
+from hub.services.posts import retry
 from hub.services.tokens import TokenIdentity
 from hub.store.tables import DeliveryRow, PostRow
 from web.deps import ApproveToken, HubDep, PostToken
@@ -76,6 +77,7 @@ async def delete_post(post_id: str, hub: HubDep, token: PostToken) -> dict[str, 
 @router.post("/posts/{post_id}/edits/approve", summary="Release held edits (re-checked)")
 async def approve_post_edits(post_id: str, hub: HubDep, token: ApproveToken
                              ) -> dict[str, Any]:
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
     copies = await approve_edits(hub, post_id, approver=f"token:{token.name}",
                                  author=token.author)
     return {"post_id": post_id, "copies": copies}
@@ -83,13 +85,14 @@ async def approve_post_edits(post_id: str, hub: HubDep, token: ApproveToken
 
 @router.get("/posts/{post_id}/copies", summary="Which copy carries which version")
 async def post_copies(post_id: str, hub: HubDep, token: PostToken) -> dict[str, Any]:
-    await run_in_threadpool(get_post, hub, post_id)       # 404 for an unknown post
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)   # or 404
     return {"post_id": post_id, "copies": await run_in_threadpool(copy_versions, hub, post_id)}
 
 
 @router.post("/deliveries/{delivery_id}/cancel",
              summary="Cancel one target of a post before it goes out")
 async def cancel_one(delivery_id: str, hub: HubDep, token: PostToken) -> dict[str, Any]:
+    await run_in_threadpool(token_scope.require_delivery, hub, token.author, delivery_id)
     view = await run_in_threadpool(cancel_delivery, hub, delivery_id, token.author)
     return view.as_json()
 

@@ -31,6 +31,7 @@ from hub.domain.model import Reach
 from hub.errors import AuthError, Forbidden, HubError, InvalidInput
 from hub.media import store_media
 from hub.runtime import Hub
+from hub.services import token_scope
 from hub.services.deletion import delete_everywhere
 from hub.services.posts import MediaRef, PostInput, get_post, submit_post
 from hub.services.tokens import TokenIdentity, authenticate
@@ -150,14 +151,16 @@ async def query(request: Request, hub: HubDep, q: str | None = None, url: str | 
         if q == "source":
             wanted = request.query_params.getlist("properties[]") or \
                 request.query_params.getlist("properties")
-            return JSONResponse(await _source(hub, request, wanted))
+            return JSONResponse(await _source(hub, request, wanted, token))
         raise InvalidInput(f"unknown query q={q!r}: use config, syndicate-to or source")
     except HubError as exc:
         return _error(exc)
 
 
-async def _source(hub: Hub, request: Request, wanted: list[str]) -> dict[str, Any]:
+async def _source(hub: Hub, request: Request, wanted: list[str], token: TokenIdentity
+                  ) -> dict[str, Any]:
     post_id = _post_id(hub, request, request.query_params.get("url"))
+    await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
     view = await run_in_threadpool(get_post, hub, post_id)
     p = view.post
     base = _base(hub, request)

@@ -1,0 +1,49 @@
+"""What an audience-limited API token may see and act on: posts whose audiences all lie inside
+its allow-list. Reading, approving, retrying, deleting and the audit answers all ask here;
+only a token without an allow-list sees everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hub.errors import Forbidden, NotFound
+from hub.runtime import Hub
+from hub.services.drafts import Author
+from hub.store.tables import DeliveryRow, PostRow
+
+
+def in_scope(author: Author, post_audiences: Iterable[str]) -> bool:
+    return author.audiences is None or set(post_audiences) <= author.audiences
+
+
+def require_post(hub: Hub, author: Author, post_id: str) -> None:
+    """``Forbidden`` when the post reaches an audience outside the token's allow-list."""
+    with hub.db.read() as s:
+        row = s.get(PostRow, post_id)
+        if row is None:
+            raise NotFound(f"no post {post_id!r}")
+        audiences = list(row.audiences)
+    if not in_scope(author, audiences):
+        assert author.audiences is not None
+        outside = sorted(set(audiences) - author.audiences)
+        raise Forbidden(f"this token may see and act on posts to "
+                        f"{', '.join(sorted(author.audiences))} only; post {post_id} also "
+                        f"goes to {', '.join(outside)}")
+
+
+def require_delivery(hub: Hub, author: Author, delivery_id: str) -> str:
+    """The delivery's post id, after :func:`require_post`."""
+    with hub.db.read() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id!r}")
+        post_id = row.post_id
+    require_post(hub, author, post_id)
+    return post_id
+
+
+def require_unlimited(author: Author, what: str) -> None:
+    """Answers that span every audience (people, the whole log) need an unlimited token."""
+    if author.audiences is not None:
+        raise Forbidden(f"{what} spans every audience; this token may see "
+                        f"{', '.join(sorted(author.audiences))} only")

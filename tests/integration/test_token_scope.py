@@ -1,0 +1,76 @@
+"""Audience-limited tokens over real HTTP (issue 11 items 1 and 5): a token allowed only some
+audiences can neither release, retry nor read posts that reach others, and the audit answers
+it gets are limited the same way; an unlimited token sees everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from hub.bootstrap import Mode
+from hub.services.people import NewPerson, add_person
+from hub.services.tokens import create_token
+from tests.integration.test_http import LiveServer
+from web.app import create_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def api(make_runtime, sqlite_url) -> Iterator[tuple[object, LiveServer, dict[str, str]]]:
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
+    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
+    add_person(hub, NewPerson("Cy", [("email", "cy@clients.example")], ["clients"]))
+    tokens = {
+        "owner": create_token(hub, "all", ["post", "read", "audit", "approve"])[1],
+        "friends": create_token(hub, "friends", ["post", "read", "audit", "approve"],
+                                ["friends"])[1],
+    }
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
+        yield hub, server, tokens
+
+
+def _client(server: LiveServer, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_friends_token_cannot_release_a_held_public_post(api):
+    _, server, tokens = api
+    with _client(server, tokens["owner"]) as owner, _client(server, tokens["friends"]) as phone:
+        held = owner.post("/api/posts", json={"text": "work news", "audiences": ["public"],
+                                              "tags": ["work"]}).json()
+        assert {d["status"] for d in held["deliveries"]} == {"held"}
+        r = phone.post(f"/api/posts/{held['id']}/approve")
+        assert r.status_code == 403 and "friends only" in r.json()["detail"]
+        assert {d["status"] for d in owner.get(f"/api/posts/{held['id']}").json()
+                ["deliveries"]} == {"held"}                      # it did not go out
+        released = owner.post(f"/api/posts/{held['id']}/approve")
+        assert released.status_code == 200
+
+
+def test_a_friends_token_reads_only_friends_posts_and_their_audit(api):
+    _, server, tokens = api
+    with _client(server, tokens["owner"]) as owner, _client(server, tokens["friends"]) as phone:
+        clients = owner.post("/api/posts", json={"text": "for clients",
+                                                 "audiences": ["clients"]}).json()
+        mine = phone.post("/api/posts", json={"text": "for friends",
+                                              "audiences": ["friends"]}).json()
+        assert phone.get(f"/api/posts/{clients['id']}").status_code == 403
+        assert phone.get(f"/api/posts/{mine['id']}").status_code == 200
+        assert [p["id"] for p in phone.get("/api/posts").json()] == [mine["id"]]
+        assert {p["id"] for p in owner.get("/api/posts").json()} == {mine["id"], clients["id"]}
+        r = phone.get(f"/api/audit/posts/{clients['id']}")
+        assert r.status_code == 403 and "cy@clients.example" not in r.text
+        assert phone.get(f"/api/audit/posts/{mine['id']}").status_code == 200
+        for path in ("/api/audit/people/Cy", "/api/audit/export"):
+            refused = phone.get(path)
+            assert refused.status_code == 403 and "cy@clients.example" not in refused.text
+            assert owner.get(path).status_code == 200
+        delivery = clients["deliveries"][0]["id"]
+        for path in (f"/api/deliveries/{delivery}/retry", f"/api/deliveries/{delivery}/cancel"):
+            assert phone.post(path).status_code == 403
+        assert phone.delete(f"/api/posts/{clients['id']}").status_code == 403
+        assert owner.get(f"/api/posts/{clients['id']}").json()["status"] != "deleted"
