@@ -31,6 +31,8 @@ def check_clean(value: str, *, field: str, label: str, one_line: bool = False) -
         what = f"a lone surrogate (U+{ord(char):04X}), which is not text"
     elif char == "\n":
         what = "a line break"
+    elif char == "\x00":
+        what = "a NUL character (U+0000)"
     else:
         what = f"the control character U+{ord(char):04X}"
     allowed = "" if one_line else " (line breaks and tabs are fine)"

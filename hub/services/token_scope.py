@@ -5,6 +5,9 @@ only a token without an allow-list sees everything."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import col, select
 
 from hub.errors import Forbidden, NotFound
 from hub.runtime import Hub
@@ -47,3 +50,28 @@ def require_unlimited(author: Author, what: str) -> None:
     if author.audiences is not None:
         raise Forbidden(f"{what} spans every audience; this token may see "
                         f"{', '.join(sorted(author.audiences))} only")
+
+
+def filter_person_audit(hub: Hub, author: Author, data: dict[str, Any]) -> dict[str, Any]:
+    """A person's audit as an audience-limited token may see it: only posts inside its
+    allow-list (pages are filtered as read, so ``count`` is what this page shows), and none of
+    the person's identities (addresses of people outside its audiences stay private)."""
+    if author.audiences is None:
+        return data
+    public = data.get("public") or {}
+    fetches = data.get("feed_fetches") or []
+    ids = {p["post_id"] for p in [*data.get("posts", []), *public.get("posts", [])]}
+    ids |= {i for f in fetches for i in f.get("post_ids", [])}
+    with hub.db.read() as s:
+        rows = s.exec(select(PostRow.id, PostRow.audiences)
+                      .where(col(PostRow.id).in_(sorted(ids)))).all() if ids else []
+    allowed = {pid for pid, audiences in rows if in_scope(author, audiences)}
+    posts = [p for p in data.get("posts", []) if p["post_id"] in allowed]
+    out = {**data, "posts": posts, "count": len(posts),
+           "person": {**data["person"], "identities": []},
+           "feed_fetches": [{**f, "post_ids": [i for i in f.get("post_ids", []) if i in allowed]}
+                            for f in fetches]}
+    if public:
+        shown = [p for p in public.get("posts", []) if p["post_id"] in allowed]
+        out["public"] = {**public, "posts": shown, "count": len(shown)}
+    return out

@@ -72,11 +72,11 @@ async def audit_person(person: str, hub: HubDep, token: AuditToken,
                        limit: Limit = 50) -> dict[str, Any]:
     """Newest first. ``posts`` are the deliveries that named this person (through a list or
     an identity); ``public`` counts and pages the posts anyone on the web could see."""
-    token_scope.require_unlimited(token.author, "a person's audit")
     flt = audit_queries.Filters(since=since, until=until, account=account, reach=reach)
-    return await run_in_threadpool(lambda: audit_queries.person_audit(
+    data = await run_in_threadpool(lambda: audit_queries.person_audit(
         hub, person, include_public=include_public, filters=flt, cursor=cursor,
         public_cursor=public_cursor, limit=limit))
+    return await run_in_threadpool(token_scope.filter_person_audit, hub, token.author, data)
 
 
 @router.get("/export", summary="The log as JSONL or CSV, streamed",
