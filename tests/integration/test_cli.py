@@ -42,6 +42,7 @@ def verify_chain() -> None:
 def test_init_people_lists_post_and_audit(env, tmp_path):
     out = hub("init")
     assert "Your first API token" in out and "hub_" in out
+    assert "scopes post, read" in out and "cannot release held posts" in out
     assert "API token" not in hub("init")      # a second init creates no new token
     hub("people", "add", "Ana", "--email", "ana@example.org", "--list", "friends")
     csv = tmp_path / "people.csv"

@@ -12,6 +12,9 @@ from hub.config import Settings
 from hub.entrypoints.cli._common import fail, handles_errors, open_hub, settings
 from hub.runtime import Hub
 
+FIRST_TOKEN_SCOPES = ("post", "read")
+"""What ``hub init``'s first token may do: narrower than every scope (no approve, no audit)."""
+
 
 @click.command()
 @click.option("--password-stdin", is_flag=True,
@@ -21,7 +24,7 @@ def init(password_stdin: bool) -> None:
     """Create the database and secret key, check the policy, print a first API token."""
     from hub.bootstrap import Mode, bootstrap
     from hub.services.policy import record_policy
-    from hub.services.tokens import SCOPES, create_token, list_tokens
+    from hub.services.tokens import create_token, list_tokens
     from hub.store.db import make_engine
     from hub.store.migrate import upgrade
 
@@ -41,9 +44,13 @@ def init(password_stdin: bool) -> None:
     click.echo(f"policy ok: {len(policy.audiences)} audiences, {len(policy.targets)} targets "
                f"({policy.digest[:12]})")
     if not list_tokens(hub):
-        _, secret = create_token(hub, "first", list(SCOPES))
+        _, secret = create_token(hub, "first", list(FIRST_TOKEN_SCOPES))
         click.echo("\nYour first API token (shown once; store it somewhere safe):\n")
         click.secho(f"  {secret}\n", bold=True)
+        click.echo("It can post to any audience and read posts (scopes "
+                   f"{', '.join(FIRST_TOKEN_SCOPES)}); it cannot release held posts or read "
+                   "the audit. For those, or to limit a phone to some audiences, create "
+                   "another: `hub token create --scope approve --audiences friends`.")
     _owner_password(hub, from_stdin=password_stdin, only_if_asked=True)
     runtime.dispose()
 
