@@ -138,6 +138,7 @@ class Policy:
     digest: str
     files: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    separate_approver: str = "none"     # who may release a held post (``approval`` in a file)
 
     def lists_used(self) -> tuple[str, ...]:
         """Hub list names the policy refers to (target ``list``, ``list:<name>`` option

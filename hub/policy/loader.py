@@ -70,6 +70,7 @@ class _Builder:
         self.targets: dict[str, _Defined] = {}
         self.audiences: dict[str, _Defined] = {}
         self.rules: dict[str, _Defined] = {}     # value: RuleModel; loc: ("rules", i)
+        self.approval: _Defined | None = None   # value: ApprovalModel
 
     def add(self, doc: Document) -> None:
         if doc.data is None:
@@ -96,6 +97,11 @@ class _Builder:
                          _Defined(doc, ("audiences", name), audience))
         for i, rule in enumerate(model.rules):
             self._define(self.rules, "rule", rule.id, _Defined(doc, ("rules", i), rule))
+        if model.approval is not None:
+            if self.approval is not None:
+                raise doc.invalid(("approval",), "'approval' is set twice: first at "
+                                                 f"{self.approval.doc.place(self.approval.loc)}")
+            self.approval = _Defined(doc, ("approval",), model.approval)
 
     @staticmethod
     def _define(table: dict[str, _Defined], kind: str, name: str, new: _Defined) -> None:
@@ -130,6 +136,8 @@ class _Builder:
             digest=digest,
             files=tuple(doc.file for doc in self.documents),
             warnings=tuple(self._warnings()),
+            separate_approver=(self.approval.value.separate_approver
+                               if self.approval is not None else "none"),
         )
 
     def _check_references(self) -> None:

@@ -197,6 +197,17 @@ class TargetModel(BaseModel):
     account: AccountName
 
 
+class ApprovalModel(BaseModel):
+    """Who may release a held post."""
+
+    model_config = _FROZEN
+
+    separate_approver: Literal["none", "tokens", "everyone"] = "none"
+    """``tokens``: a held post written with an API token is released only by the owner or
+    another token, never by the token that wrote it; ``everyone``: nobody approves their own
+    post; ``none``: the author may approve (the owner always may, for their own posts)."""
+
+
 class PolicyFileModel(BaseModel):
     """One policy file. Files in the directory merge; each must say ``version: 1``."""
 
@@ -207,3 +218,4 @@ class PolicyFileModel(BaseModel):
     targets: dict[Name, TargetModel] = Field(default_factory=dict)
     audiences: dict[Name, AudienceModel] = Field(default_factory=dict)
     rules: tuple[RuleModel, ...] = ()
+    approval: ApprovalModel | None = None

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from hub.domain.delivery import DeliveryStatus
 from hub.domain.events import DeliveryApproved
-from hub.errors import InvalidInput, NotFound
+from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.post_views import PostView, view_in
 from hub.store.tables import DeliveryRow, PostRow
@@ -17,8 +17,14 @@ def approve(hub: Hub, post_id: str, *, approver: str = "owner") -> PostView:
     """Release a post's held deliveries; they are re-checked against the policy when sent."""
     now = hub.now()
     with hub.db.transaction() as s:
-        if s.get(PostRow, post_id) is None:
+        post = s.get(PostRow, post_id)
+        if post is None:
             raise NotFound(f"no post {post_id!r}")
+        rule = hub.policies.current.separate_approver
+        if approver == post.author and (
+                rule == "everyone" or (rule == "tokens" and post.author.startswith("token:"))):
+            raise Forbidden(f"post {post_id} must be approved by someone other than its author "
+                            f"({post.author}): the policy's approval.separate_approver is {rule}")
         held = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id,
                                                      DeliveryRow.status == DeliveryStatus.HELD)))
         if not held:

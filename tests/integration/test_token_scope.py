@@ -76,3 +76,29 @@ def test_a_friends_token_reads_only_friends_posts_and_their_audit(api):
             assert phone.post(path).status_code == 403
         assert phone.delete(f"/api/posts/{clients['id']}").status_code == 403
         assert owner.get(f"/api/posts/{clients['id']}").json()["status"] != "deleted"
+
+
+def test_the_token_that_wrote_a_held_post_cannot_release_it_under_the_shipped_rule(
+        make_runtime, sqlite_url, policy_dir):
+    """``approval: {separate_approver: tokens}`` (the shipped policy's choice): the owner or
+    another token releases a token's held post, never the token that wrote it."""
+    from adapters import TARGET_SPECS
+    from hub.policy.loader import load_policy
+    from tests.conftest import ROOT
+
+    assert load_policy(ROOT / "policies", TARGET_SPECS).separate_approver == "tokens"
+    policy = policy_dir / "hub.yaml"
+    policy.write_text(policy.read_text() + "approval: {separate_approver: tokens}\n")
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
+    writer = create_token(hub, "writer", ["post", "read", "approve"])[1]
+    other = create_token(hub, "other", ["read", "approve"])[1]
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server, \
+            _client(server, writer) as phone, _client(server, other) as second:
+        held = phone.post("/api/posts", json={"text": "work news", "audiences": ["public"],
+                                              "tags": ["work"]}).json()
+        r = phone.post(f"/api/posts/{held['id']}/approve")
+        assert r.status_code == 403 and "someone other than its author" in r.json()["detail"]
+        assert {d["status"] for d in phone.get(f"/api/posts/{held['id']}").json()
+                ["deliveries"]} == {"held"}
+        assert second.post(f"/api/posts/{held['id']}/approve").status_code == 200
