@@ -149,7 +149,12 @@ def read_document(path: Path, display: str) -> Document:
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise PolicyFileInvalid(display, line, "the file is not UTF-8 text") from None
-    loader = yaml.SafeLoader(text)
+    try:   # the reader refuses control characters (a NUL, say) as soon as it is built
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise PolicyFileInvalid(display, line, f"the file holds a control character "
+                                f"(U+{exc.character:04X}) YAML does not allow") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -96,7 +96,9 @@ def test_a_damaged_policy_is_refused_with_file_and_line_and_the_old_one_stays(
             assert hub.policies.current.digest == good.digest
 
     check()
-    assert seen["refused"] >= 150, seen
+    # the fuzz must really damage files: with the shipped policy's longer comments (where a
+    # change is harmless) about 45 % of the 300 fixed examples are refused
+    assert seen["refused"] >= 120, seen
     with hub.db.read() as s:
         rejected = s.exec(select(AuditRow).where(AuditRow.name == "PolicyRejected")).all()
     assert len(rejected) == seen["refused"]
