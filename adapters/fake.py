@@ -46,7 +46,7 @@ class FakePublisher:
                 for p in people.members(target.list_name)
                 if (ident := p.identity(kind)) is not None)
         return Draft(platform=target.platform, account=self.account, target=target.name,
-                     parts=(post.text,), recipients=recipients,
+                     parts=post.parts, recipients=recipients,
                      payload={"post_id": post.id}, counter=f"{len(post.text)}/{self.limit}")
 
     async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:

@@ -98,7 +98,7 @@ class AccountPublishers:
         except HubError:
             return None   # not connected: the delivery fails later with that reason
         try:
-            publisher.prepare(post, target, people)
+            publisher.prepare(post.as_sent_to(target), target, people)
         except ContentRejected as exc:
             return exc.message
         return None

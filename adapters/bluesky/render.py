@@ -221,6 +221,24 @@ def _list_dids(name: str, people: PeopleSnapshot, notes: list[str]) -> list[str]
     return sorted(set(dids))
 
 
+def _texts(written: list[str], *, split_allowed: bool, target: str) -> list[str]:
+    """The posts of the chain: each written part as it is when it fits; one that does not is
+    split further if the target allows it, else refused naming the part."""
+    texts: list[str] = []
+    for n, text in enumerate(written, 1):
+        if fits(text):
+            texts.append(text)
+            continue
+        which = "text" if len(written) == 1 else f"thread part {n}"
+        if not split_allowed:
+            raise ContentRejected(
+                f"{which} is {fx.graphemes(text)} graphemes / {fx.utf8_len(text)} bytes; Bluesky "
+                f"allows {MAX_GRAPHEMES} / {MAX_BYTES} and this target does not allow splitting",
+                target=target)
+        texts += split(text, target=target)
+    return texts
+
+
 def render(post: Post, target: Target, people: PeopleSnapshot) -> Draft:
     """The pure half of publishing: see the module docstring. Raises ``ContentRejected``."""
     try:
@@ -228,11 +246,12 @@ def render(post: Post, target: Target, people: PeopleSnapshot) -> Draft:
     except ValidationError as exc:
         raise ContentRejected(f"bad Bluesky options: {exc}", target=target.name) from exc
     notes = ["Bluesky is world-readable: reply and quote controls do not limit who can read"]
-    text = post.text.strip()
+    written = [p.strip() for p in post.thread] or [post.text.strip()]   # a thread: its parts
+    text = written[0]
     labels: list[str] = []
     if post.content_warning:
         # No general content warning exists on Bluesky; the words go first, as bridges do.
-        text = f"CW: {post.content_warning.strip()}\n\n{text}"
+        text = written[0] = f"CW: {post.content_warning.strip()}\n\n{text}"
         labels = labels_for(post.content_warning)
         notes.append("content warning shown as the first line" + (
             f" and self-label(s) {', '.join(labels)} (they blur media only)" if labels else ""))
@@ -249,13 +268,10 @@ def render(post: Post, target: Target, people: PeopleSnapshot) -> Draft:
     if len(images) > MAX_IMAGES:
         raise ContentRejected(f"{len(images)} images; a Bluesky post carries at most "
                               f"{MAX_IMAGES}", target=target.name)
-    texts = [text] if fits(text) else None
-    if texts is None and not options.split:
-        raise ContentRejected(
-            f"text is {fx.graphemes(text)} graphemes / {fx.utf8_len(text)} bytes; Bluesky allows "
-            f"{MAX_GRAPHEMES} / {MAX_BYTES} and this target does not allow splitting",
-            target=target.name)
-    texts = texts or split(text, target=target.name)
+    texts = _texts(written, split_allowed=options.split, target=target.name)
+    if len(written) > 1:
+        notes.append(f"posted as the thread you wrote: {len(written)} parts, each a reply to "
+                     "the one before")
     dids = _people_dids(people)
     judged = read_post(post).tags_by_key.keys()     # a tag facet must be one the policy read
     parts = [Part(t, *fx.detect(t, dids, judged=judged)) for t in texts]

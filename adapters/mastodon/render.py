@@ -58,6 +58,11 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
         if not addressees:
             raise ContentRejected(f"{target.name}: list {list_name!r} has no member with a "
                                   "Mastodon identity", target=target.name)
+        if post.thread:
+            raise ContentRejected(
+                f"{target.name}: a thread cannot go as direct posts (each part would need "
+                "every mention); write one text for this target as its variant",
+                target=target.name)
         groups = _address(post.text, cw, addressees, account, options.split, target.name,
                           set(in_text))
         if len(groups) > 1:
@@ -65,7 +70,7 @@ def render(post: Post, target: Target, people: PeopleSnapshot, account: AccountS
                          f"{len(addressees)} people do not fit one post of "
                          f"{account.limit('max_characters')} characters")
     else:
-        groups = [((), _thread(post.text, "", cw, account, options.split, target.name))]
+        groups = [((), _written(post, cw, account, options.split, target.name))]
         if options.visibility == "private" and in_text:
             notes.append("mentions " + ", ".join(f"@{acct}" for acct in in_text)
                          + ": publishing checks they already follow the account")
@@ -153,6 +158,21 @@ def _acct(value: str) -> str | None:
     if not user or not domain or "@" in domain or " " in value.strip():
         return None
     return fold(f"{user}@{domain}")
+
+
+def _written(post: Post, cw: str, account: AccountSettings, split: bool,
+             target: str) -> list[str]:
+    """The posts of the chain: the text (split if it must and may be), or the thread the owner
+    wrote, one post per part (a part over the limit is split only if the target allows)."""
+    if not post.thread:
+        return _thread(post.text, "", cw, account, split, target)
+    out: list[str] = []
+    for n, part in enumerate(post.thread, 1):
+        try:
+            out += _thread(part, "", cw, account, split, target)
+        except ContentRejected as exc:
+            raise ContentRejected(f"thread part {n}: {exc.message}", target=target) from exc
+    return out
 
 
 def _thread(body: str, prefix: str, cw: str, account: AccountSettings, split: bool,

@@ -32,6 +32,8 @@ class PostSubmitted(Event):
     tags: list[str]
     schedule_at: str | None = None
     media: list[str] = field(default_factory=list)
+    thread_parts: int = 0                                     # 0: one text, not a thread
+    variants: dict[str, str] = field(default_factory=dict)   # variant key -> its text's sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +65,8 @@ class DeliverySucceeded(Event):
     recipients: int
     attempts: int
     controls: dict[str, Any] = field(default_factory=dict)
+    text_sha256: str = ""        # the text this copy carried: its variant's, else the post's
+    variant: str | None = None   # the variant's key, when it carried one
 
 
 @dataclass(frozen=True, kw_only=True)

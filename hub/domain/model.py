@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -134,6 +134,59 @@ class Post:
     schedule_at: datetime | None = None
     media: tuple[Media, ...] = ()
     author: str = "owner"   # "owner" or "token:<name>"
+    thread: tuple[str, ...] = ()
+    """The text written as a thread: its parts in order (``text`` is them joined by
+    :data:`THREAD_JOIN`). Networks with reply chains post one part per post; the others get
+    ``text``. Empty: the text is one piece (a network may still split it if its target allows)."""
+    variants: tuple[Variant, ...] = ()
+    """Texts written for some targets or networks instead of ``text`` (see :class:`Variant`)."""
+
+    def variant_for(self, target: Target) -> Variant | None:
+        """The variant ``target`` receives: its own (by target name), else its network's."""
+        by_key = {v.key: v for v in self.variants}
+        return by_key.get(target.name) or by_key.get(target.platform)
+
+    def as_sent_to(self, target: Target) -> Post:
+        """The post exactly as ``target`` receives it: its variant's text (or thread) in place
+        of the text, and no other variant. The policy judges this, and the adapter renders this,
+        so what was judged for a target is what that target gets."""
+        if not self.variants:
+            return self
+        variant = self.variant_for(target)
+        if variant is None:
+            return replace(self, variants=())
+        thread = variant.parts if len(variant.parts) > 1 else ()
+        return replace(self, text=variant.text, thread=thread, variants=())
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The text as the networks with threads receive it: the thread, or the one text."""
+        return self.thread or (self.text,)
+
+
+THREAD_JOIN = "\n\n"
+"""Between the parts of a thread wherever they travel as one text (email, feeds, webhooks)."""
+
+
+def join_thread(parts: tuple[str, ...] | list[str]) -> str:
+    return THREAD_JOIN.join(parts)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A text the owner wrote for some targets in place of the post's own (a shorter one for
+    Bluesky, a longer one for Mastodon), or a thread for them.
+
+    ``key`` is a target name (``bluesky-main``) or a platform (``bluesky``); a target's own
+    variant wins over its platform's. ``parts`` holds one text, or the parts of a thread.
+    """
+
+    key: str
+    parts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return join_thread(self.parts)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from hub.domain import _parsers as p
-from hub.domain.model import Identity, IdentityKind, Post
+from hub.domain.model import THREAD_JOIN, Identity, IdentityKind, Post, join_thread
 
 fold = p.fold
 tag_key = p.tag_key
@@ -145,11 +145,16 @@ class Reading:
 
 
 def read_post(post: Post) -> Reading:
-    """The reading of a whole post: its tags field, text and content warning."""
+    """The reading of a whole post: its tags field, text and content warning.
+
+    A thread is read part by part, as each post of the chain is read alone, and as the one
+    text the networks without threads receive; what either finds counts (spans are into
+    ``post.text``). Only the post's own text is read: for a target with a variant, read
+    ``post.as_sent_to(target)``."""
     tags = tuple(Hashtag(t.strip().lstrip("#＃"), tag_key(t), Field.TAGS, 0, len(t),
                          frozenset({"field"}), index=i)
                  for i, t in enumerate(post.tags) if tag_key(t.strip()))
-    text = read_text(post.text, Field.TEXT)
+    text = read_thread(post.thread) if post.thread else read_text(post.text, Field.TEXT)
     cw = read_text(post.content_warning or "", Field.CONTENT_WARNING)
     return Reading(tags + text.hashtags + cw.hashtags, text.mentions + cw.mentions,
                    text.links + cw.links)
@@ -228,6 +233,53 @@ def read_text(text: str, field: Field = Field.TEXT) -> Reading:
         tuple(Link(k[2], field, k[0], k[1], frozenset(r)) for k, r in sorted(links.items())))
 
 
+def part_offsets(parts: Iterable[str]) -> list[int]:
+    """Where each part of a thread starts in the text they are joined into."""
+    offsets, at = [], 0
+    for part in parts:
+        offsets.append(at)
+        at += len(part) + len(THREAD_JOIN)
+    return offsets
+
+
+def read_thread(parts: tuple[str, ...]) -> Reading:
+    """The text of a thread read whole (as email or a feed gets it) and each part read alone
+    (as each post of the chain is read), merged: a token either reading finds is there, with
+    the readers of both; spans are into the joined text."""
+    whole = read_text(join_thread(parts), Field.TEXT)
+    alone = [_shifted(read_text(part, Field.TEXT), at)
+             for part, at in zip(parts, part_offsets(parts), strict=True)]
+    return _merged([whole, *alone])
+
+
+def _shifted(reading: Reading, by: int) -> Reading:
+    return Reading(tuple(replace(t, start=t.start + by, end=t.end + by) for t in reading.hashtags),
+                   tuple(replace(m, start=m.start + by, end=m.end + by) for m in reading.mentions),
+                   tuple(replace(link, start=link.start + by, end=link.end + by)
+                         for link in reading.links))
+
+
+def _merged(readings: list[Reading]) -> Reading:
+    tags: dict[tuple[object, ...], Hashtag] = {}
+    mentions: dict[tuple[object, ...], Mention] = {}
+    links: dict[tuple[object, ...], Link] = {}
+    for r in readings:
+        for t in r.hashtags:
+            kt = (t.start, t.end, t.key)
+            tags[kt] = replace(t, readers=tags[kt].readers | t.readers) if kt in tags else t
+        for m in r.mentions:
+            km = (m.start, m.end, m.kind, m.value)
+            mentions[km] = replace(m, readers=mentions[km].readers | m.readers) \
+                if km in mentions else m
+        for link in r.links:
+            kl = (link.start, link.end, link.url)
+            links[kl] = replace(link, readers=links[kl].readers | link.readers) \
+                if kl in links else link
+    return Reading(tuple(v for _, v in sorted(tags.items(), key=lambda kv: kv[0][:2])),
+                   tuple(v for _, v in sorted(mentions.items(), key=lambda kv: kv[0][:2])),
+                   tuple(v for _, v in sorted(links.items(), key=lambda kv: kv[0][:2])))
+
+
 _Add = Callable[[int, int, "MentionKind", str, str], None]
 
 
@@ -293,8 +345,22 @@ def without(post: Post, tokens: Iterable[Hashtag | Mention]) -> Post:
         return "".join(out) + text[pos:]
 
     cw = post.content_warning
+    thread = post.thread
+    if thread:   # cut each part by the spans that fall in it (spans are into the joined text)
+        cuts = []
+        for part, at in zip(thread, part_offsets(thread), strict=True):
+            spans = sorted((max(t.start, at) - at, min(t.end, at + len(part)) - at)
+                           for t in tokens if t.field is Field.TEXT
+                           and t.start < at + len(part) and t.end > at)
+            out, pos = [], 0
+            for start, end in spans:
+                out.append(part[pos:max(pos, start)])
+                pos = max(pos, end)
+            cuts.append("".join(out) + part[pos:])
+        thread = tuple(cuts)
     return replace(post, tags=tuple(t for i, t in enumerate(post.tags) if i not in drop),
-                   text=cut(post.text, Field.TEXT),
+                   text=join_thread(thread) if thread else cut(post.text, Field.TEXT),
+                   thread=thread,
                    content_warning=cut(cw, Field.CONTENT_WARNING) if cw is not None else None)
 
 

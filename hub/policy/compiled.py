@@ -81,7 +81,13 @@ class CompiledPolicy:
                 raise UnknownAudience(name, list(policy.audiences))
         ceiling = max((policy.audiences[a].reach for a in requested), key=lambda r: r.rank,
                       default=Reach.RECIPIENTS)
-        facts = _PostFacts(self, post, people, now if now.tzinfo else now.replace(tzinfo=UTC))
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        facts = _PostFacts(self, post, people, now)
+        # With variants each target is judged on the text it receives (post.as_sent_to): one
+        # set of facts per distinct text, so a tag or mention typed only in one variant
+        # counts for the targets that get that variant, and only for them.
+        by_text: dict[tuple[str, tuple[str, ...]], _PostFacts] = {
+            (post.text, post.thread): facts}
         asked, gone = tuple(dict.fromkeys(post.audiences)), tuple(unknown)
         if len(self._plain) > 4096:
             self._plain.clear()
@@ -93,7 +99,12 @@ class CompiledPolicy:
                 continue
             domain = local_domains.get(target.account, "") if target.platform == "mastodon" \
                 else ""
-            decisions.append(self._decide(target, facts.live(domain), containing, ceiling))
+            judged = facts
+            if post.variants:
+                sent = post.as_sent_to(target)
+                judged = by_text.get((sent.text, sent.thread)) or by_text.setdefault(
+                    (sent.text, sent.thread), _PostFacts(self, sent, people, now))
+            decisions.append(self._decide(target, judged.live(domain), containing, ceiling))
         return Routing(decisions=tuple(decisions), policy_digest=policy.digest)
 
     def _plain_decision(self, target: Target, asked: tuple[str, ...], gone: tuple[str, ...],
@@ -239,6 +250,7 @@ class _PostFacts:
         then as read), searching each text once with the combined pattern first."""
         post, c = self.post, self.compiled
         texts = [(Field.TEXT, post.text), (Field.CONTENT_WARNING, post.content_warning or "")]
+        texts += [(Field.TEXT, part) for part in post.thread]   # each post of a chain alone
         texts = list(dict.fromkeys(texts + [(f, fold(t)) for f, t in texts]))
         combined, alone = c.prefilter
         searched = combined is not None and any(combined.search(t) for _, t in texts)

@@ -4,6 +4,7 @@ that in-process workers and arq workers both run; safe to run more than once."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -160,7 +161,8 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
     delivery = run.delivery
     try:
         publisher = hub.publishers.get(delivery.account)
-        draft = publisher.prepare(post, decision.target, people)
+        # the text this target gets (its variant, if any): what the re-check just judged
+        draft = publisher.prepare(post.as_sent_to(decision.target), decision.target, people)
         async with hub.limits.account(delivery.account):
             receipt = await publisher.publish(draft, key=delivery.key,
                                               steps=DbSteps(hub.db, delivery.id, hub.now))
@@ -170,7 +172,10 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
         if isinstance(exc, CredentialsRejected):
             await hub.publishers.forget(delivery.account)
         return await asyncio.to_thread(_fail, hub, run, exc)
-    return await asyncio.to_thread(_succeed, hub, run, decision, people, draft, receipt)
+    carried = post.as_sent_to(decision.target)
+    variant = post.variant_for(decision.target)
+    return await asyncio.to_thread(_succeed, hub, run, decision, people, draft, receipt,
+                                   _sha256(carried.text), variant.key if variant else None)
 
 
 def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy
@@ -302,8 +307,12 @@ def _fail_row(hub: Hub, s: Session, run: _Run, d: DeliveryRow, reason: str,
     return run.outcome(AttemptOutcome.FAILED, reason)
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _succeed(hub: Hub, run: _Run, decision: Decision, people: PeopleSnapshot, draft: Draft,
-             receipt: Receipt) -> Attempt:
+             receipt: Receipt, text_sha256: str, variant: str | None) -> Attempt:
     now = hub.now()
     with hub.db.transaction() as s:
         d = _mine(s, run)
@@ -323,7 +332,8 @@ def _succeed(hub: Hub, run: _Run, decision: Decision, people: PeopleSnapshot, dr
             subject=snapshot, policy_digest=run.policy.digest, target=d.target,
             account=d.account, reach=d.reach, remote_id=receipt.remote_id, url=receipt.url,
             lower_bound=lower_bound, recipients=len(members), attempts=d.attempts,
-            controls=controls if isinstance(controls, dict) else {}), now=now)
+            controls=controls if isinstance(controls, dict) else {}, text_sha256=text_sha256,
+            variant=variant), now=now)
         return run.outcome(AttemptOutcome.PUBLISHED)
 
 

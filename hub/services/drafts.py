@@ -15,10 +15,16 @@ from datetime import UTC, datetime, timedelta
 import regex
 from sqlmodel import Session
 
-from hub.domain.model import Media, PeopleSnapshot, Post, PostId
+from hub.domain.model import Media, PeopleSnapshot, Post, PostId, Variant, join_thread
 from hub.domain.text import check_clean, normalise_newlines
 from hub.errors import InvalidInput
 from hub.runtime import Hub
+from hub.services.text_variants import (
+    VariantsInput,
+    check_variant_keys,
+    clean_parts,
+    clean_variants,
+)
 from hub.store.repos import local_domains
 from hub.store.tables import MediaRow
 
@@ -66,6 +72,11 @@ class PostInput:
     language: str | None = None
     schedule_at: datetime | None = None
     media: Sequence[MediaRef] = field(default_factory=tuple)
+    thread: Sequence[str] = ()
+    """The text as a thread, one string per part (then ``text`` may be empty)."""
+    variants: VariantsInput = field(default_factory=dict)
+    """Texts for some networks or targets instead of ``text``: a string, or a thread's parts."""
+    cleaned_variants: tuple[Variant, ...] = ()   # set by clean()
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,17 @@ def clean_text(text: str) -> str:
 def clean(data: PostInput, now: datetime, *, check_text: bool = True) -> PostInput:
     """Normalise and check everything but the media; raise ``InvalidInput`` naming the field.
     ``check_text=False`` (previews) lets an empty or long text through, normalised."""
-    text = clean_text(data.text) if check_text else normalise_newlines(data.text)
+    thread = clean_parts(data.thread, field="thread", label="the thread",
+                         check_text=check_text) if data.thread else ()
+    if len(thread) > 1:
+        if data.text.strip() and normalise_newlines(data.text).strip() != join_thread(thread):
+            raise InvalidInput("give the text or its thread, not both", field="thread")
+        text = join_thread(thread)
+    else:
+        raw = thread[0] if thread else data.text
+        thread = ()
+        text = clean_text(raw) if check_text else normalise_newlines(raw)
+    variants = clean_variants(data.variants, check_text=check_text) if data.variants else ()
     audiences = tuple(dict.fromkeys(split_list(data.audiences)))
     if not audiences:
         raise InvalidInput("choose at least one audience", field="audiences")
@@ -141,7 +162,8 @@ def clean(data: PostInput, now: datetime, *, check_text: bool = True) -> PostInp
         if when < now - timedelta(minutes=5):
             raise InvalidInput("schedule_at is in the past", field="schedule_at")
     return PostInput(text=text, audiences=audiences, tags=tags, content_warning=cw,
-                     language=lang, schedule_at=when, media=tuple(data.media))
+                     language=lang, schedule_at=when, media=tuple(data.media), thread=thread,
+                     cleaned_variants=variants)
 
 
 def check_image_count(count: int) -> None:
@@ -175,6 +197,8 @@ def make_draft(hub: Hub, data: PostInput, author: Author, *, post_id: PostId,
     """Clean ``data``, look up its media and the people, and build the post (unsaved)."""
     now = hub.now()
     data = clean(data, now, check_text=check_text)
+    if data.cleaned_variants:
+        check_variant_keys(data.cleaned_variants, hub.policies.current.targets.values())
     with hub.db.read() as s:
         media = resolve_media(s, data.media, pending)
         people = hub.people.snapshot(s)
@@ -182,5 +206,5 @@ def make_draft(hub: Hub, data: PostInput, author: Author, *, post_id: PostId,
     post = Post(id=post_id, text=data.text, audiences=tuple(data.audiences), created=now,
                 tags=tuple(data.tags), content_warning=data.content_warning,
                 language=data.language, schedule_at=data.schedule_at, media=media,
-                author=author.name)
+                author=author.name, thread=tuple(data.thread), variants=data.cleaned_variants)
     return DraftPost(post, people, domains)

@@ -23,6 +23,7 @@ from hub.policy.engine import route
 from hub.ports import EditWay
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, clean
+from hub.services.text_variants import refuse_variant_edit
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import people_snapshot, post_from_row
 from hub.store.tables import DeliveryRow, PostRow
@@ -152,6 +153,7 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         row = load_post(s, post_id)
         check_author(row, author)
         old = post_from_row(row)
+        refuse_variant_edit(old)
         deliveries = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
                                  .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
         version = current_version(s, post_id) + 1

@@ -70,6 +70,7 @@ class PostView:
             "audiences": list(p.audiences), "tags": list(p.tags),
             "content_warning": p.content_warning, "language": p.language,
             "author": p.author, "policy_digest": self.policy_digest,
+            "thread_parts": len(p.thread), "variants": [v.key for v in p.variants],
             "decisions": [{"target": d.target, "account": d.account, "reach": d.reach,
                            "outcome": d.outcome, "rule_ids": d.rule_ids, "reasons": d.reasons,
                            "phase": d.phase} for d in self.decisions],

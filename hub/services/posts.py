@@ -80,7 +80,9 @@ def _write_post(hub: Hub, post: Post, routing: Routing, rejections: dict[str, st
             text_sha256=hashlib.sha256(post.text.encode()).hexdigest(),
             audiences=list(post.audiences), tags=list(post.tags),
             schedule_at=post.schedule_at.isoformat() if post.schedule_at else None,
-            media=[m.sha256 for m in post.media]), now=now)
+            media=[m.sha256 for m in post.media], thread_parts=len(post.thread),
+            variants={v.key: hashlib.sha256(v.text.encode()).hexdigest()
+                      for v in post.variants}), now=now)
         hub.audit.append(s, RouteDecided(
             actor=author.name, post_id=post.id, policy_digest=routing.policy_digest,
             phase="submit", decisions=[_decision_json(d) for d in routing.decisions]), now=now)

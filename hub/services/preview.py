@@ -131,7 +131,7 @@ def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> Target
     except HubError as exc:
         return dataclasses.replace(base, connected=False, problem=exc.message)
     try:
-        draft = publisher.prepare(post, t, people)
+        draft = publisher.prepare(post.as_sent_to(t), t, people)   # its variant, if any
     except HubError as exc:
         return dataclasses.replace(base, problem=exc.message)
     return dataclasses.replace(base, parts=draft.parts, counter=draft.counter,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -11,6 +12,7 @@ from hub.domain.model import (
     PeopleSnapshot,
     Post,
     PostId,
+    Variant,
 )
 from hub.store.people import read_people
 from hub.store.tables import AccountRow, PostRow
@@ -37,7 +39,17 @@ def post_from_row(row: PostRow) -> Post:
         media=tuple(Media(m["sha256"], m["mime_type"], m.get("alt", ""), m.get("size", 0))
                     for m in row.media),
         author=row.author,
+        thread=tuple((row.variants or {}).get("thread") or ()),
+        variants=tuple(Variant(str(k), tuple(v))
+                       for k, v in ((row.variants or {}).get("variants") or {}).items()),
     )
+
+
+def _variants_json(post: Post) -> dict[str, Any] | None:
+    if not post.thread and not post.variants:
+        return None
+    return {"thread": list(post.thread),
+            "variants": {v.key: list(v.parts) for v in post.variants}}
 
 
 def post_to_row(post: Post, *, policy_digest: str) -> PostRow:
@@ -48,6 +60,7 @@ def post_to_row(post: Post, *, policy_digest: str) -> PostRow:
         media=[{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
                for m in post.media],
         author=post.author, created=post.created, policy_digest=policy_digest,
+        variants=_variants_json(post),
     )
 
 

@@ -111,6 +111,8 @@ class PostRow(SQLModel, table=True):
     created: datetime = _ts(index=True)
     policy_digest: str = Field(max_length=64)
     deleted: datetime | None = _ts(default=None)
+    # {"thread": [parts], "variants": {key: [parts]}}; None for a post of one text
+    variants: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DecisionRow(SQLModel, table=True):

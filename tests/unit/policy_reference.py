@@ -50,10 +50,11 @@ def reference_route(post: Post, policy: Policy, people: PeopleSnapshot, now: dat
             raise UnknownAudience(name, list(policy.audiences))
     ceiling = max((policy.audiences[a].reach for a in requested), key=lambda r: r.rank,
                   default=Reach.RECIPIENTS)
-    facts = _Facts(post, people, now if now.tzinfo else now.replace(tzinfo=UTC),
-                   local_domains or {})
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    # each target is judged on the text it receives (its variant, if the post has one)
     decisions = tuple(
-        _decide(target, policy, facts, requested=requested, unknown=unknown, ceiling=ceiling)
+        _decide(target, policy, _Facts(post.as_sent_to(target), people, now, local_domains or {}),
+                requested=requested, unknown=unknown, ceiling=ceiling)
         for target in policy.targets.values())
     return Routing(decisions=decisions, policy_digest=policy.digest)
 
@@ -167,6 +168,7 @@ class _Facts:
         self.reading = read_post(post)
         self.tags = self.reading.tags_by_key
         texts = [(Field.TEXT, post.text), (Field.CONTENT_WARNING, post.content_warning or "")]
+        texts += [(Field.TEXT, part) for part in post.thread]
         # A pattern also sees the text as read: invisible characters gone, width and case folded.
         self.texts = tuple(dict.fromkeys(texts + [(f, fold(t)) for f, t in texts]))
         self.missing_alt = any(not m.alt.strip() for m in post.media)

@@ -19,6 +19,7 @@ from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_
 from hub.services.edits import copy_versions
 from hub.services.posts import approve, get_post, list_posts, submit_post
 from hub.services.send_report import report_from_view
+from hub.services.text_variants import MAX_PARTS, MAX_VARIANTS
 from web.deps import ApproveToken, HubDep, PostToken, ReadToken
 
 
@@ -53,13 +54,23 @@ class PostIn(BaseModel):
     comma-separated or repeated."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="The post's text")
+    text: str = Field(default="", description="The post's text (may be left out when "
+                      "`thread` holds it)")
     audiences: list[str] = Field(min_length=1, description="Audiences from the policy")
     tags: list[str] = Field(default_factory=list)
     content_warning: str | None = None
     language: str | None = Field(default=None, description="e.g. en, pt-BR")
     schedule_at: datetime | None = Field(default=None, description="ISO 8601 with zone")
     media: list[MediaIn] = Field(default_factory=list, max_length=MAX_IMAGES)
+    thread: list[str] = Field(
+        default_factory=list, max_length=MAX_PARTS,
+        description="The text as a thread, one string per part: a reply chain on networks "
+                    "that have them, the parts joined by a blank line elsewhere")
+    variants: dict[str, str | list[str]] = Field(
+        default_factory=dict, max_length=MAX_VARIANTS,
+        description='Text for some networks or targets instead of `text`: {"bluesky": "a '
+                    'shorter text"}, or a thread: {"mastodon": ["part 1", "part 2"]}. The '
+                    "policy judges each target on the text it receives.")
 
 
 _FORM_LISTS = {"audiences", "audience", "tags", "tag"}
@@ -69,7 +80,11 @@ def _from_form(form: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key in form:
         values = [v for v in form.getlist(key) if isinstance(v, str)]
-        if key in _FORM_LISTS:
+        if key == "thread":              # repeated, one field per part
+            data["thread"] = values
+        elif key.startswith("variants[") and key.endswith("]"):   # variants[bluesky]=…
+            data.setdefault("variants", {})[key[9:-1]] = values[-1] if values else ""
+        elif key in _FORM_LISTS:
             name = key if key.endswith("s") else key + "s"
             data.setdefault(name, []).extend(split_list(values))
         elif values:
@@ -89,7 +104,11 @@ _POST_BODY = {
                            "tags": {"type": "string", "description": "comma-separated"},
                            "content_warning": {"type": "string"},
                            "language": {"type": "string"},
-                           "schedule_at": {"type": "string", "format": "date-time"}}}},
+                           "schedule_at": {"type": "string", "format": "date-time"},
+                           "thread": {"type": "array", "items": {"type": "string"},
+                                      "description": "repeat the field once per part"}},
+            "additionalProperties": {"type": "string", "description":
+                                     "variants[<network or target>]: its text"}}},
     }}
 }
 
@@ -123,7 +142,8 @@ async def create_post(request: Request, hub: HubDep, token: PostToken) -> JSONRe
     data = PostInput(text=body.text, audiences=body.audiences, tags=body.tags,
                      content_warning=body.content_warning, language=body.language,
                      schedule_at=body.schedule_at,
-                     media=[MediaRef(m.sha256, m.alt) for m in body.media])
+                     media=[MediaRef(m.sha256, m.alt) for m in body.media],
+                     thread=body.thread, variants=body.variants)
     view = await run_in_threadpool(submit_post, hub, data, token.author)
     answer = {**view.as_json(), **report_from_view(view).as_json()}
     return JSONResponse(answer, status_code=202,

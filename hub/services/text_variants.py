@@ -1,0 +1,91 @@
+"""Threads and per-network text variants as a person typed them, checked and normalised for the
+draft path (:mod:`hub.services.drafts`): each part is text like the post's own, a variant names a
+target or a network of the policy in force."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from hub.domain.model import Post, Target, Variant, join_thread
+from hub.domain.text import check_clean, normalise_newlines
+from hub.errors import Conflict, InvalidInput
+
+MAX_PARTS = 25
+"""Parts per thread (the text or one variant)."""
+MAX_TEXT = 50_000
+"""Characters of one thread or variant, all parts together (the post's own limit)."""
+MAX_VARIANTS = 20
+
+VariantsInput = Mapping[str, str | Sequence[str]]
+"""``{"bluesky": "shorter text", "mastodon-main": ["part 1", "part 2"]}``."""
+
+
+def clean_parts(parts: Iterable[str], *, field: str, label: str,
+                check_text: bool = True) -> tuple[str, ...]:
+    """Each part with normalised line ends and outer whitespace trimmed. ``InvalidInput`` for
+    an empty part, too many parts, control characters or a total over ``MAX_TEXT``;
+    ``check_text=False`` (previews) drops empty parts instead."""
+    out: list[str] = []
+    for n, raw in enumerate(parts, 1):
+        what = f"{label} part {n}"
+        text = check_clean(normalise_newlines(raw), field=field, label=what).strip()
+        if not text:
+            if check_text:
+                raise InvalidInput(f"{what} is empty: write it or remove the part", field=field)
+            continue
+        out.append(text)
+    if len(out) > MAX_PARTS:
+        raise InvalidInput(f"{label} has {len(out)} parts; at most {MAX_PARTS}", field=field)
+    if len(join_thread(out)) > MAX_TEXT:
+        raise InvalidInput(f"{label} is {len(join_thread(out))} characters; the hub accepts at "
+                           f"most {MAX_TEXT}", field=field)
+    return tuple(out)
+
+
+def clean_variants(raw: VariantsInput, *, check_text: bool = True) -> tuple[Variant, ...]:
+    """The variants, keys trimmed, each one text (a string) or a thread (a list of parts)."""
+    if len(raw) > MAX_VARIANTS:
+        raise InvalidInput(f"at most {MAX_VARIANTS} variants", field="variants")
+    out: dict[str, Variant] = {}
+    for key, value in raw.items():
+        name = str(key).strip()
+        if not name:
+            raise InvalidInput("a variant needs a network or target name, e.g. "
+                               '{"bluesky": "a shorter text"}', field="variants")
+        if name in out:
+            raise InvalidInput(f"two variants for {name!r}", field="variants")
+        parts = clean_parts([value] if isinstance(value, str) else list(value),
+                            field="variants", label=f"the {name} variant",
+                            check_text=check_text)
+        if not parts:
+            if check_text:
+                raise InvalidInput(f"the {name} variant is empty: write it or leave it out",
+                                   field="variants")
+            continue
+        out[name] = Variant(name, parts)
+    return tuple(out.values())
+
+
+def check_variant_keys(variants: Sequence[Variant], targets: Iterable[Target]) -> None:
+    """``InvalidInput`` for a variant that names neither a target nor a network of the policy
+    (a typo would otherwise send the main text where the owner meant another)."""
+    targets = list(targets)
+    known = {t.name for t in targets} | {t.platform for t in targets}
+    for variant in variants:
+        if variant.key not in known:
+            networks = sorted({t.platform for t in targets})
+            raise InvalidInput(
+                f"variant for {variant.key!r}: the policy has no target or network of that "
+                f"name (networks: {', '.join(networks) or 'none'}; or name a target)",
+                field="variants")
+
+
+def refuse_variant_edit(post: Post) -> None:
+    """``Conflict`` (409) for an edit of a post written with variants or as a thread: an edit
+    changes one text, and would send it where the owner had written another."""
+    if not post.variants and not post.thread:
+        return
+    what = ("text variants for " + ", ".join(v.key for v in post.variants)) if post.variants \
+        else f"a thread of {len(post.thread)} parts"
+    raise Conflict(f"post {post.id} was written with {what}; the hub cannot edit it yet: edit "
+                   "the variant's copy on its network, or delete the post and post it again")
