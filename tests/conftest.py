@@ -103,7 +103,7 @@ def _pg_admin() -> psycopg.Connection:
                     "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test gets a fresh database: a SQLite file, or its own PostgreSQL schema.
 
@@ -224,3 +224,45 @@ def copy_policies(tmp_path: Path) -> Path:
     target = tmp_path / "shipped-policies"
     shutil.copytree(ROOT / "policies", target)
     return target
+
+
+# Modules too slow for the inner loop (hundreds of generated requests or policies); they run in
+# the whole suite.
+_SLOW_MODULES = frozenset({"test_schemathesis.py", "test_policy_fuzz.py",
+                           "test_property_no_denied_delivery.py"})
+
+# Fixtures that start or reach a server: a test using one is never "fast".
+_SERVER_FIXTURES = frozenset({
+    "pds", "connect_account", "chat", "connect_chat", "double", "double_url", "mock", "mock_url",
+    "synapse", "connect_matrix", "browser", "site", "page", "phone", "redis", "redis_server",
+    "smtp", "smtp_server", "served", "live_server", "mp",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs no server as ``fast``: ``pytest -m fast`` is the quick inner loop.
+
+    ``fast`` is every test in ``tests/unit`` and the SQLite half of the service tests (those that
+    build a hub with ``make_hub``/``make_runtime`` on a SQLite file, with fake publishers, and use
+    no server fixture). The PostgreSQL half carries ``postgres``; tests marked ``integration``
+    (they start servers themselves) are never fast."""
+    unit_dir = ROOT / "tests" / "unit"
+    never = (ROOT / "tests" / "faults", ROOT / "tests" / "e2e")
+    fast = pytest.mark.fast
+    for item in items:
+        path = Path(str(item.path))
+        if unit_dir in path.parents:
+            item.add_marker(fast)
+            continue
+        if (any(d in path.parents for d in never) or path.name in _SLOW_MODULES
+                or item.get_closest_marker("slow")):
+            continue
+        names = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("postgres"):
+            continue
+        if names & _SERVER_FIXTURES or not names & {"make_hub", "make_runtime"}:
+            continue
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            continue
+        item.add_marker(fast)

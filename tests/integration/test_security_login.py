@@ -42,6 +42,7 @@ def _guess(url: str, password: str, address: str,
                                            "csrf_token": csrf_of(page.text)})
 
 
+@pytest.mark.slow   # fifty argon2 checks
 def test_a_flood_of_failures_from_many_addresses_cannot_lock_out_the_owners_browser(server):
     hub, live = server
     with httpx.Client(base_url=live.url, headers={"X-Forwarded-For": "198.51.100.7"},
