@@ -6,6 +6,7 @@ worker) ask it for a :class:`Runtime`, and for adapter look-ups (account connect
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import threading
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from hub.ports import (
 )
 from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
 from hub.services.audit_proofs import AnchorSchedule
+from hub.services.jobs import JobRunner
 from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
@@ -150,8 +152,12 @@ class Runtime:
     workers: EmbeddedWorkers | None = None
     enqueuer: ArqEnqueuer | None = None
     anchors: AnchorSchedule | None = None
+    jobs: JobRunner | None = None
+    """Background jobs (imports, exports, verification) of ``hub serve``."""
 
     async def start(self) -> None:
+        if self.jobs is not None:
+            await asyncio.to_thread(self.jobs.start)   # marks jobs left running interrupted
         if self.workers is not None:
             await self.workers.start()
         if self.enqueuer is not None:
@@ -163,6 +169,8 @@ class Runtime:
         """Stop the workers, close every publisher's client, then the Redis pool."""
         if self.anchors is not None:
             await self.anchors.stop()
+        if self.jobs is not None:
+            await asyncio.to_thread(self.jobs.stop)
         if self.workers is not None:
             await self.workers.stop()
         await self.hub.publishers.aclose()
@@ -209,9 +217,16 @@ def bootstrap(settings: Settings, mode: Mode, *,
         from hub.dispatch.worker import EmbeddedWorkers
 
         workers = EmbeddedWorkers(hub, queue)
-    anchors = (AnchorSchedule(hub, anchor_sinks(hub))
-               if mode in (Mode.EMBEDDED, Mode.ENQUEUE) else None)
-    return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors)
+    serving = mode in (Mode.EMBEDDED, Mode.ENQUEUE)
+    anchors = AnchorSchedule(hub, anchor_sinks(hub)) if serving else None
+    jobs = JobRunner(hub, services=job_services(hub)) if serving else None
+    return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors,
+                   jobs=jobs)
+
+
+def job_services(hub: Hub) -> dict[str, object]:
+    """What background jobs get from the composition root (``hub.services.jobs``)."""
+    return {"anchor_sinks": lambda: anchor_sinks(hub)}
 
 
 def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,

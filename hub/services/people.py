@@ -240,3 +240,8 @@ def add_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner") -
             except InvalidInput as exc:
                 raise InvalidInput(f"entry {n} ({person.name}): {exc.message}") from exc
     return len(people)
+
+
+# The steps an import writes through (``hub.services.people_import`` batches them).
+insert_person, insert_identity, ensure_list, check_person_name = (
+    _add, _add_identity, _ensure_list, _person_name)

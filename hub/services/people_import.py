@@ -1,23 +1,48 @@
-"""Importing people, all or nothing: CSV or vCard, told apart by one sniff (the file name,
-else the content), each broken row or card named. Importing the same file again updates the
-people it already brought in (matched by identity, else by their one exact name)."""
+"""Importing people from CSV or vCard, told apart by one sniff (the file name, else the
+content). Importing the same file again updates the people it already brought in (matched by
+identity, else by their one exact name), so an import cut short can simply be run again.
+
+How an import goes, and what a problem does (the same from the CLI, the page and a job):
+
+1. **The whole file is checked first**, writing nothing: every row or card is parsed and
+   validated, then matched against the address book as it is (read only, no write lock). The
+   first problem is reported with its line (``CSV line 7: …``, ``vCard #3 (Ana): …``) and
+   nothing is imported.
+2. **Then it is written in short batches** (at most ``BATCH_ROWS`` entries or
+   ``BATCH_SECONDS`` of work, each one transaction, with a pause after each), so the hub keeps
+   answering — pages, the API, ``/healthz`` and the workers — while a large file goes in.
+   A job's ``done`` count is written in the batch's own transaction: it is exactly what is
+   committed. Should a batch still fail (the address book changed in between), the batches
+   before it stay, the message names the entry and how many went in, and running the import
+   again after fixing the file updates those instead of adding them twice.
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import regex
 import vobject
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from hub.domain.events import ListMembershipChanged, PersonChanged
 from hub.domain.identities import check_list_name, normalise_identity
 from hub.domain.model import IdentityKind
 from hub.errors import InvalidInput
 from hub.runtime import Hub
-from hub.services.people import NewPerson, _add, _add_identity, _ensure_list
+from hub.services.people import (
+    NewPerson,
+    check_person_name,
+    ensure_list,
+    insert_identity,
+    insert_person,
+)
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 FORMATS = ("csv", "vcard")
@@ -30,12 +55,25 @@ def sniff_format(filename: str, data: str) -> str:
     return "vcard" if data.lstrip().upper().startswith("BEGIN:VCARD") else "csv"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One person to import and where the file holds it (``CSV line 7``, ``vCard #3``)."""
+
+    where: str
+    person: NewPerson
+
+
 def parse_people(data: str, *, filename: str = "", fmt: str | None = None) -> list[NewPerson]:
     """The people in ``data`` as ``fmt`` says, or as :func:`sniff_format` finds."""
+    return [e.person for e in parse_entries(data, filename=filename, fmt=fmt)]
+
+
+def parse_entries(data: str, *, filename: str = "", fmt: str | None = None) -> list[Entry]:
+    """Like :func:`parse_people`, each person with where the file holds it."""
     fmt = fmt or sniff_format(filename, data)
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: use csv or vcard")
-    return parse_vcard(data) if fmt == "vcard" else parse_csv(data)
+    return vcard_entries(data) if fmt == "vcard" else csv_entries(data)
 
 
 CSV_COLUMNS = ("name", "email", "mastodon", "bluesky", "lists", "note")
@@ -44,6 +82,10 @@ CSV_COLUMNS = ("name", "email", "mastodon", "bluesky", "lists", "note")
 def parse_csv(data: str) -> list[NewPerson]:
     """Columns: name (required), email, mastodon, bluesky (several separated by spaces),
     lists (separated by ; or spaces), note. Any bad row refuses the whole file, naming it."""
+    return [e.person for e in csv_entries(data)]
+
+
+def csv_entries(data: str) -> list[Entry]:
     reader = csv.DictReader(io.StringIO(data))
     if reader.fieldnames is None:
         raise InvalidInput("the CSV file is empty")
@@ -59,7 +101,7 @@ def parse_csv(data: str) -> list[NewPerson]:
             raise InvalidInput(f"CSV line {line}: more fields than columns")
         clean = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
         try:
-            people.append(_csv_person(clean))
+            people.append(Entry(f"CSV line {line}", _csv_person(clean)))
         except InvalidInput as exc:
             raise InvalidInput(f"CSV line {line}: {exc.message}") from exc
     return people
@@ -76,6 +118,10 @@ def _csv_person(row: dict[str, str]) -> NewPerson:
 
 def parse_vcard(data: str) -> list[NewPerson]:
     """FN, EMAIL, X-MASTODON / X-BLUESKY (or IMPP/URL with those schemes), CATEGORIES → lists."""
+    return [e.person for e in vcard_entries(data)]
+
+
+def vcard_entries(data: str) -> list[Entry]:
     people = []
     try:
         cards = list(vobject.readComponents(data))
@@ -103,15 +149,23 @@ def parse_vcard(data: str) -> list[NewPerson]:
                     lists += [check_list_name(v.strip().lower()) for v in values if v.strip()]
         except InvalidInput as exc:
             raise InvalidInput(f"vCard #{n} ({name}): {exc.message}") from exc
-        people.append(NewPerson(name, idents, lists))
+        people.append(Entry(f"vCard #{n}", NewPerson(name, idents, lists)))
     if not people:
         raise InvalidInput("no vCard found in the file")
     return people
 
 
+BATCH_ROWS = 1000     # entries per write transaction at most …
+BATCH_SECONDS = 0.2   # … or this much work, whichever comes first
+PAUSE = 0.25          # then wait this share of the batch's time (other writers go first)
+
+# (session, entries written so far, added, updated) after each batch, inside its transaction
+BatchDone = Callable[[Session, int, int, int], None]
+
+
 def import_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner") -> int:
-    """All or nothing: one transaction; the first problem names the person and rolls back.
-    Returns how many entries were added or updated (:func:`upsert_people` tells them apart)."""
+    """Checked whole, then written in batches; the first problem names the entry and nothing
+    is written. Returns how many entries were added or updated."""
     added, updated = upsert_people(hub, people, actor=actor)
     return added + updated
 
@@ -121,49 +175,170 @@ def upsert_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner"
     """Add each entry, or update the person it already is: the one holding any of its
     identities, else the only person with its exact name. Updating adds the identities and
     lists it lacks and takes a non-empty note; it removes nothing. (added, updated)."""
-    added = updated = 0
-    with hub.db.transaction() as s:
-        for n, person in enumerate(people, 1):
-            try:
-                existing = _existing(s, person)
-                if existing is None:
-                    _add(hub, s, person, actor)
-                    added += 1
-                else:
-                    _update(hub, s, existing, person, actor)
-                    updated += 1
-                s.flush()
-            except InvalidInput as exc:
-                raise InvalidInput(f"entry {n} ({person.name}): {exc.message}") from exc
+    return upsert_entries(hub, [Entry(f"entry {n}", p) for n, p in enumerate(people, 1)],
+                          actor=actor)
+
+
+def upsert_entries(hub: Hub, entries: Sequence[Entry], *, actor: str = "owner",
+                   on_batch: BatchDone | None = None, on_check: Callable[[int], None] | None
+                   = None) -> tuple[int, int]:
+    """:func:`check_entries`, then write in batches (see the module's docstring)."""
+    check_entries(hub, entries, on_check=on_check)
+    added = updated = written = 0
+    for batch in _batches(entries):
+        started = time.monotonic()
+        with hub.db.transaction() as s:
+            book = _Book(s, batch.entries)
+            lists: dict[str, list[str]] = {}
+            for entry in batch:
+                new = _write(hub, s, book, entry, actor, lists)
+                added, updated = added + new, updated + (not new)
+                if time.monotonic() - started > BATCH_SECONDS:
+                    batch.stop()
+            for list_name, ids in lists.items():   # one membership event per list and batch
+                hub.audit.append(s, ListMembershipChanged(
+                    actor=actor, subject=list_name, list_name=list_name, added=ids),
+                    now=hub.now())
+            written += batch.taken
+            if on_batch is not None:
+                on_batch(s, written, added, updated)
+        time.sleep((time.monotonic() - started) * PAUSE)
     return added, updated
 
 
-def _existing(s: Session, person: NewPerson) -> PersonRow | None:
-    owners = set()
-    for kind, value in person.identities:
-        k, v = normalise_identity(str(kind), value)
-        row = s.exec(select(IdentityRow).where(IdentityRow.kind == k.value,
-                                               IdentityRow.value == v)).first()
-        if row is not None:
-            owners.add(row.person_id)
-    if len(owners) > 1:
-        raise InvalidInput("its identities belong to different people ("
-                           + ", ".join(sorted(owners)) + "); merge them first")
-    if owners:
-        return s.get(PersonRow, owners.pop())
-    named = list(s.exec(select(PersonRow).where(
-        func.lower(PersonRow.name) == person.name.strip().lower())))
-    return named[0] if len(named) == 1 else None
+def check_entries(hub: Hub, entries: Sequence[Entry], *,
+                  on_check: Callable[[int], None] | None = None) -> None:
+    """Validate every entry against the address book as it is, writing nothing: the first
+    problem raises ``InvalidInput`` naming where the file holds it."""
+    for start in range(0, len(entries), BATCH_ROWS):
+        chunk = entries[start:start + BATCH_ROWS]
+        for entry in chunk:
+            _located(entry, functools.partial(check_person_name, entry.person.name))
+        if on_check is not None:
+            on_check(start + len(chunk))
+    with hub.db.read() as s:
+        book = _Book(s, entries)
+        for n, entry in enumerate(entries):
+            owner = _located(entry, functools.partial(book.resolve, entry.person))
+            book.record(entry.person, owner or f"new entry {n}")
+
+
+def _located(entry: Entry, step: Callable[[], Any]) -> Any:
+    try:
+        return step()
+    except InvalidInput as exc:
+        raise InvalidInput(f"{entry.where} ({entry.person.name}): {exc.message}") from exc
+
+
+class _Batch:
+    """Up to ``BATCH_ROWS`` entries, cut short by ``stop`` (the rest go to the next batch)."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.entries, self.taken, self._stopped = entries, 0, False
+
+    def __iter__(self) -> Iterator[Entry]:
+        for entry in self.entries:
+            if self._stopped:
+                return
+            self.taken += 1
+            yield entry
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+def _batches(entries: Sequence[Entry]) -> Iterator[_Batch]:
+    at = 0
+    while at < len(entries):
+        batch = _Batch(entries[at:at + BATCH_ROWS])
+        yield batch
+        at += batch.taken
+
+
+def _identities(person: NewPerson) -> list[tuple[IdentityKind, str]]:
+    return list(dict.fromkeys(normalise_identity(str(k), v) for k, v in person.identities))
+
+
+def _ascii_lower(name: str) -> str:
+    return "".join(c.lower() if c.isascii() else c for c in name)
+
+
+class _Book:
+    """What matching needs of the address book, for the given entries only: who holds each
+    identity they name, and who bears each of their names; ``record`` adds what an entry
+    brought, so later entries of the same file match it."""
+
+    def __init__(self, s: Session, entries: Iterable[Entry]) -> None:
+        idents = {i for e in entries for i in _identities(e.person)}
+        names = {e.person.name.strip() for e in entries}
+        self.owner: dict[tuple[str, str], str] = {}
+        values = sorted({v for _, v in idents})
+        wanted = {(k.value, v) for k, v in idents}
+        for at in range(0, len(values), 500):
+            for pid, kind, value in s.execute(
+                    select(col(IdentityRow.person_id), col(IdentityRow.kind),
+                           col(IdentityRow.value))
+                    .where(col(IdentityRow.value).in_(values[at:at + 500]))):
+                if (kind, value) in wanted:
+                    self.owner[(kind, value)] = pid
+        self.named: dict[str, set[str]] = {}
+        keys = sorted({k for n in names for k in (n.lower(), _ascii_lower(n))})
+        for at in range(0, len(keys), 500):
+            for pid, name in s.execute(
+                    select(col(PersonRow.id), col(PersonRow.name))
+                    .where(func.lower(PersonRow.name).in_(keys[at:at + 500]))):
+                self.named.setdefault(name.strip().lower(), set()).add(pid)
+
+    def resolve(self, person: NewPerson) -> str | None:
+        """The person this entry already is, or None (a new one)."""
+        owners = {self.owner[(k.value, v)] for k, v in _identities(person)
+                  if (k.value, v) in self.owner}
+        if len(owners) > 1:
+            raise InvalidInput("its identities belong to different people ("
+                               + ", ".join(sorted(owners)) + "); merge them first")
+        if owners:
+            return owners.pop()
+        named = self.named.get(person.name.strip().lower(), set())
+        return next(iter(named)) if len(named) == 1 else None
+
+    def record(self, person: NewPerson, person_id: str) -> None:
+        for k, v in _identities(person):
+            self.owner[(k.value, v)] = person_id
+        self.named.setdefault(person.name.strip().lower(), set()).add(person_id)
+
+
+def _write(hub: Hub, s: Session, book: _Book, entry: Entry, actor: str,
+           lists: dict[str, list[str]]) -> bool:
+    """Add or update one entry; True if it was added."""
+    person = entry.person
+    try:
+        found = book.resolve(person)
+        row = s.get(PersonRow, found) if found is not None else None
+        if row is None:
+            row = insert_person(hub, s, NewPerson(person.name, _identities(person), (),
+                                                  person.note), actor)
+            new = True
+        else:
+            _update(hub, s, row, person, actor)
+            new = False
+        book.record(person, row.id)
+        for list_name in dict.fromkeys(person.lists):
+            ensure_list(hub, s, list_name)
+            if s.get(ListMemberRow, (list_name, row.id)) is None:
+                s.add(ListMemberRow(list_name=list_name, person_id=row.id, added=hub.now()))
+                lists.setdefault(list_name, []).append(row.id)
+        s.flush()
+    except InvalidInput as exc:
+        raise InvalidInput(f"{entry.where} ({person.name}): {exc.message}") from exc
+    return new
 
 
 def _update(hub: Hub, s: Session, row: PersonRow, person: NewPerson, actor: str) -> None:
-    now = hub.now()
     have = {(i.kind, i.value) for i in s.exec(select(IdentityRow).where(
         IdentityRow.person_id == row.id))}
-    new_idents = [normalise_identity(str(k), v) for k, v in person.identities]
-    fresh = [(k, v) for k, v in dict.fromkeys(new_idents) if (k.value, v) not in have]
+    fresh = [(k, v) for k, v in _identities(person) if (k.value, v) not in have]
     for k, v in fresh:
-        _add_identity(s, row, k, v)
+        insert_identity(s, row, k, v)
     changed: dict[str, str | int] = {}
     if fresh:
         changed["identities_added"] = len(fresh)
@@ -172,11 +347,4 @@ def _update(hub: Hub, s: Session, row: PersonRow, person: NewPerson, actor: str)
         s.add(row)
     if changed:
         hub.audit.append(s, PersonChanged(actor=actor, subject=row.id, change="updated",
-                                          details=changed), now=now)
-    for list_name in dict.fromkeys(person.lists):
-        _ensure_list(hub, s, list_name)
-        if s.get(ListMemberRow, (list_name, row.id)) is None:
-            s.add(ListMemberRow(list_name=list_name, person_id=row.id, added=now))
-            hub.audit.append(s, ListMembershipChanged(actor=actor, subject=list_name,
-                                                      list_name=list_name, added=[row.id]),
-                             now=now)
+                                          details=changed), now=hub.now())
