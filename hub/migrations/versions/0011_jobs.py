@@ -1,7 +1,7 @@
 """background jobs with progress
 
 Revision ID: 0011_jobs
-Revises: 0004_policy_state
+Revises: 0018_variants
 Create Date: 2026-12-01 12:20:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import hub.store.tables
 
 revision = "0011_jobs"
-down_revision = "0004_policy_state"
+down_revision = "0018_variants"
 branch_labels = None
 depends_on = None
 
