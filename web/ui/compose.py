@@ -26,6 +26,7 @@ from hub.services.drafts import (
 )
 from hub.services.posts import submit_post
 from hub.services.preview import Preview, preview_post
+from hub.services.saved_drafts import forget_sent
 from hub.services.send_report import SendReport, report_from_preview, report_from_view
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
@@ -167,6 +168,8 @@ def compose_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) 
                 action == "send-others" and report.deliverable):
             return _page(request, hub, draft, preview, confirm=report)
         view = submit_post(hub, data, Author())
+        if isinstance(draft_id := form.get("draft_id"), str) and draft_id:
+            forget_sent(hub, draft_id[:40], Author())   # a resumed draft, now sent
     except HubError as exc:
         try:
             preview = preview_post(hub, draft.to_input(), Author())

@@ -1,0 +1,115 @@
+"""Drafts on the web: "Save draft" on the compose form, the list of drafts, resuming one in the
+compose form (sending it there makes the post and removes the draft), deleting one."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from hub.errors import HubError
+from hub.runtime import Hub
+from hub.services.drafts import MAX_IMAGES, Author, MediaRef
+from hub.services.saved_drafts import (
+    DraftInput,
+    SavedDraft,
+    delete_draft,
+    forget_sent,
+    get_draft,
+    list_drafts,
+    save_draft,
+    update_draft,
+)
+from web.deps import HubDep
+from web.ui._guard import CsrfForm, Owner
+from web.ui._render import redirect, render
+from web.ui.compose import ComposeForm, _upload_new
+
+router = APIRouter(include_in_schema=False)
+DRAFT_FIELD = "draft_id"
+
+
+def _as_form(draft: SavedDraft) -> ComposeForm:
+    d = draft.data
+    zone_name = d.time_zone or "Etc/UTC"     # "UTC" would be replaced by the browser's zone
+    when = ""
+    if d.schedule_at is not None:
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone, zone_name = ZoneInfo("Etc/UTC"), "Etc/UTC"
+        when = d.schedule_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    return ComposeForm(text=d.text, audiences=list(d.audiences), tags=" ".join(d.tags),
+                       content_warning=d.content_warning, language=d.language,
+                       schedule_at=when, tz=zone_name,
+                       media=[(m.sha256, m.alt) for m in d.media][:MAX_IMAGES])
+
+
+def _as_input(draft: ComposeForm) -> DraftInput:
+    when = draft._when()
+    return DraftInput(text=draft.text, audiences=draft.audiences, tags=[draft.tags],
+                      content_warning=draft.content_warning, language=draft.language,
+                      schedule_at=when.astimezone(UTC) if when else None,
+                      media=[MediaRef(sha, alt) for sha, alt in draft.media],
+                      time_zone=draft.tz if when else "")
+
+
+def draft_id_of(form: FormData) -> str:
+    value = form.get(DRAFT_FIELD)
+    return value[:40] if isinstance(value, str) else ""
+
+
+def sent_from_compose(hub: Hub, form: FormData) -> None:
+    """Called by the compose form once a resumed draft went out: the draft is gone."""
+    if draft_id := draft_id_of(form):
+        forget_sent(hub, draft_id, Author())
+
+
+@router.get("/drafts")
+async def drafts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
+    drafts = await run_in_threadpool(list_drafts, hub, Author())
+    return render(request, "drafts/list.html", {"section": "drafts", "drafts": drafts})
+
+
+@router.get("/drafts/{draft_id}")
+async def draft_resume(draft_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
+    draft = await run_in_threadpool(get_draft, hub, draft_id, Author())
+    policy = hub.policies.current
+    return render(request, "compose/form.html", {
+        "section": "compose", "form": _as_form(draft), "preview": None, "confirm": None,
+        "audiences": list(policy.audiences.values()),
+        "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
+        "error": "", "error_field": None, "draft_id": draft.id})
+
+
+@router.post("/drafts")
+def draft_save(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
+    """The compose form's "Save draft": stored as typed (images uploaded), nothing routed."""
+    typed = ComposeForm.from_form(form)
+    existing = draft_id_of(form)
+    try:
+        _upload_new(hub, form, typed)
+        data = _as_input(typed)
+        saved = (update_draft(hub, existing, data, Author()) if existing
+                 else save_draft(hub, data, Author()))
+    except HubError as exc:
+        policy = hub.policies.current
+        return render(request, "compose/form.html", {
+            "section": "compose", "form": typed, "preview": None, "confirm": None,
+            "audiences": list(policy.audiences.values()),
+            "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
+            "error": exc.message, "error_field": getattr(exc, "field", None),
+            "draft_id": existing}, status=exc.status)
+    return redirect(request, "/drafts", flash=f"Draft saved ({saved.id}). Nothing was sent: "
+                                              "open it to go on or to send it.")
+
+
+@router.post("/drafts/{draft_id}/delete")
+async def draft_delete(draft_id: str, request: Request, hub: HubDep, owner: Owner,
+                       form: CsrfForm) -> Response:
+    await run_in_threadpool(delete_draft, hub, draft_id, Author())
+    return redirect(request, "/drafts", flash="Draft deleted.")
