@@ -28,7 +28,17 @@ from hub.runtime import Hub
 from hub.services.keys import install_secret_key
 from hub.services.policy import record_policy, reload_policy
 from web import middleware, ui
-from web.routes import api, audit, edits, feeds, health, metrics, micropub
+from web.routes import (
+    api,
+    audit,
+    drafts,
+    edits,
+    feeds,
+    health,
+    metrics,
+    micropub,
+    owner_feed,
+)
 
 log = structlog.get_logger("hub.web")
 
@@ -130,8 +140,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(edits.router)
+    app.include_router(drafts.router)
     app.include_router(audit.router)
     app.include_router(feeds.router)
+    app.include_router(owner_feed.router)
     app.include_router(metrics.router)
     app.include_router(micropub.router)
     ui.install(app)   # the owner's HTML pages

@@ -104,3 +104,23 @@ def list_posts(hub: Hub, *, limit: int = 50, before: datetime | None = None) -> 
         if before is not None:
             q = q.where(PostRow.created < before)
         return [view_in(s, pid) for pid in s.exec(q)]
+
+
+def views_in(s: Session, post_ids: list[str]) -> list[PostView]:
+    """The views of ``post_ids``, in that order, in three queries whatever their number."""
+    if not post_ids:
+        return []
+    posts = {r.id: r for r in s.exec(select(PostRow).where(col(PostRow.id).in_(post_ids)))}
+    decisions: dict[str, list[DecisionRow]] = {pid: [] for pid in post_ids}
+    for d in s.exec(select(DecisionRow).where(col(DecisionRow.post_id).in_(post_ids))
+                    .order_by(col(DecisionRow.id))):
+        decisions[d.post_id].append(d)
+    deliveries: dict[str, list[DeliveryView]] = {pid: [] for pid in post_ids}
+    for r in s.exec(select(DeliveryRow).where(col(DeliveryRow.post_id).in_(post_ids))
+                    .order_by(col(DeliveryRow.created), col(DeliveryRow.target))):
+        deliveries[r.post_id].append(DeliveryView(
+            r.id, r.target, r.account, r.platform, r.reach, DeliveryStatus(r.status),
+            r.attempts, r.due_at, r.last_error, r.remote_id, r.remote_url))
+    return [PostView(post_from_row(posts[pid]), posts[pid].policy_digest,
+                     tuple(decisions[pid]), tuple(deliveries[pid]), posts[pid].deleted)
+            for pid in post_ids if pid in posts]

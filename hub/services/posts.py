@@ -25,6 +25,7 @@ from hub.policy.engine import route
 from hub.runtime import Hub
 from hub.services.approvals import approve, retry
 from hub.services.drafts import Author, MediaRef, PostInput, make_draft
+from hub.services.notices import notify_held
 from hub.services.post_views import DeliveryView, PostView, get_post, list_posts
 from hub.store.repos import due, post_to_row
 from hub.store.tables import DecisionRow, DeliveryRow
@@ -64,6 +65,7 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
                 raise
     hub.wake([d.id for d in view.deliveries
               if d.status is DeliveryStatus.PENDING and d.due_at <= now])
+    notify_held(hub, view)     # tells the owner when something waits for approval
     return view
 
 

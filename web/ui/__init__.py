@@ -11,7 +11,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web.ui import audit, auth, compose, people, post_edits, posts, tokens
+from web.ui import (
+    audit,
+    auth,
+    compose,
+    deliveries,
+    drafts,
+    people,
+    post_edits,
+    posts,
+    queue,
+    tokens,
+)
 from web.ui._guard import LoginRequired
 from web.ui._render import make_templates
 from web.ui._security import SecurityHeaders
@@ -25,7 +36,8 @@ __all__ = ["error_page", "install", "wants_html"]
 def install(app: FastAPI) -> None:
     app.state.ui_templates = make_templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, compose, posts, post_edits, audit, people, tokens):
+    for module in (auth, compose, drafts, queue, posts, deliveries, post_edits, audit, people,
+                   tokens):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_middleware(SecurityHeaders)

@@ -15,7 +15,8 @@ from hub.runtime import Hub
 from hub.services import audit_proofs, audit_queries
 from hub.services.audit_export import ExportFilter
 from hub.services.people import list_people
-from hub.services.posts import get_post, list_posts
+from hub.services.post_pages import ListFilter, post_page
+from hub.services.posts import get_post
 from web.deps import HubDep
 from web.routes.audit import stream_export
 from web.ui._guard import CsrfForm, Owner
@@ -25,16 +26,21 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/audit")
-async def audit_home(request: Request, hub: HubDep, owner: Owner) -> Response:
-    """Shows the last verification (running one reads the whole log: it is a button)."""
+async def audit_home(request: Request, hub: HubDep, owner: Owner, find: str = "",
+                     cursor: str = "") -> Response:
+    """Shows the last verification (running one reads the whole log: it is a button), and the
+    posts to open, searchable, 20 a page with older pages by cursor."""
     last = await run_in_threadpool(audit_proofs.last_verification, hub)
     size = await run_in_threadpool(audit_proofs.log_size, hub)
-    views = await run_in_threadpool(list_posts, hub, limit=20)
+    flt = ListFilter.parse(hub, q=find)
+    page = await run_in_threadpool(lambda: post_page(hub, flt, cursor or None, limit=20))
+    views = page.views
     checkpoints = await run_in_threadpool(lambda: audit_proofs.checkpoints(hub, limit=1))
     anchors = await run_in_threadpool(lambda: audit_proofs.anchors(hub, limit=5))
     key = await run_in_threadpool(audit_proofs.verifier_key, hub)
     return render(request, "audit/index.html", {
         "section": "audit", "last": last, "size": size, "views": views, "q": "",
+        "page": page, "cursor": cursor, "page_q": flt.q,
         "checkpoint": checkpoints[0] if checkpoints else None, "anchors": anchors,
         "verifier_key": key, "sinks": [s.name for s in anchor_sinks(hub)]})
 

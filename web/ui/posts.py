@@ -11,10 +11,12 @@ from starlette.datastructures import FormData
 from hub.domain.delivery import FINAL, DeliveryStatus
 from hub.services.deletion import delete_everywhere
 from hub.services.edits import copies_by_delivery
-from hub.services.posts import PostView, approve, get_post, list_posts, retry
+from hub.services.post_pages import STATES, post_page
+from hub.services.posts import PostView, approve, get_post, retry
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
+from web.ui.queue import accounts, filters
 
 router = APIRouter(include_in_schema=False)
 QUIET = FINAL | {DeliveryStatus.HELD, DeliveryStatus.DELETED}   # only the owner moves these
@@ -26,9 +28,14 @@ def settled(view: PostView) -> bool:
 
 @router.get("/posts")
 async def posts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
-    views = await run_in_threadpool(list_posts, hub, limit=50)
-    return render(request, "posts/list.html", {"section": "posts", "views": views,
-                                               "settled": settled})
+    """Newest first, 50 a page, with search and filters; older pages by cursor."""
+    flt = filters(hub, request, STATES)
+    cursor = request.query_params.get("cursor") or None
+    page = await run_in_threadpool(post_page, hub, flt, cursor)
+    return render(request, "posts/list.html", {
+        "section": "posts", "views": page.views, "page": page, "settled": settled,
+        "flt": flt, "states": STATES, "audiences": sorted(hub.policies.current.audiences),
+        "accounts": accounts(hub), "cursor": cursor, "action": "/posts"})
 
 
 @router.get("/posts/{post_id}")

@@ -1,0 +1,144 @@
+"""Telling the owner that something waits for approval: an email to the owner's own address when
+an email account is connected, else an entry in the owner-only feed (``/owner/feed.atom``, a
+secret link shown on the queue page). A notice never carries the held post's text — only which
+post, to which audiences, which targets wait and the rule that held them — so nothing of a post
+reaches a mailbox or reader that could not see it; the text stays on the owner's pages.
+
+Usage: ``notify_held(hub, view)`` after a post was written with held deliveries (it returns at
+once; the email goes out on its own thread and falls back to the feed if it cannot be sent).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any, Protocol, runtime_checkable
+
+import structlog
+from sqlmodel import col, select
+
+from hub.crypto import same
+from hub.domain.delivery import DeliveryStatus
+from hub.errors import HubError, NotFound
+from hub.runtime import Hub
+from hub.services.post_views import PostView
+from hub.store.queue_tables import OwnerNoticeRow
+from hub.store.tables import AccountRow
+
+log = structlog.get_logger("hub.notices")
+_sending: list[threading.Thread] = []
+
+
+@runtime_checkable
+class SelfMailer(Protocol):
+    """What an email account's publisher offers for mail to its own address."""
+
+    settings: Any
+
+    def smtp(self) -> smtplib.SMTP: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: int
+    kind: str
+    post_id: str | None
+    title: str
+    channel: str
+    detail: str
+    created: Any
+
+
+def _email_account(hub: Hub) -> str | None:
+    with hub.db.read() as s:
+        row = s.exec(select(AccountRow.name).where(AccountRow.platform == "email",
+                                                   AccountRow.status == "ok")
+                     .order_by(col(AccountRow.name))).first()
+    return row
+
+
+def describe(view: PostView, base: str = "") -> tuple[str, str]:
+    """The notice's title and body: no text of the post, only what waits and why."""
+    held = [d.target for d in view.deliveries if d.status is DeliveryStatus.HELD]
+    rules = sorted({r for d in view.decisions if d.outcome == "hold" for r in d.rule_ids})
+    title = (f"Waiting for your approval: a post to {', '.join(view.post.audiences)} "
+             f"({len(held)} target{'s' if len(held) != 1 else ''})")
+    body = (f"Post {view.post.id}, written by {view.post.author}, waits for approval.\n"
+            f"Held targets: {', '.join(held)}\n"
+            f"Held by the rule{'s' if len(rules) != 1 else ''}: {', '.join(rules) or '—'}\n\n"
+            f"Open the queue to read it, approve, change or cancel it: "
+            f"{base}/queue\n")
+    return title, body
+
+
+def _write(hub: Hub, view: PostView, channel: str, detail: str) -> None:
+    title, _ = describe(view)
+    with hub.db.transaction() as s:
+        s.add(OwnerNoticeRow(kind="held", post_id=view.post.id, title=title[:300],
+                             channel=channel, detail=detail, created=hub.now()))
+
+
+def notify_held(hub: Hub, view: PostView, *, wait: bool = False) -> None:
+    """Tell the owner ``view`` waits for approval (see the module docstring). ``wait``: send the
+    email on this thread (for callers that are already in the background)."""
+    if not any(d.status is DeliveryStatus.HELD for d in view.deliveries):
+        return
+    account = _email_account(hub)
+    if account is None:
+        _write(hub, view, "feed", "no email account is connected")
+        return
+    send: Callable[[], None] = lambda: _email(hub, view, account)   # noqa: E731
+    if wait:
+        send()
+        return
+    thread = threading.Thread(target=send, name=f"notice-{view.post.id}", daemon=True)
+    _sending[:] = [t for t in _sending if t.is_alive()] + [thread]
+    thread.start()
+
+
+def _email(hub: Hub, view: PostView, account: str) -> None:
+    try:
+        publisher = hub.publishers.get(account)
+        if not isinstance(publisher, SelfMailer):
+            raise HubError(f"{account} cannot send mail to its own address")
+        sender = str(publisher.settings.from_addr)
+        title, body = describe(view, hub.settings.base_url)
+        msg = EmailMessage()
+        msg["From"] = msg["To"] = sender
+        msg["Subject"] = title
+        msg["Date"] = formatdate(usegmt=True)
+        msg["Message-ID"] = make_msgid("notice", parseaddr(sender)[1].rpartition("@")[2]
+                                       or "hub.invalid")
+        msg.set_content(body)
+        with publisher.smtp() as smtp:
+            smtp.send_message(msg, to_addrs=[sender])
+        _write(hub, view, "email", f"sent to {sender} through {account}")
+    except (smtplib.SMTPException, OSError, HubError) as exc:
+        reason = exc.message if isinstance(exc, HubError) else f"{type(exc).__name__}: {exc}"
+        log.warning("notice.email_failed", post_id=view.post.id, account=account,
+                    reason=reason[:300])
+        _write(hub, view, "feed", f"the email to yourself through {account} failed: "
+                                  f"{reason[:500]}")
+
+
+def notices(hub: Hub, limit: int = 50, *, channel: str | None = None) -> list[Notice]:
+    """Newest first."""
+    with hub.db.read() as s:
+        q = select(OwnerNoticeRow).order_by(col(OwnerNoticeRow.id).desc()).limit(limit)
+        if channel:
+            q = q.where(OwnerNoticeRow.channel == channel)
+        return [Notice(r.id or 0, r.kind, r.post_id, r.title, r.channel, r.detail, r.created)
+                for r in s.exec(q)]
+
+
+def feed_key(hub: Hub) -> str:
+    return hub.box.sign("owner-feed", "owner", length=32)
+
+
+def check_feed_key(hub: Hub, key: str) -> None:
+    if not key or not same(key, feed_key(hub)):
+        raise NotFound("no such feed")
