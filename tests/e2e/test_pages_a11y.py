@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from hub.services.posts import Author, PostInput, submit_post
+from hub.services.saved_drafts import DraftInput, save_draft
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS, DESKTOP, PASSWORD, PHONE
 
@@ -43,7 +45,17 @@ def _pages(site) -> list[tuple[str, str]]:
                                       audiences=["public", "friends"], tags=["news"]),
                        Author("owner"))
     ana = site.people["Ana Lima"]
-    return [("compose", "/compose"), ("posts", "/posts"), ("post", f"/posts/{view.post.id}"),
+    later = datetime.now(UTC) + timedelta(days=2)
+    submit_post(hub, PostInput(text="Work news, held for a look", audiences=["public"],
+                               tags=["work"]), Author("owner"))
+    submit_post(hub, PostInput(text="Dinner on Friday?", audiences=["friends"],
+                               schedule_at=later), Author("owner"))
+    draft = save_draft(hub, DraftInput(text="Half an idea about the garden",
+                                       audiences=["friends"], tags=["garden"]), Author())
+    return [("compose", "/compose"), ("queue", "/queue"), ("drafts", "/drafts"),
+            ("draft", f"/drafts/{draft.id}"), ("deliveries", "/deliveries"),
+            ("posts-held", "/posts?state=held"), ("posts", "/posts"),
+            ("post", f"/posts/{view.post.id}"),
             ("audit", "/audit"), ("audit-search", "/audit/people?q=ana"),
             ("audit-post", f"/audit/posts/{view.post.id}"),
             ("audit-person", f"/audit/people/{ana}"), ("people", "/people"),

@@ -67,7 +67,9 @@ def test_first_visit_setup_needs_the_code_that_hub_init_printed(hub_env, tmp_pat
         page = client.get(f"/setup?code={code}")
         assert f'value="{code}"' in page.text                        # the printed link fills it
         r = client.post("/setup", data={**form, "code": code})
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert r.status_code == 303 and r.headers["location"] == "/compose"
+        assert client.get("/posts").status_code == 200               # logged in by setting it
+        client.cookies.clear()
         login = client.get("/login")
         r = client.post("/login", data={"password": PASSWORD, "next": "/posts",
                                         "csrf_token": csrf_of(login.text)})

@@ -204,11 +204,13 @@ def test_first_visit_sets_the_password_once(make_runtime, sqlite_url):
         assert short.status_code == 400 and "at least 10 characters" in short.text
         r = client.post("/setup", data={"password": PASSWORD, "password_again": PASSWORD,
                                         "csrf_token": csrf_of(page.text), "code": code})
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert r.status_code == 303 and r.headers["location"] == "/compose"
+        assert client.get("/compose").status_code == 200           # logged in: not asked again
         assert client.get("/setup").headers["location"] == "/login"
         again = client.post("/setup", data={"password": "someone else's pw",
                                             "password_again": "someone else's pw",
-                                            "csrf_token": csrf_of(page.text), "code": code})
+                                            "csrf_token": csrf_of(client.get("/compose").text),
+                                            "code": code})
         assert again.status_code == 401 and "already set" in again.text
         assert log_in(client).status_code == 303
 

@@ -21,7 +21,8 @@ _ATOM = "http://www.w3.org/2005/Atom"
 
 @router.get("/owner/feed.atom", summary="The owner's own feed of posts waiting for approval",
             responses={200: {"content": {"application/atom+xml": {}}},
-                       404: {"model": ErrorBody, "description": "Wrong or missing key"}})
+                       404: {"model": ErrorBody, "description": "Wrong or missing key"},
+                       422: {"model": ErrorBody, "description": "Malformed query"}})
 async def owner_feed(hub: HubDep, key: str = "") -> Response:
     check_feed_key(hub, key)
     xml = await run_in_threadpool(render, hub)

@@ -6,7 +6,7 @@ import ipaddress
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import AuthError, InvalidInput
@@ -15,6 +15,7 @@ from hub.services.owner import (
     MIN_PASSWORD,
     SESSION_DAYS,
     LoginThrottled,
+    OwnerSession,
     check_setup_code,
     has_password,
     login,
@@ -68,7 +69,12 @@ async def login_submit(request: Request, hub: HubDep, form: CsrfForm) -> Respons
     except AuthError as exc:
         return render(request, "auth/login.html", {"next": target, "error": exc.message},
                       status=401)
-    response = redirect(request, target)
+    return _logged_in(request, session, redirect(request, target))
+
+
+def _logged_in(request: Request, session: OwnerSession, response: RedirectResponse
+               ) -> RedirectResponse:
+    """``response`` carrying the new session's cookie and this browser's device cookie."""
     session_cookie(response, request, session.token,
                    max_age=int(timedelta(days=SESSION_DAYS).total_seconds()))
     response.set_cookie(DEVICE_COOKIE, session.device, httponly=True, samesite="strict",
@@ -113,4 +119,11 @@ async def setup_submit(request: Request, hub: HubDep, form: CsrfForm) -> Respons
     except (InvalidInput, AuthError) as exc:
         return render(request, "auth/setup.html", {**context, "error": exc.message},
                       status=exc.status)
-    return redirect(request, "/login", flash="Password set. Log in with it.")
+    # the owner just proved the code and chose the password: logged in, not asked again
+    try:
+        session = await run_in_threadpool(lambda: login(
+            hub, password, client=_client(request), device=request.cookies.get(DEVICE_COOKIE)))
+    except AuthError:        # e.g. this browser's login budget is locked: log in as usual
+        return redirect(request, "/login", flash="Password set. Log in with it.")
+    return _logged_in(request, session, redirect(
+        request, "/compose", flash="Password set. You are logged in; next time, log in with it."))

@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web.ui._render import login_url, render
 
-_NOT_HTML = ("/api/", "/feeds/", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc",
-             "/static/")
+_NOT_HTML = ("/api/", "/feeds/", "/owner/feed.atom", "/healthz", "/metrics", "/openapi.json",
+             "/docs", "/redoc", "/static/")
 TITLES = {400: "That did not work", 401: "Please log in", 403: "Not allowed",
           404: "Not found", 405: "Not allowed here", 409: "Not ready", 413: "Too large",
           422: "That cannot be sent", 429: "Slow down", 500: "Something broke",
