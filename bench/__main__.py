@@ -15,7 +15,8 @@ import time
 from bench._suite import dump, load, run, table
 
 MODULES = {"fanout": "bench.m_fanout", "submit": "bench.m_submit", "workers": "bench.m_workers",
-           "rss": "bench.m_rss", "people": "bench.m_people", "policy": "bench.m_policy"}
+           "rss": "bench.m_rss", "people": "bench.m_people", "policy": "bench.m_policy",
+           "pages": "bench.bench_pages"}
 
 
 def main(argv: list[str] | None = None) -> int:
