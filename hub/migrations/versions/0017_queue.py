@@ -1,7 +1,7 @@
 """saved_draft and owner_notice; indexes for the list pages
 
 Revision ID: 0017_queue
-Revises: 0018_variants
+Revises: 0011_jobs
 Create Date: 2026-12-01 12:20:00.000000
 
 Drafts saved from the compose form or the API (never routed until sent), the owner's notices of
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_queue"
-down_revision = "0018_variants"
+down_revision = "0011_jobs"
 branch_labels = None
 depends_on = None
 
