@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from hub.domain.model import IdentityKind, PeopleSnapshot, Post, Reach, Target
 from hub.errors import ContentRejected, DeliveryError
-from hub.ports import Draft, Receipt, Recipient, Steps
+from hub.ports import Draft, Receipt, Recipient, Size, Steps
 
 _IDENTITY = {"email": IdentityKind.EMAIL, "mastodon": IdentityKind.MASTODON,
              "bluesky": IdentityKind.BLUESKY}
@@ -34,10 +34,15 @@ class FakePublisher:
     def fail_next(self, n: int, error: DeliveryError) -> None:
         self._failures.extend([error] * n)
 
+    def measure(self, text: str, *, content_warning: str = "", first: bool = True) -> Size:
+        return Size(len(text.strip()), self.limit, "characters", len(text.strip()) <= self.limit)
+
     def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
-        if len(post.text) > self.limit:
-            raise ContentRejected(f"{target.name}: text is {len(post.text)} characters; "
-                                  f"{self.account} takes {self.limit}", target=target.name)
+        for n, part in enumerate(post.parts, 1):   # a thread: each part is one post
+            if len(part) > self.limit:
+                which = "text" if len(post.parts) == 1 else f"thread part {n}"
+                raise ContentRejected(f"{target.name}: {which} is {len(part)} characters; "
+                                      f"{self.account} takes {self.limit}", target=target.name)
         recipients: tuple[Recipient, ...] = ()
         kind = _IDENTITY.get(target.platform)
         if target.list_name and target.reach is Reach.RECIPIENTS and kind:

@@ -157,6 +157,30 @@ class Editor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Size:
+    """How long one text counts on a network, as the network itself counts it."""
+
+    used: int
+    limit: int
+    unit: str          # "graphemes", "characters"
+    fits: bool
+
+    @property
+    def words(self) -> str:
+        return f"{self.used}/{self.limit} {self.unit}"
+
+
+@runtime_checkable
+class Measurer(Protocol):
+    """A publisher that can count one text as its network does: the compose form's per-part
+    counters (a thread's parts are counted one by one, each as one post)."""
+
+    def measure(self, text: str, *, content_warning: str = "", first: bool = True) -> Size:
+        """``text`` as one post; ``first``: the post that carries the content warning."""
+        ...
+
+
 @runtime_checkable
 class Corrector(Protocol):
     """A publisher that cannot change what it sent but can send a correction

@@ -20,12 +20,12 @@ from adapters.bluesky import gates
 from adapters.bluesky._errors import OutcomeUnknown
 from adapters.bluesky.linkcard import CardFetcher
 from adapters.bluesky.media import DEFAULT_MAX_BYTES, fit_image
-from adapters.bluesky.render import Part, Plan, render
+from adapters.bluesky.render import MAX_GRAPHEMES, Part, Plan, fits, render
 from adapters.bluesky.repo import MAX_WRITES, Ref, Repo, create, delete
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.domain.tid import TID_RE, offset_tid
 from hub.errors import DeliveryError, PermanentDeliveryError
-from hub.ports import JSON, Draft, MediaLoader, Receipt, Steps
+from hub.ports import JSON, Draft, MediaLoader, Receipt, Size, Steps
 
 THUMB_MAX_BYTES = 1_000_000
 
@@ -44,6 +44,13 @@ class BlueskyPublisher:
         self._image_max_bytes = image_max_bytes
         self._web_url = web_url.rstrip("/")
         self._now = now
+
+    def measure(self, text: str, *, content_warning: str = "", first: bool = True) -> Size:
+        """Graphemes as the PDS counts them (the content warning goes first, on part one)."""
+        if content_warning and first:
+            text = f"CW: {content_warning.strip()}\n\n{text.strip()}"
+        text = text.strip()
+        return Size(fx.graphemes(text), MAX_GRAPHEMES, "graphemes", fits(text))
 
     def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
         return render(post, target, people)

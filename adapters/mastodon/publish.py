@@ -37,10 +37,11 @@ from adapters.mastodon.edit import StatusEditor
 from adapters.mastodon.limits import AccountSettings
 from adapters.mastodon.media import MediaLoader, MediaUploader
 from adapters.mastodon.render import render
+from adapters.mastodon.text import status_length
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.domain.tid import offset_tid
 from hub.errors import NotFound, PermanentDeliveryError
-from hub.ports import JSON, Draft, Receipt, Steps
+from hub.ports import JSON, Draft, Receipt, Size, Steps
 
 _WIDTH = {"direct": 0, "private": 1, "unlisted": 2, "public": 3}
 
@@ -60,6 +61,14 @@ class MastodonPublisher:
 
     def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
         return render(post, target, people, self.settings)
+
+    def measure(self, text: str, *, content_warning: str = "", first: bool = True) -> Size:
+        """Characters as this instance counts a status (links count its URL weight; every
+        post of a thread carries the content warning)."""
+        limit = self.settings.limit("max_characters")
+        used = status_length(text.strip(), content_warning,
+                             url_weight=self.settings.limit("characters_reserved_per_url"))
+        return Size(used, limit, "characters", used <= limit)
 
     def close(self) -> None:
         """Close the HTTP session (the publisher is unusable afterwards)."""

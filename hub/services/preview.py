@@ -27,7 +27,7 @@ from hub.domain.reading import Field, read_post, without
 from hub.errors import HubError, InvalidInput
 from hub.policy.engine import DEFAULT_DENY, route
 from hub.policy.loader import Policy
-from hub.ports import Draft, PlatformFacts
+from hub.ports import Draft, Measurer, PlatformFacts, Size
 from hub.runtime import Hub
 from hub.services.drafts import Author, PendingImage, PostInput, clean_text, make_draft
 
@@ -49,10 +49,17 @@ class TargetPreview:
     connected: bool = True
     problem: str = ""                # not connected, or the network cannot carry it
     notes: tuple[str, ...] = ()
+    variant: str = ""                # the variant this target gets ("" : the post's text)
+    sizes: tuple[Size, ...] = ()     # each written part, counted as this network counts
 
     @property
     def sends(self) -> bool:
         return self.outcome != "deny" and not self.problem
+
+    @property
+    def too_long(self) -> bool:
+        """A part does not fit one post here (a shorter variant or a thread would)."""
+        return any(not size.fits for size in self.sizes)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,25 @@ class Preview:
     def others(self) -> tuple[TargetPreview, ...]:
         return tuple(t for t in self.targets if not t.requested)
 
+    @property
+    def too_long_for(self) -> tuple[str, ...]:
+        """Networks (platforms) where the text, with no variant of their own, is too long."""
+        return tuple(dict.fromkeys(t.platform for t in self.requested
+                                   if t.too_long and not t.variant and t.outcome != "deny"))
+
+    def part_counters(self) -> list[list[tuple[str, Size]]]:
+        """Per written part of the post's own text, each target's count of it (targets that
+        get a variant count that instead, so they are left out here)."""
+        rows: list[list[tuple[str, Size]]] = []
+        for t in self.requested:
+            if t.variant or t.outcome == "deny":
+                continue
+            for n, size in enumerate(t.sizes):
+                while len(rows) <= n:
+                    rows.append([])
+                rows[n].append((t.target, size))
+        return rows
+
     def as_json(self) -> dict[str, Any]:
         return {"policy_digest": self.policy_digest, "problem": self.problem or None,
                 "warnings": list(self.warnings),
@@ -87,7 +113,7 @@ def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
     policy = hub.policies.current
     problem, field = "", None
     try:
-        clean_text(data.text)
+        clean_text(data.text or "\n\n".join(data.thread))
     except InvalidInput as exc:   # an empty or too long text: still show where the rest goes
         problem, field = exc.message, exc.field
     try:
@@ -130,8 +156,15 @@ def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> Target
         publisher = hub.publishers.get(t.account)
     except HubError as exc:
         return dataclasses.replace(base, connected=False, problem=exc.message)
+    sent = post.as_sent_to(t)                                   # its variant, if any
+    variant = post.variant_for(t)
+    base = dataclasses.replace(base, variant=variant.key if variant else "")
+    if isinstance(publisher, Measurer):
+        base = dataclasses.replace(base, sizes=tuple(
+            publisher.measure(part, content_warning=sent.content_warning or "", first=n == 0)
+            for n, part in enumerate(sent.parts)))
     try:
-        draft = publisher.prepare(post.as_sent_to(t), t, people)   # its variant, if any
+        draft = publisher.prepare(sent, t, people)
     except HubError as exc:
         return dataclasses.replace(base, problem=exc.message)
     return dataclasses.replace(base, parts=draft.parts, counter=draft.counter,

@@ -82,6 +82,7 @@
           const checks = body.querySelector("[data-checks]");
           const nearSend = form.querySelector("[data-send-check]");
           if (nearSend) { nearSend.replaceChildren(...(checks ? checks.cloneNode(true).childNodes : [])); }
+          showCountersAndVariants(form, body);
           const summary = body.querySelector("[data-summary]");
           if (status && summary) { status.textContent = "Preview: " + summary.getAttribute("data-summary"); }
         })
@@ -102,6 +103,50 @@
     const hasDraft = form.querySelector("textarea[name=text]").value.trim() ||
                      form.querySelector("input[name=audiences]:checked");
     if (hasDraft) { refresh(); }
+  }
+
+  // -- compose: per-part counters (counted on the server, as each network counts) and the
+  // variant field of a network the text is too long for
+  function showCountersAndVariants(form, body) {
+    const counters = body.querySelector("template[data-part-counters]");
+    form.querySelectorAll("[data-part-counter]").forEach(function (slot) {
+      const row = counters ? counters.content.querySelector(
+        "[data-part='" + slot.getAttribute("data-part-counter") + "']") : null;
+      slot.replaceChildren(...(row ? row.cloneNode(true).childNodes : []));
+    });
+    const holder = body.querySelector("[data-too-long]");
+    const tooLong = holder ? holder.getAttribute("data-too-long").split(" ").filter(Boolean) : [];
+    form.querySelectorAll("[data-too-long-note]").forEach(function (note) {
+      note.hidden = tooLong.indexOf(note.getAttribute("data-too-long-note")) < 0;
+    });
+    const variants = form.querySelector("[data-variants]");
+    if (variants && tooLong.length) { variants.open = true; }
+  }
+
+  function setUpThread(form) {
+    const button = form.querySelector("[data-add-part]");
+    if (!button) { return; }
+    button.addEventListener("click", function (event) {
+      const parts = form.querySelectorAll("[data-thread-part]");
+      const last = parts[parts.length - 1];
+      if (!last) { return; }
+      event.preventDefault();
+      const fresh = last.cloneNode(true);
+      const n = parts.length + 2;   // part 1 is the text itself
+      const label = fresh.querySelector("label");
+      const area = fresh.querySelector("textarea");
+      const counter = fresh.querySelector("[data-part-counter]");
+      label.textContent = "Part " + n;
+      label.setAttribute("for", "thread_part_" + n);
+      area.id = "thread_part_" + n;
+      area.value = "";
+      area.setAttribute("aria-describedby", "part_counter_" + n);
+      counter.id = "part_counter_" + n;
+      counter.setAttribute("data-part-counter", String(n));
+      counter.replaceChildren();
+      last.after(fresh);
+      area.focus();
+    });
   }
 
   // -- posts: live delivery states ---------------------------------------------------------
@@ -169,7 +214,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     setTimeZone();
     const form = document.getElementById("compose");
-    if (form) { setUpPreview(form); }
+    if (form) { setUpPreview(form); setUpThread(form); }
     document.querySelectorAll("[data-live-url]").forEach(watch);
     document.querySelectorAll("[data-copy]").forEach(setUpCopy);
     document.querySelectorAll("[data-back]").forEach(function (link) {

@@ -25,7 +25,7 @@ from hub.services.drafts import (
     split_list,
 )
 from hub.services.posts import submit_post
-from hub.services.preview import Preview, preview_post
+from hub.services.preview import Preview, facts_of, preview_post
 from hub.services.saved_drafts import forget_sent
 from hub.services.send_report import SendReport, report_from_preview, report_from_view
 from web.deps import HubDep
@@ -49,6 +49,8 @@ class ComposeForm:
     schedule_at: str = ""
     tz: str = "UTC"
     media: list[tuple[str, str]] = field(default_factory=list)   # (sha256, alt) uploaded
+    parts: list[str] = field(default_factory=list)      # the thread after the text: part 2…
+    variants: dict[str, str] = field(default_factory=dict)   # network -> its own text
 
     @classmethod
     def from_form(cls, form: FormData) -> ComposeForm:
@@ -65,14 +67,21 @@ class ComposeForm:
                                                   if isinstance(v, str)],
                    tags=text("tags"), content_warning=text("content_warning"),
                    language=text("language"), schedule_at=text("schedule_at"),
-                   tz=text("tz") or "UTC", media=media[:MAX_IMAGES])
+                   tz=text("tz") or "UTC", media=media[:MAX_IMAGES],
+                   parts=[v for v in form.getlist("thread_part") if isinstance(v, str)],
+                   variants={key[9:-1]: value for key, value in form.multi_items()
+                             if key.startswith("variants[") and key.endswith("]")
+                             and isinstance(value, str)})
 
     def to_input(self) -> PostInput:
+        parts = [p for p in self.parts if p.strip()]
         return PostInput(
-            text=self.text, audiences=self.audiences,
+            text="" if parts else self.text, audiences=self.audiences,
             tags=split_list([self.tags], spaces=True),
             content_warning=self.content_warning, language=self.language,
-            schedule_at=self._when(), media=[MediaRef(sha, alt) for sha, alt in self.media])
+            schedule_at=self._when(), media=[MediaRef(sha, alt) for sha, alt in self.media],
+            thread=[self.text, *parts] if parts else (),
+            variants={k: v for k, v in self.variants.items() if v.strip()})
 
     def _when(self) -> datetime | None:
         if not self.schedule_at.strip():
@@ -118,9 +127,13 @@ def _page(request: Request, hub: Hub, draft: ComposeForm, preview: Preview | Non
           error: HubError | None = None, status: int = 200,
           confirm: SendReport | None = None) -> Response:
     policy = hub.policies.current
+    networks = [(name, facts_of(hub, name).display_name)
+                for name in dict.fromkeys(t.platform for t in policy.targets.values())]
     return render(request, "compose/form.html", {
         "section": "compose", "form": draft, "preview": preview, "confirm": confirm,
-        "audiences": list(policy.audiences.values()),
+        "audiences": list(policy.audiences.values()), "networks": networks,
+        "too_long": preview.too_long_for if preview else (),
+        "counters": preview.part_counters() if preview else [],
         "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
         "error": error.message if error else "",
         "error_field": getattr(error, "field", None) if error else None,
@@ -160,7 +173,9 @@ def compose_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) 
     try:
         _upload_new(hub, form, draft)
         data = draft.to_input()
-        if action == "preview":
+        if action in ("preview", "add-part"):   # add-part: one more thread part (no script)
+            if action == "add-part":
+                draft.parts.append("")
             return _page(request, hub, draft, preview_post(hub, data, Author()))
         preview = preview_post(hub, data, Author())
         report = report_from_preview(preview)

@@ -49,8 +49,49 @@ def print_post(view: Any) -> None:
         click.echo(f"  delivery {dl['id']} → {dl['target']}: {dl['status']}{extra}")
 
 
+_PART_BREAK = "---"
+
+
+def _parts(text: str) -> list[str]:
+    """A file's text, cut into thread parts at lines holding only ``---``."""
+    parts: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.strip() == _PART_BREAK:
+            parts.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    parts.append("\n".join(current))
+    return parts
+
+
+def _variants(values: tuple[str, ...]) -> dict[str, str | list[str]]:
+    """``--variant NETWORK=FILE`` values: each file's text (a thread if it has ``---`` lines)."""
+    out: dict[str, str | list[str]] = {}
+    for value in values:
+        key, sep, path = value.partition("=")
+        if not sep or not key.strip() or not path:
+            raise HubError(f"--variant {value!r}: give NETWORK=FILE or TARGET=FILE, e.g. "
+                           "--variant bluesky=short.txt")
+        try:
+            raw = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HubError(f"--variant {key}: cannot read {path}: {exc}") from None
+        parts = _parts(raw)
+        out[key.strip()] = parts if len(parts) > 1 else raw
+    return out
+
+
 @click.command()
-@click.argument("text")
+@click.argument("text", required=False, default="")
+@click.option("--thread", "thread", multiple=True,
+              help="A part of a thread (repeat, in order) instead of TEXT: a reply chain on "
+                   "Mastodon and Bluesky, one text joined by blank lines elsewhere.")
+@click.option("--variant", "variants", multiple=True, metavar="NETWORK=FILE",
+              help="Text from FILE for one network or target instead of TEXT, e.g. "
+                   "bluesky=short.txt (repeatable; lines of only --- cut it into a thread). "
+                   "The policy judges each network on the text it gets.")
 @click.option("--audience", "audiences", multiple=True, required=True,
               help="Audience from the policy; repeat or separate with commas.")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
@@ -62,15 +103,24 @@ def print_post(view: Any) -> None:
 @click.option("--alt", "alts", multiple=True, help="Alt text for each --image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handles_errors
-def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
+def post(text: str, thread: tuple[str, ...], variants: tuple[str, ...],
+         audiences: tuple[str, ...], tags: tuple[str, ...],
          content_warning: str | None, language: str | None, schedule: str | None,
          images: tuple[str, ...], alts: tuple[str, ...], as_json: bool) -> None:
-    """Write a post once; the policy decides where it goes."""
+    """Write a post once; the policy decides where it goes.
+
+    \b
+    Examples:
+      hub post "See you at 8" --audience friends
+      hub post "A long text …" --audience public --variant bluesky=short.txt
+      hub post --thread "Part one" --thread "Part two" --audience public
+    """
     from hub.media import store_media
     from hub.services.drafts import Author, MediaRef, PostInput, check_image_count
     from hub.services.posts import submit_post
     from hub.services.send_report import report_from_view
 
+    written = _variants(variants)           # before anything is stored
     hub = open_hub()
     check_image_count(len(images))          # before storing any of them
     media = []
@@ -78,7 +128,8 @@ def post(text: str, audiences: tuple[str, ...], tags: tuple[str, ...],
         row = store_media(hub, Path(path).read_bytes())
         media.append(MediaRef(row.sha256, alts[n] if n < len(alts) else ""))
     data = PostInput(text=text, audiences=audiences, tags=tags, content_warning=content_warning,
-                     language=language, schedule_at=_parse_when(schedule), media=media)
+                     language=language, schedule_at=_parse_when(schedule), media=media,
+                     thread=thread, variants=written)
     view = submit_post(hub, data, Author("owner"))
     report = report_from_view(view)
     if as_json:
