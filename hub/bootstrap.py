@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import adapters
 from hub.audit.anchors import AnchorSink, DirectorySink
+from hub.audit.sequencer import Sequencer
 from hub.config import Settings
 from hub.crypto import SecretBox
 from hub.dispatch.limits import AccountLimits
@@ -154,8 +155,11 @@ class Runtime:
     anchors: AnchorSchedule | None = None
     jobs: JobRunner | None = None
     """Background jobs (imports, exports, verification) of ``hub serve``."""
+    sequencer: Sequencer | None = None
 
     async def start(self) -> None:
+        if self.sequencer is not None:
+            await self.sequencer.start()
         if self.jobs is not None:
             await asyncio.to_thread(self.jobs.start)   # marks jobs left running interrupted
         if self.workers is not None:
@@ -176,6 +180,8 @@ class Runtime:
         await self.hub.publishers.aclose()
         if self.enqueuer is not None:
             await self.enqueuer.close()
+        if self.sequencer is not None:
+            await self.sequencer.stop()     # after the workers: their last events too
 
     def dispose(self) -> None:
         """Close the database pool (after ``stop``)."""
@@ -220,8 +226,9 @@ def bootstrap(settings: Settings, mode: Mode, *,
     serving = mode in (Mode.EMBEDDED, Mode.ENQUEUE)
     anchors = AnchorSchedule(hub, anchor_sinks(hub)) if serving else None
     jobs = JobRunner(hub, services=job_services(hub)) if serving else None
+    sequencer = Sequencer(db, delay=settings.audit_sequence_seconds) if serving else None
     return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors,
-                   jobs=jobs)
+                   jobs=jobs, sequencer=sequencer)
 
 
 def job_services(hub: Hub) -> dict[str, object]:

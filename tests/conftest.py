@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
 from hub.bootstrap import Mode, Runtime, bootstrap
 from hub.config import Settings
 from hub.runtime import Hub
@@ -202,6 +203,7 @@ def make_runtime(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublishe
     yield factory
     for runtime in built:
         hub = runtime.hub
+        sequence_pending(hub.db, wait=True)   # what the test left queued is checked too
         with hub.db.read() as s:
             result = hub.audit.verify(s)
         runtime.dispose()

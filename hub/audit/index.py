@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, column, func, insert, select
+from sqlalchemy import table as sa_table
 
 from hub.store.tables import AuditRow, FetchRow, SnapshotMemberRow, VisibilityRow
 
@@ -53,29 +54,45 @@ def visibility_rows(event: EventFacts, members: Sequence[Mapping[str, Any]],
             for m in sorted(members, key=lambda m: str(m["member"]))]
 
 
+def grew_rows(event: EventFacts, members: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Index rows for one AudienceGrew event: each new member (its snapshot, ``subject``) of
+    each delivery the payload names could see it from the event's time on (``grew``)."""
+    out: list[dict[str, Any]] = []
+    for d in event.payload.get("deliveries") or []:
+        base = {"event_seq": event.seq, "post_id": str(d.get("post_id", "")),
+                "delivery_id": str(d.get("delivery_id", "")), "created": event.created,
+                "account": str(event.payload.get("account", "")),
+                "target": str(d.get("target", "")), "reach": str(d.get("reach", "")),
+                "lower_bound": True, "url": d.get("url"), "grew": True, "public_rank": None}
+        out.extend({**base, "member": m["member"], "person_id": m.get("person_id"),
+                    "identity": m.get("identity") or "", "via_list": m.get("via_list")}
+                   for m in sorted(members, key=lambda m: str(m["member"])))
+    return out
+
+
+def write(conn: Connection, seen: list[dict[str, Any]], fetched: list[dict[str, Any]]) -> None:
+    """Insert index rows made by ``visibility_rows``/``grew_rows`` and ``fetch_rows``."""
+    _insert(conn, VisibilityRow, [r for r in seen if "grew" not in r])
+    _insert(conn, VisibilityRow, [r for r in seen if "grew" in r])
+    _insert(conn, FetchRow, fetched)
+
+
+def _insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
+    """An INSERT of exactly the columns the rows carry (so a migration that runs before a
+    later column exists can use the same derivation; the database defaults the rest)."""
+    if not rows:
+        return
+    full = model.__table__
+    lite = sa_table(full.name, *[column(k, full.c[k].type) for k in rows[0]])
+    conn.execute(insert(lite), rows)
+
+
 def fetch_rows(event: EventFacts) -> list[dict[str, Any]]:
     """One row per post a FeedFetched event says the reader was shown."""
     ids = event.payload.get("post_ids") or []
     return [{"event_seq": event.seq, "post_id": pid, "person_id": event.subject,
              "feed": str(event.payload.get("feed", "")), "created": event.created}
             for pid in dict.fromkeys(i for i in ids if isinstance(i, str))]
-
-
-def project(conn: Connection, event: EventFacts) -> None:
-    """Write the index rows ``event`` implies (nothing for most events). Call it under the
-    audit append lock: the public rank counts rows written before it."""
-    if event.name == "DeliverySucceeded":
-        members = _members(conn, event.subject or "")
-        last = 0
-        if str(event.payload.get("reach")) in PUBLIC_REACHES:
-            last = last_public_rank(conn)
-        rows = visibility_rows(event, members, last)
-        if rows:
-            conn.execute(insert(VisibilityRow), rows)
-    elif event.name == "FeedFetched":
-        rows = fetch_rows(event)
-        if rows:
-            conn.execute(insert(FetchRow), rows)
 
 
 def last_public_rank(conn: Connection) -> int:
@@ -130,9 +147,5 @@ def _members(conn: Connection, snapshot: str) -> list[dict[str, Any]]:
 
 def _flush(conn: Connection, batch_v: list[dict[str, Any]], batch_f: list[dict[str, Any]]
            ) -> int:
-    n = len(batch_v) + len(batch_f)
-    if batch_v:
-        conn.execute(insert(VisibilityRow), batch_v)
-    if batch_f:
-        conn.execute(insert(FetchRow), batch_f)
-    return n
+    write(conn, batch_v, batch_f)
+    return len(batch_v) + len(batch_f)

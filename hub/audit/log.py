@@ -1,8 +1,10 @@
 """The append-only, hash-chained audit log: append, snapshot who could see, verify, query.
 
 Each row's ``hash = sha256(prev_hash + canonical_json(row))``; the first row chains from
-``GENESIS``. Appends serialise (SQLite: the writer lock of BEGIN IMMEDIATE; PostgreSQL: an
-advisory transaction lock) so the chain never forks. Nothing here updates or deletes a row.
+``GENESIS``. ``append`` only queues the event in the caller's transaction (no lock, no hash):
+the sequencer (``hub.audit.sequencer``) chains queued events in batches, one batch at a time,
+so the chain never forks. Nothing here updates or deletes a sequenced row. Reads of events
+(``events``, ``latest``) see queued events too, after the sequenced ones, with ``seq`` None.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
 
-from hub.audit import index, tree
-from hub.audit.records import GENESIS, canonical, row_digest
+from hub.audit.records import canonical
+from hub.audit.sequencer import pending_rows
 from hub.audit.verification import KnownHead, Progress, VerifyResult, verify_log
 from hub.domain.events import Event
-from hub.store.tables import AuditRow, SnapshotMemberRow, SnapshotRow
+from hub.errors import InvalidInput
+from hub.store.tables import AuditQueueRow, AuditRow, SnapshotMemberRow, SnapshotRow
 
-_PG_LOCK_ID = 7_272_001
+_LENGTHS = {"name": 40, "actor": 120, "post_id": 32, "delivery_id": 32, "subject": 200,
+            "policy_digest": 64}
 
 
 @dataclass(frozen=True)
@@ -40,32 +44,21 @@ class SnapshotMember:
 class AuditLog:
     """Append and read; there is deliberately no update or delete."""
 
-    def append(self, session: Session, event: Event, *, now: datetime) -> AuditRow:
-        self._lock(session)
-        last = session.exec(select(AuditRow.hash).order_by(col(AuditRow.seq).desc()).limit(1)
-                            ).first()
-        prev = last or GENESIS
-        row = AuditRow(
+    def append(self, session: Session, event: Event, *, now: datetime) -> None:
+        """Queue ``event`` in the caller's transaction: it commits (or not) with the change it
+        records; the sequencer gives it its place in the chain and the tree shortly after."""
+        values = {
             # UTC, so the hash covers the timestamp exactly as the database returns it
-            name=event.name, created=now.astimezone(UTC), actor=event.actor,
-            post_id=event.post_id,
-            delivery_id=event.delivery_id, subject=event.subject,
-            policy_digest=event.policy_digest,
-            payload=json.loads(canonical(event.properties())), prev_hash=prev, hash="",
-        )
-        row.hash = row_digest(prev, row)
-        session.add(row)
-        session.flush()
-        assert row.seq is not None
-        tree.append(session.connection(), row)
-        index.project(session.connection(), index.EventFacts(
-            row.seq, row.name, row.created, row.post_id, row.delivery_id, row.subject,
-            row.payload))
-        return row
-
-    def _lock(self, session: Session) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
+            "name": event.name, "created": now.astimezone(UTC), "actor": event.actor,
+            "post_id": event.post_id, "delivery_id": event.delivery_id,
+            "subject": event.subject, "policy_digest": event.policy_digest,
+            "payload": json.loads(canonical(event.properties()))}
+        for key, most in _LENGTHS.items():
+            value = values[key]
+            if isinstance(value, str) and len(value) > most:
+                raise InvalidInput(f"{key} may have at most {most} characters "
+                                   f"(this one has {len(value)})", field=key)
+        session.execute(insert(AuditQueueRow.__table__), values)  # type: ignore[attr-defined]
 
     def snapshot(self, session: Session, *, reach: str, members: Sequence[SnapshotMember],
                  lower_bound: bool, extra: dict[str, Any] | None = None, now: datetime) -> str:
@@ -76,8 +69,8 @@ class AuditLog:
         digest = hashlib.sha256(canonical(payload).encode()).hexdigest()
         if session.get(SnapshotRow, digest) is not None:
             return digest
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(SnapshotRow).values(
+        upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(upsert(SnapshotRow).values(
             hash=digest, reach=reach, lower_bound=lower_bound, payload=payload,
             created=now).on_conflict_do_nothing())
         rows: dict[str, dict[str, str | None]] = {}   # one row per member (person or identity)
@@ -87,7 +80,7 @@ class AuditLog:
                                      "person_id": pid or None, "identity": ident,
                                      "via_list": via or None})
         if rows:
-            session.execute(insert(SnapshotMemberRow).values(list(rows.values()))
+            session.execute(upsert(SnapshotMemberRow).values(list(rows.values()))
                             .on_conflict_do_nothing())
         return digest
 
@@ -100,6 +93,8 @@ class AuditLog:
                subject: str | None = None, names: Sequence[str] | None = None,
                since: datetime | None = None, until: datetime | None = None
                ) -> list[AuditRow]:
+        """Matching events in log order: the sequenced ones, then those still queued
+        (``seq`` None, no hash yet: "pending sequencing")."""
         query = select(AuditRow)
         if post_id is not None:
             query = query.where(AuditRow.post_id == post_id)
@@ -111,10 +106,25 @@ class AuditLog:
             query = query.where(AuditRow.created >= since)
         if until is not None:
             query = query.where(AuditRow.created < until)
-        return list(session.exec(query.order_by(col(AuditRow.seq))))
+        done = list(session.exec(query.order_by(col(AuditRow.seq))))
+        queued = [r for r in pending(session, post_id=post_id, names=names)
+                  if (subject is None or r.subject == subject)
+                  and (since is None or r.created >= since)
+                  and (until is None or r.created < until)]
+        return done + queued
+
+    def latest(self, session: Session, name: str) -> AuditRow | None:
+        """The newest event called ``name``, queued or sequenced."""
+        queued = pending(session, names=[name])
+        if queued:
+            return queued[-1]
+        return session.exec(select(AuditRow).where(AuditRow.name == name)
+                            .order_by(col(AuditRow.seq).desc()).limit(1)).first()
 
     def iterate(self, session: Session) -> Iterator[AuditRow]:
+        """Every event in log order, then the queued ones (``seq`` None)."""
         yield from session.exec(select(AuditRow).order_by(col(AuditRow.seq))).yield_per(500)
+        yield from pending(session)
 
     def snapshot_members(self, session: Session, digest: str) -> list[SnapshotMemberRow]:
         return list(session.exec(select(SnapshotMemberRow)
@@ -130,3 +140,13 @@ class AuditLog:
         for row in session.exec(select(SnapshotMemberRow).where(cond)):
             found.setdefault(row.snapshot_hash, row)
         return found
+
+
+def pending(session: Session, *, post_id: str | None = None,
+            names: Sequence[str] | None = None) -> list[AuditRow]:
+    """Queued events as (unsaved) rows: ``seq`` None and empty hashes until sequenced."""
+    return [AuditRow(name=r["name"], created=r["created"], actor=r["actor"],
+                     post_id=r["post_id"], delivery_id=r["delivery_id"],
+                     subject=r["subject"], policy_digest=r["policy_digest"],
+                     payload=r["payload"], prev_hash="", hash="")
+            for r in pending_rows(session.connection(), post_id=post_id, names=names)]

@@ -91,6 +91,17 @@ class Frontier:
         self.size = 0
         self._edge: list[tuple[int, bytes]] = []   # (level, hash), highest level first
 
+    @classmethod
+    def resume(cls, size: int, hashes: list[bytes], levels: list[int]) -> Frontier:
+        """The edge of a stored tree of ``size`` leaves, from its complete subtrees' hashes
+        (``levels`` the set bits of ``size``, highest first, as the tree stores them)."""
+        if sum(1 << lv for lv in levels) != size or len(hashes) != len(levels):
+            raise ValueError(f"those subtrees do not make a tree of {size}")
+        f = cls()
+        f.size = size
+        f._edge = list(zip(levels, hashes, strict=True))
+        return f
+
     def add(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         index = self.size
         self.size += 1

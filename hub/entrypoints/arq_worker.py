@@ -23,6 +23,7 @@ from arq import func
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from hub.audit.sequencer import Sequencer
 from hub.bootstrap import Mode, bootstrap
 from hub.config import Settings
 from hub.dispatch import queue
@@ -89,6 +90,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["started"] = datetime.now(UTC).isoformat()
     ctx["followed"] = None
     ctx["loop_task"] = asyncio.create_task(_background(ctx))
+    ctx["sequencer"] = Sequencer(hub.db, delay=hub.settings.audit_sequence_seconds)
+    await ctx["sequencer"].start()   # every worker runs one; one batch runs at a time
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, _reload_recorded, hub)
     log.info("worker.started", worker=ctx["worker_name"], policy=hub.policies.current.digest[:12])
@@ -100,6 +103,9 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    sequencer: Sequencer | None = ctx.get("sequencer")
+    if sequencer is not None:
+        await sequencer.stop()
     with contextlib.suppress(Exception):
         await ctx["redis"].delete(queue.HEARTBEAT_PREFIX + ctx["worker_name"])
     runtime = ctx.get("runtime")

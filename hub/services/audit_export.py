@@ -20,6 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.audit.index import PUBLIC
+from hub.audit.sequencer import settle
 from hub.errors import InvalidInput
 from hub.runtime import Hub
 from hub.services.audit_queries import event_json
@@ -52,6 +53,7 @@ def export(hub: Hub, fmt: str, flt: ExportFilter | None = None, *, chunk: int = 
 def _stream(hub: Hub, fmt: str, flt: ExportFilter, chunk: int) -> Iterator[str]:
     if fmt == "csv":
         yield _csv_line(list(EXPORT_FIELDS))
+    settle(hub.db)   # the export holds sequenced events: sequence what is queued first
     with hub.db.read() as s:
         head = int(s.connection().execute(sa_select(func.max(_A.c.seq))).scalar() or 0)
     after = 0

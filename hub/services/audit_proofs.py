@@ -22,6 +22,7 @@ from hub.audit import merkle, tree
 from hub.audit.anchors import AnchorError, AnchorSink, due
 from hub.audit.checkpoint import LogKey, load_key
 from hub.audit.records import canonical
+from hub.audit.sequencer import settle
 from hub.audit.verification import KnownHead, Progress, VerifyResult
 from hub.audit.verifier import VerificationError
 from hub.errors import InvalidInput, NotFound
@@ -45,6 +46,7 @@ def _b64(items: Sequence[bytes]) -> list[str]:
 def checkpoint(hub: Hub) -> CheckpointRow:
     """Sign the tree as it is now (or return the latest checkpoint if the log has not grown)."""
     key = load_key(hub.settings)
+    settle(hub.db)   # a checkpoint covers sequenced events: sequence what is queued first
     with hub.db.read() as s:
         conn = s.connection()
         size = tree.size(conn)
@@ -80,6 +82,7 @@ def prove(hub: Hub, ref: str, *, with_audience: bool = False) -> dict[str, Any]:
     """An inclusion proof bundle for event ``ref`` (a number), or for every who-could-see
     record (DeliverySucceeded) of post ``ref``, in the latest checkpoint covering them.
     ``with_audience`` adds each delivery's audience list (it names everyone who got it)."""
+    settle(hub.db)
     with hub.db.read() as s:
         if ref.isdigit():
             rows = [r for r in [s.get(AuditRow, int(ref))] if r is not None]
@@ -173,6 +176,7 @@ def anchor_if_due(hub: Hub, sinks: Sequence[AnchorSink]) -> list[AnchorRow]:
     """The scheduled anchor: publish when the log grew and the interval has passed."""
     if not sinks:
         return []
+    settle(hub.db)
     with hub.db.read() as s:
         last = s.exec(select(AnchorRow).order_by(col(AnchorRow.id).desc()).limit(1)).first()
         size = tree.size(s.connection())
@@ -210,6 +214,7 @@ def verify(hub: Hub, sinks: Sequence[AnchorSink] = (), *, extra: Sequence[tuple[
     started = hub.now()
     key = load_key(hub.settings)
     heads = known_heads(hub, key, sinks, extra)
+    settle(hub.db)
     with hub.db.read() as s:
         result = hub.audit.verify(s, heads, progress=progress)
     with hub.db.transaction() as s:

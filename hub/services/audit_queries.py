@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from hub.audit import VerifyResult
 from hub.audit.index import PUBLIC, PUBLIC_REACHES
+from hub.audit.sequencer import settle
 from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.people import find_person
@@ -41,6 +42,7 @@ MAX_LIMIT = 500
 
 
 def verify(hub: Hub) -> VerifyResult:
+    settle(hub.db)
     with hub.db.read() as s:
         return hub.audit.verify(s)
 
@@ -170,6 +172,7 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
     identity, as recorded at send time. ``public`` counts and pages the posts anyone could see."""
     filters = filters or Filters()
     limit = _limit(limit)
+    settle(hub.db)
     with hub.db.read() as s:
         person_id, name, idents = _person(s, ref)
         conn = s.connection()
@@ -257,6 +260,7 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
         if not cursor.isdigit():
             raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
         after = int(cursor)
+    settle(hub.db)
     with hub.db.read() as s:
         events = list(s.exec(select(AuditRow).where(AuditRow.post_id == post_id)
                              .order_by(col(AuditRow.seq))))

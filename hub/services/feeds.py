@@ -15,7 +15,6 @@ from hub.runtime import Hub
 from hub.services.edit_versions import carried_content
 from hub.services.people import find_person
 from hub.store.tables import (
-    AuditRow,
     DeliveryRow,
     FeedMemberRow,
     ListMemberRow,
@@ -150,7 +149,7 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
             if len(entries) >= limit:
                 break
         post_ids = [e.post_id for e in entries]
-        if not _fetched_this_hour(s, feed, person_id, post_ids, now):
+        if not _fetched_this_hour(hub, s, feed, person_id, post_ids, now):
             hub.audit.append(s, FeedFetched(actor=f"feed-reader:{person_id}",
                                             subject=person_id, feed=feed, post_ids=post_ids),
                              now=now)
@@ -158,14 +157,12 @@ def read_feed(hub: Hub, feed: str, token: str, *, limit: int = 50) -> FeedView:
                         max((e.published for e in entries), default=now))
 
 
-def _fetched_this_hour(s: Session, feed: str, person_id: str, shown: list[str],
+def _fetched_this_hour(hub: Hub, s: Session, feed: str, person_id: str, shown: list[str],
                        now: datetime) -> bool:
     """Whether this hour's audit already says this person fetched these posts from this feed
     (so a link holder cannot grow the log by fetching in a loop)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
-    rows = s.exec(select(AuditRow).where(AuditRow.name == FeedFetched.name,
-                                         AuditRow.subject == person_id,
-                                         col(AuditRow.created) >= hour))
+    rows = hub.audit.events(s, names=[FeedFetched.name], subject=person_id, since=hour)
     return any(r.payload.get("feed") == feed and set(shown) <= set(r.payload.get("post_ids", []))
                for r in rows)
 

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from hub.domain.events import SecretKeyInstalled
 from hub.errors import HubError
 from hub.runtime import Hub
-from hub.store.tables import AccountRow, AuditRow, FeedMemberRow, PersonRow
+from hub.store.tables import AccountRow, FeedMemberRow, PersonRow
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ def install_secret_key(hub: Hub, *, actor: str = "hub") -> KeyReport:
     fingerprint = hub.box.fingerprint
     now = hub.now()
     with hub.db.transaction() as s:
-        last = s.exec(select(AuditRow).where(AuditRow.name == SecretKeyInstalled.name)
-                      .order_by(col(AuditRow.seq).desc()).limit(1)).first()
+        last = hub.audit.latest(s, SecretKeyInstalled.name)
         if last is not None:
             rotated = last.subject != fingerprint
         else:

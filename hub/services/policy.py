@@ -3,8 +3,6 @@ draft can be explained against it without posting."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from hub.domain.events import PolicyLoaded, PolicyRejected
 from hub.domain.model import PostId
 from hub.errors import PolicyFileInvalid
@@ -14,7 +12,6 @@ from hub.policy.explain import explain_lines
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, make_draft
 from hub.store.policy_state import record_digest
-from hub.store.tables import AuditRow
 
 
 def reload_policy(hub: Hub, *, actor: str = "owner") -> tuple[Policy, bool]:
@@ -35,9 +32,8 @@ def record_policy(hub: Hub, policy: Policy, *, actor: str) -> None:
     publish) names this policy; the audit gets an event unless the last one had its digest."""
     with hub.db.transaction() as s:
         record_digest(s, policy.digest, actor=actor, now=hub.now())
-        last = s.exec(select(AuditRow.policy_digest).where(AuditRow.name == "PolicyLoaded")
-                      .order_by(col(AuditRow.seq).desc()).limit(1)).first()
-        if last != policy.digest:
+        last = hub.audit.latest(s, "PolicyLoaded")
+        if last is None or last.policy_digest != policy.digest:
             hub.audit.append(s, PolicyLoaded(actor=actor, policy_digest=policy.digest,
                                              files=list(policy.files)), now=hub.now())
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -183,6 +184,23 @@ class AuditRow(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class AuditQueueRow(SQLModel, table=True):
+    """An event committed with the change it records and not yet sequenced: the sequencer
+    (``hub.audit.sequencer``) gives queued events their ``seq``, chain hash and Merkle leaf in
+    one batch and deletes them from here in the same transaction. Oldest ``id`` first."""
+
+    __tablename__ = "audit_queue"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40)
+    created: datetime = _ts()
+    actor: str = Field(max_length=120)
+    post_id: str | None = Field(default=None, max_length=32, index=True)
+    delivery_id: str | None = Field(default=None, max_length=32)
+    subject: str | None = Field(default=None, max_length=200)
+    policy_digest: str | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] = _json(default_factory=dict)
+
+
 class SnapshotRow(SQLModel, table=True):
     """Who could see a delivery, content-addressed: identical audiences share one row."""
 
@@ -277,6 +295,9 @@ class VisibilityRow(SQLModel, table=True):
     via_list: str | None = Field(default=None, max_length=64)
     public_rank: int | None = Field(default=None, index=True)
     """1, 2, 3... over world-readable rows: the newest rank is the count of public deliveries."""
+    grew: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """Written by an AudienceGrew event: this member could see the delivery only since
+    ``created`` (they followed the account after it was sent)."""
 
 
 class FetchRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 import adapters.bluesky
 import adapters.email
 import adapters.mastodon
+from hub.audit.sequencer import sequence_pending
 from hub.services.accounts import connect_account
 from hub.services.delivery import deliver, due_ids
 from hub.services.drafts import Author, PostInput
@@ -77,6 +78,7 @@ async def test_edits_reach_every_real_peer_once_and_a_denied_tag_retracts_exactl
             "bsky": "deleted", "masto-public": "deleted", "friends-mail": "published",
             "friends-feed": "published"}
         assert len(smtp.inbox.messages) == 1
+        sequence_pending(hub.db, wait=True)   # the queued audit events too
         with hub.db.read() as s:
             story = [(r.name, r.payload.get("target"), r.payload.get("version"))
                      for r in s.exec(select(AuditRow).where(

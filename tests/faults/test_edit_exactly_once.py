@@ -18,6 +18,7 @@ from sqlmodel import select
 import adapters.bluesky
 import adapters.email
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
 from hub.domain.model import PeopleSnapshot
 from hub.services.accounts import connect_account
 from hub.services.delivery import deliver, due_ids
@@ -47,6 +48,7 @@ async def _publish(hub) -> None:
 
 
 def _audit(hub, name: str) -> list[dict]:
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         return [r.payload for r in s.exec(select(AuditRow).where(AuditRow.name == name))]
 

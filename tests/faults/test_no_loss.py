@@ -26,7 +26,8 @@ import pytest
 from sqlmodel import col, select
 
 from hub.services.posts import FINAL
-from hub.store.tables import AuditRow, DeliveryRow, PostRow
+from hub.store.tables import AuditQueueRow, AuditRow, DeliveryRow, PostRow
+from tests.conftest import wait_until
 from tests.faults.channels import MatrixRoom, Webhook
 from tests.faults.conftest import Cluster, cluster, post, require_services
 from tests.faults.platforms import Bluesky, Email, Feed, Mastodon, Platform, every_target
@@ -221,6 +222,11 @@ def test_nothing_lost_duplicated_or_leaked_under_faults(tmp_path: Path, pds: Any
         assert sum(report["platform_faults"].values()) >= 20
 
 
+def _nothing_queued(c: Cluster) -> bool:
+    with c.hub.db.read() as s:
+        return s.exec(select(AuditQueueRow.id).limit(1)).first() is None
+
+
 def _verify(c: Cluster, planned: list[Planned], submitted: dict[int, str],
             rows: list[DeliveryRow]) -> dict[str, object]:
     by_post: dict[str, dict[str, DeliveryRow]] = {}
@@ -258,7 +264,9 @@ def _verify(c: Cluster, planned: list[Planned], submitted: dict[int, str],
     for r in rows:
         assert r.status in FINAL
         assert (r.remote_id if r.status == "published" else r.last_error), r
-    # the audit: the chain verifies, one outcome event per delivery, matching its state
+    # the audit: the cluster's own sequencers (web and workers, killed or not) sequence every
+    # queued event; then the chain verifies, one outcome event per delivery, matching its state
+    wait_until(lambda: _nothing_queued(c), timeout=30, what="the sequencers to drain the queue")
     with c.hub.db.read() as s:
         result = c.hub.audit.verify(s)
         outcomes = s.exec(select(AuditRow.name, AuditRow.delivery_id)

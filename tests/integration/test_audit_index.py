@@ -1,5 +1,6 @@
-"""The who-could-see index on SQLite and PostgreSQL: written with the delivery's outcome,
-frozen at send time, paged newest first with filters, and back-filled by the migration."""
+"""The who-could-see index on SQLite and PostgreSQL: written when the delivery's outcome event
+is sequenced, frozen at send time, paged newest first with filters, back-filled by the
+migration."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import select
 
+from hub.audit.sequencer import sequence_pending
 from hub.errors import InvalidInput
 from hub.services.audit_queries import Filters, person_audit, post_audit
 from hub.services.delivery import deliver, due_ids
@@ -28,6 +30,7 @@ async def _run_all(hub) -> None:
 
 
 def _index(hub) -> list[tuple]:
+    sequence_pending(hub.db)   # the sequencer writes the rows with the events' place in the log
     with hub.db.read() as s:
         return [(r.event_seq, r.post_id, r.delivery_id, r.member, r.person_id, r.identity,
                  r.via_list, r.reach, r.account, r.public_rank, r.created)

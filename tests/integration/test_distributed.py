@@ -15,6 +15,7 @@ from arq.constants import default_queue_name, in_progress_key_prefix
 from click.testing import CliRunner
 from sqlmodel import select
 
+from hub.audit.sequencer import sequence_pending
 from hub.bootstrap import Mode
 from hub.dispatch import queue
 from hub.dispatch.topology import RedisServer
@@ -305,6 +306,7 @@ async def test_metrics_count_what_the_workers_did(dist, redis, fakes):
     assert stats.attempts == {("bluesky", "published"): 1, ("mastodon", "published"): 1,
                               ("mastodon", "retry"): 1}
     assert sum(stats.buckets["mastodon"]) == 2 and stats.seconds["mastodon"] > 0
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         outcomes = [e.name for e in s.exec(select(AuditRow)) if e.delivery_id]
     assert outcomes.count("DeliverySucceeded") == 2

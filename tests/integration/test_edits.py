@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
 from hub.errors import Conflict, Forbidden, InvalidInput
 from hub.services.deletion import delete_everywhere
 from hub.services.delivery import deliver, due_ids
@@ -36,6 +37,7 @@ async def _publish(hub) -> None:
 
 
 def _events(hub, post_id: str) -> list[tuple[str, str | None]]:
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         rows = s.exec(select(AuditRow).where(AuditRow.post_id == post_id)
                       .order_by(AuditRow.seq))

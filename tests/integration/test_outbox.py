@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
+from hub.audit.sequencer import sequence_pending
 from hub.errors import (
     ContentRejected,
     CredentialsRejected,
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def _counts(hub) -> tuple[int, int, int, int]:
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         return tuple(s.exec(select(func.count()).select_from(t)).one()   # type: ignore[return-value]
                      for t in (PostRow, DecisionRow, DeliveryRow, AuditRow))
@@ -99,6 +101,7 @@ async def test_rule_added_after_scheduling_still_stops_the_post(database_url, ma
     assert all("embargo" in d.reason or "stopped by the policy" in d.reason
                for d in after.deliveries)
     assert fakes["bluesky:me"].published == {}
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         denied = s.exec(select(AuditRow).where(AuditRow.name == "DeliveryDenied")).all()
     assert {tuple(e.payload["rule_ids"]) for e in denied} == {("embargo",)}
@@ -140,6 +143,7 @@ async def test_permanent_failure_stops_with_the_platform_reason(database_url, ma
     await _run_all(hub)
     bsky = next(d for d in get_post(hub, view.post.id).deliveries if d.target == "bsky")
     assert bsky.status == "failed" and bsky.reason == "app password revoked"
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         names = [e.name for e in s.exec(select(AuditRow))]
     assert "DeliveryFailed" in names

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from hub.audit.sequencer import sequence_pending
 from hub.errors import PolicyFileInvalid
 from hub.services.policy import reload_policy
 from hub.store.tables import AuditRow
@@ -99,6 +100,7 @@ def test_a_damaged_policy_is_refused_with_file_and_line_and_the_old_one_stays(
     # the fuzz must really damage files: with the shipped policy's longer comments (where a
     # change is harmless) about 45 % of the 300 fixed examples are refused
     assert seen["refused"] >= 120, seen
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         rejected = s.exec(select(AuditRow).where(AuditRow.name == "PolicyRejected")).all()
     assert len(rejected) == seen["refused"]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
 from hub.dispatch.queue import sweepable
 from hub.domain.delivery import AttemptOutcome, DeliveryStatus
 from hub.ports import Draft, Receipt, Steps
@@ -51,6 +52,7 @@ async def test_a_reload_during_a_publish_leaves_the_attempt_its_own_policy(
     attempt = await asyncio.wait_for(attempt_task, 10)
     assert attempt.status is AttemptOutcome.PUBLISHED
     assert (attempt.platform, attempt.policy_digest) == ("bluesky", old)
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         recorded = s.exec(select(AuditRow.policy_digest).where(
             AuditRow.name == "DeliverySucceeded", AuditRow.delivery_id == bsky.id)).all()

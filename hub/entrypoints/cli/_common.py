@@ -3,6 +3,7 @@ hub errors turned into a readable message and a non-zero exit (never a traceback
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -54,7 +55,19 @@ def open_hub(*, require_policy: bool = True) -> Hub:
     ``require_policy`` a bad policy file stops the command here, with file:line."""
     from hub.bootstrap import Mode, bootstrap
 
-    return bootstrap(settings(), Mode.CLI, require_policy=require_policy).hub
+    hub = bootstrap(settings(), Mode.CLI, require_policy=require_policy).hub
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:   # the command's audit events go into the log before it exits
+        ctx.call_on_close(lambda: _sequence_quietly(hub))
+    return hub
+
+
+def _sequence_quietly(hub: Hub) -> None:
+    """Sequence what this command queued; a running hub's sequencer does it otherwise."""
+    from hub.audit.sequencer import sequence_pending
+
+    with contextlib.suppress(Exception):
+        sequence_pending(hub.db, wait=True)
 
 
 def echo_json(data: Any) -> None:
