@@ -80,6 +80,7 @@ def _page(hub: Hub, fmt: str, flt: ExportFilter, after: int, head: int, chunk: i
         lines = []
         for row in rows:
             data = event_json(row)
+            data.pop("pending")   # the export holds sequenced events only
             data["could_see"] = (people.get(row.delivery_id or "", [])
                                  if row.name == "DeliverySucceeded" else None)
             lines.append(_line(fmt, data))

@@ -262,13 +262,13 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
         after = int(cursor)
     settle(hub.db)
     with hub.db.read() as s:
-        events = list(s.exec(select(AuditRow).where(AuditRow.post_id == post_id)
-                             .order_by(col(AuditRow.seq))))
+        events = hub.audit.events(s, post_id=post_id)   # then any queued since: pending
         if not events and s.get(PostRow, post_id) is None:
             raise NotFound(f"no post {post_id!r}")
         could_see = []
         for e in reversed(events):
-            if e.name != "DeliverySucceeded" or (delivery and e.delivery_id != delivery):
+            if e.name != "DeliverySucceeded" or e.seq is None or (
+                    delivery and e.delivery_id != delivery):
                 continue
             could_see.append(_could_see(s, e, after if delivery else None, limit))
         fetched = list(s.connection().execute(
@@ -304,7 +304,9 @@ def _could_see(s: Session, e: AuditRow, after: int | None, limit: int) -> dict[s
 
 
 def event_json(row: AuditRow) -> dict[str, Any]:
-    return {"seq": row.seq, "name": row.name, "created": row.created.isoformat(),
+    """An event as JSON; one still queued has no ``seq`` or hashes yet (``pending``)."""
+    return {"seq": row.seq, "pending": row.seq is None, "name": row.name,
+            "created": row.created.isoformat(),
             "actor": row.actor, "post_id": row.post_id, "delivery_id": row.delivery_id,
             "subject": row.subject, "policy_digest": row.policy_digest,
             "payload": row.payload, "prev_hash": row.prev_hash, "hash": row.hash}
