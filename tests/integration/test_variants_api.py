@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from hub.audit.sequencer import sequence_pending
 from hub.store.tables import AuditRow
 from tests.integration import test_http
 
@@ -23,6 +24,7 @@ def _sha(text: str) -> str:
 
 
 def _events(hub, name: str) -> list[dict]:
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         rows = s.exec(select(AuditRow).where(AuditRow.name == name)).all()
         return [dict(r.payload) for r in rows]
