@@ -1,7 +1,7 @@
 """audit_queue: events waiting for the sequencer; audit_visibility.grew for AudienceGrew rows
 
 Revision ID: 0012_audit_queue
-Revises: 0011_jobs, 0017_queue (also joins those two heads into one)
+Revises: 0017_queue
 Create Date: 2026-12-01 12:10:00.000000
 
 Events commit into ``audit_queue`` with the change they record; the sequencer gives them their
@@ -19,7 +19,7 @@ from alembic import op
 import hub.store.tables
 
 revision = "0012_audit_queue"
-down_revision = ("0011_jobs", "0017_queue")
+down_revision = "0017_queue"
 branch_labels = None
 depends_on = None
 
