@@ -38,7 +38,7 @@ from hub.store.tables import AuditQueueRow, AuditRow, SnapshotMemberRow, TreeNod
 log = structlog.get_logger("hub.audit")
 
 PG_LOCK_ID = 7_272_001
-"""The advisory lock one batch holds on PostgreSQL (the same key the per-event append used)."""
+"""The advisory lock one batch holds on PostgreSQL, with a hash of the schema's name."""
 BATCH = 5000
 """Most events sequenced in one transaction (a bigger backlog takes several)."""
 
@@ -62,11 +62,15 @@ def lock(conn: Connection, *, wait: bool) -> bool:
     already is one). ``wait=False``: give up at once if another process holds it."""
     if conn.dialect.name != "postgresql":
         return True
+    # keyed by the schema too: hubs (or tests) sharing one database in their own schemas
+    # have logs of their own and must not wait for each other
     if wait:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_ID})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                     {"k": PG_LOCK_ID})
         return True
-    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                             {"k": PG_LOCK_ID}).scalar())
+    return bool(conn.execute(text(
+        "SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+        {"k": PG_LOCK_ID}).scalar())
 
 
 def queued(conn: Connection) -> bool:

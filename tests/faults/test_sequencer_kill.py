@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub.audit.records import canonical
-from hub.audit.sequencer import sequence_pending
+from hub.audit.sequencer import PG_LOCK_ID, sequence_pending
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import Author, PostInput, submit_post
@@ -95,7 +95,10 @@ def _queued(hub: Any) -> list[tuple[str, str]]:
 def _waiting_for_the_lock(hub: Any) -> bool:
     with hub.db.read() as s:
         return bool(s.connection().execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid = :k AND objsubid = 2 "
+            "AND objid::bigint = (hashtext(current_schema())::bigint & 4294967295)"),
+            {"k": PG_LOCK_ID}
         ).scalar())
 
 
