@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -198,7 +199,8 @@ def bootstrap(settings: Settings, mode: Mode, *,
     db, box = _open(settings, require_schema=require_schema)
     try:
         policies = PolicyState(settings.policy_dir, adapters.TARGET_SPECS,
-                               tolerate_errors=not require_policy)
+                               tolerate_errors=not require_policy,
+                               static_lists=functools.partial(_list_names, db))
     except BaseException:
         db.dispose()
         raise
@@ -282,8 +284,38 @@ def anchor_sinks(hub: Hub) -> list[AnchorSink]:
 
 
 def load_policy_files(settings: Settings) -> Policy:
-    """Validate the policy files without a database (``hub policy check``/``test``/``reload``)."""
-    return load_policy(settings.policy_dir, adapters.TARGET_SPECS)
+    """Validate the policy files (``hub policy check``/``test``/``reload``): without a hub of
+    its own, but against the address book's list names when the database is there to read."""
+    return load_policy(settings.policy_dir, adapters.TARGET_SPECS,
+                       static_lists=_stored_list_names(settings))
+
+
+def _list_names(db: Database) -> list[str] | None:
+    """The address book's list names (what rule lists may name); None without a schema."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import select
+
+    from hub.store.tables import ListRow
+
+    try:
+        with db.read() as s:
+            return list(s.exec(select(ListRow.name)))
+    except SQLAlchemyError:
+        return None
+
+
+def _stored_list_names(settings: Settings) -> list[str] | None:
+    url = settings.sqlalchemy_url
+    if settings.load_secret_key() is None or url.startswith("sqlite") and not Path(
+            url.split("///", 1)[-1]).exists():
+        return None     # not initialised: nothing to read, and nothing to create here
+    engine = make_engine(url, pool_size=1)
+    try:
+        return _list_names(Database(engine)) if current_revision(engine) else None
+    except Exception:   # an unreachable database: the files are still checked on their own
+        return None
+    finally:
+        engine.dispose()
 
 
 def connector(platform: str) -> Connector:

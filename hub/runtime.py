@@ -8,7 +8,7 @@ after a commit (``waker``) is fixed by the mode it was built for.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,14 +67,17 @@ class PolicyState:
     only when something asks for the policy."""
 
     def __init__(self, directory: Path, specs: Mapping[str, type[TargetSpec]], *,
-                 tolerate_errors: bool = False) -> None:
+                 tolerate_errors: bool = False,
+                 static_lists: Callable[[], Collection[str] | None] | None = None) -> None:
         self.directory = directory
         self.specs = specs
+        # the address book's list names, which rule lists may name (None: unknown)
+        self.static_lists = static_lists or (lambda: None)
         self._current: Policy | None = None
         self._error: PolicyFileInvalid | None = None
         self._reloading = threading.Lock()   # workers on several threads may ask at once
         try:
-            self._current = load_policy(directory, specs)
+            self._current = load_policy(directory, specs, static_lists=self.static_lists())
         except PolicyFileInvalid as exc:
             if not tolerate_errors:
                 raise
@@ -90,7 +93,8 @@ class PolicyState:
     def reload(self) -> tuple[Policy, bool]:
         """Load from disk; return (policy, changed). Raises PolicyFileInvalid, keeping the old."""
         with self._reloading:
-            fresh = load_policy(self.directory, self.specs)   # raises before anything changes
+            fresh = load_policy(self.directory, self.specs,   # raises before anything changes
+                                static_lists=self.static_lists())
             changed = self._current is None or fresh.digest != self._current.digest
             self._current, self._error = fresh, None
             return fresh, changed

@@ -71,11 +71,29 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Relationship:
+    """How a person relates to one of the owner's accounts, as contact sync last saw it."""
+
+    account: str                        # "mastodon:main"
+    follows_me: bool = False
+    i_follow: bool = False
+    follows_me_since: datetime | None = None
+    i_follow_since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class PeopleSnapshot:
-    """People and lists as they are at one moment; what the engine and recipients see."""
+    """People and lists as they are at one moment; what the engine and recipients see.
+
+    ``relationships`` are the facts rule lists are evaluated over (``hub.policy.lists``);
+    once they are, ``lists`` holds the rule lists' members too, ``rule_lists`` names them
+    and ``rule_lists_of`` is the digest of the policy that defined them."""
 
     people: Mapping[PersonId, Person] = field(default_factory=dict)
     lists: Mapping[str, frozenset[PersonId]] = field(default_factory=dict)
+    relationships: Mapping[PersonId, tuple[Relationship, ...]] = field(default_factory=dict)
+    rule_lists: frozenset[str] = frozenset()
+    rule_lists_of: str = ""
 
     def members(self, list_name: str) -> tuple[Person, ...]:
         known = self._members.get(list_name)

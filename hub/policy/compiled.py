@@ -70,6 +70,8 @@ class CompiledPolicy:
         policy = self.policy
         if not post.audiences:
             raise InvalidInput("a post needs at least one audience", field="audiences")
+        if policy.lists:   # rule lists' members as of this snapshot (kept while it lasts)
+            people = policy.rule_lists.resolve(people)
         requested: list[str] = []
         unknown: list[str] = []
         for name in dict.fromkeys(post.audiences):

@@ -24,7 +24,7 @@ MAX_FILE_BYTES = 1 << 20
 _MAX_NODES = 100_000            # guards against alias bombs ("billion laughs")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KINDS = {"targets": "target", "audiences": "audience", "rules": "rule", "cases": "case",
-          "people": "person"}
+          "people": "person", "lists": "list"}
 _PYDANTIC_TAG = re.compile(r"^[a-z][a-z-]*\[.*\]$")     # e.g. "function-after[_hours(), str]"
 
 M = TypeVar("M", bound=BaseModel)

@@ -20,6 +20,7 @@ from hub.domain.model import (
     Target,
 )
 from hub.domain.reading import tag_key
+from hub.policy.lists import RuleList, RuleLists
 
 if TYPE_CHECKING:
     from hub.policy.compiled import CompiledPolicy
@@ -139,11 +140,25 @@ class Policy:
     files: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     separate_approver: str = "none"     # who may release a held post (``approval`` in a file)
+    lists: Mapping[str, RuleList] = field(default_factory=dict)   # lists that keep themselves
+
+    @cached_property
+    def rule_lists(self) -> RuleLists:
+        """The rule lists, evaluated against a people snapshot (``with_lists``)."""
+        return RuleLists(self.lists, self.digest)
+
+    def with_lists(self, people: PeopleSnapshot) -> PeopleSnapshot:
+        """``people`` with the members of every rule list of this policy, as of the snapshot:
+        what routing, the publish-time re-check and the recipients use."""
+        return self.rule_lists.resolve(people) if self.lists else people
 
     def lists_used(self) -> tuple[str, ...]:
         """Hub list names the policy refers to (target ``list``, ``list:<name>`` option
-        values such as Bluesky threadgates, ``mentions_member_of``), sorted."""
-        names: set[str] = set()
+        values such as Bluesky threadgates, ``mentions_member_of``, rule lists and the lists
+        their rules name), sorted."""
+        names: set[str] = set(self.lists)
+        for rule_list in self.lists.values():
+            names.update(rule_list.lists_named())
         for target in self.targets.values():
             if target.list_name:
                 names.add(target.list_name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from hub.domain.model import Target
 from hub.errors import PolicyFileInvalid
 from hub.policy.documents import Document, Loc, did_you_mean, read_document
 from hub.policy.engine import Action, Audience, Conditions, Policy, Requirement, Rule
+from hub.policy.list_checks import check_rule_lists
+from hub.policy.lists import RuleList, RuleSyntaxError, parse_rule
 from hub.policy.schema import WEEKDAYS, ConditionsModel, PolicyFileModel, RuleModel
 from hub.ports import TargetSpec
 
@@ -26,10 +28,14 @@ __all__ = ["Policy", "load_policy"]
 _CONDITION_KEYS = ("deny", "hold", "when")
 
 
-def load_policy(directory: Path, specs: Mapping[str, type[TargetSpec]]) -> Policy:
+def load_policy(directory: Path, specs: Mapping[str, type[TargetSpec]], *,
+                static_lists: Collection[str] | None = None) -> Policy:
     """Read every ``*.yaml`` / ``*.yml`` directly in ``directory`` and build the policy.
 
-    Raises ``PolicyFileInvalid`` for the first problem found, naming file and line."""
+    ``static_lists`` are the address book's own list names, which rule lists may name (None:
+    not known here, so list names in rules are checked only against other rule lists when
+    they are). Raises ``PolicyFileInvalid`` for the first problem found, naming file and
+    line."""
     base = directory.resolve().name or str(directory)
     if not directory.is_dir():
         raise PolicyFileInvalid(str(directory), None, "the policy directory does not exist")
@@ -38,7 +44,7 @@ def load_policy(directory: Path, specs: Mapping[str, type[TargetSpec]]) -> Polic
                        and p.is_file())
     if not paths:
         raise PolicyFileInvalid(base, None, "no policy files (*.yaml, *.yml) in this directory")
-    builder = _Builder(specs)
+    builder = _Builder(specs, static_lists)
     digest = hashlib.sha256()
     for path in paths:
         doc = read_document(path, f"{base}/{path.name}")
@@ -63,8 +69,11 @@ class _Defined:
 class _Builder:
     """Merges validated files, remembering where each name was defined for messages."""
 
-    def __init__(self, specs: Mapping[str, type[TargetSpec]]) -> None:
+    def __init__(self, specs: Mapping[str, type[TargetSpec]],
+                 static_lists: Collection[str] | None = None) -> None:
         self.specs = specs
+        self.static_lists = static_lists
+        self.lists: dict[str, _Defined] = {}     # value: RuleList; loc: ("lists", name)
         self.documents: list[Document] = []
         self.accounts: dict[str, _Defined] = {}
         self.targets: dict[str, _Defined] = {}
@@ -97,6 +106,15 @@ class _Builder:
                          _Defined(doc, ("audiences", name), audience))
         for i, rule in enumerate(model.rules):
             self._define(self.rules, "rule", rule.id, _Defined(doc, ("rules", i), rule))
+        for name, kept in model.lists.items():
+            loc = ("lists", name, "rule")
+            try:
+                node = parse_rule(kept.rule)
+            except RuleSyntaxError as exc:
+                raise doc.invalid(loc, f"list {name!r}: {exc}") from None
+            rule_list = RuleList(name, node, " ".join(kept.rule.split()), doc.place(loc),
+                                 kept.description)
+            self._define(self.lists, "list", name, _Defined(doc, loc, rule_list))
         if model.approval is not None:
             if self.approval is not None:
                 raise doc.invalid(("approval",), "'approval' is set twice: first at "
@@ -138,6 +156,7 @@ class _Builder:
             warnings=tuple(self._warnings()),
             separate_approver=(self.approval.value.separate_approver
                                if self.approval is not None else "none"),
+            lists=types.MappingProxyType({n: d.value for n, d in self.lists.items()}),
         )
 
     def _check_references(self) -> None:
@@ -153,11 +172,20 @@ class _Builder:
                     raise defined.doc.invalid(("audiences", name, "targets", i), (
                         f"audience {name!r} lists target {target_name!r}, which is not defined"
                         f"{did_you_mean(target_name, self.targets)}"))
+        self._check_lists()
         for rule_id, defined in self.rules.items():
             for key in _CONDITION_KEYS:
                 conditions = getattr(defined.value, key)
                 if conditions is not None:
                     self._check_conditions(defined.doc, (*defined.loc, key), rule_id, conditions)
+
+    def _check_lists(self) -> None:
+        def fail(name: str, reason: str) -> PolicyFileInvalid:
+            defined = self.lists[name]
+            return defined.doc.invalid(defined.loc, reason)
+
+        check_rule_lists({n: d.value for n, d in self.lists.items()}, accounts=self.accounts,
+                         platforms=self.specs, static_lists=self.static_lists, fail=fail)
 
     def _check_conditions(self, doc: Document, loc: Loc, rule_id: str,
                           conditions: ConditionsModel) -> None:

@@ -208,6 +208,15 @@ class ApprovalModel(BaseModel):
     post; ``none``: the author may approve (the owner always may, for their own posts)."""
 
 
+class ListModel(BaseModel):
+    """A list that keeps itself: its members are whoever ``rule`` names (``hub.policy.lists``)."""
+
+    model_config = _FROZEN
+
+    rule: Annotated[str, Field(min_length=1, max_length=2000)]
+    description: str = ""
+
+
 class PolicyFileModel(BaseModel):
     """One policy file. Files in the directory merge; each must say ``version: 1``."""
 
@@ -218,4 +227,5 @@ class PolicyFileModel(BaseModel):
     targets: dict[Name, TargetModel] = Field(default_factory=dict)
     audiences: dict[Name, AudienceModel] = Field(default_factory=dict)
     rules: tuple[RuleModel, ...] = ()
+    lists: dict[Name, ListModel] = Field(default_factory=dict)
     approval: ApprovalModel | None = None

@@ -221,7 +221,7 @@ def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:
                 "cancelled: the post was deleted before it was sent", now)
         s.add(d)
         return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
-    people = hub.people.snapshot(s)
+    people = policy.with_lists(hub.people.snapshot(s))   # rule lists: members as of now
     routing = route(post_from_row(post_row), policy, people, now, recheck=True,
                     local_domains=local_domains(s))
     decision = next((x for x in routing.decisions if x.target.name == d.target), None)

@@ -143,7 +143,7 @@ def _load(hub: Hub, edit_id: str) -> _Job:
         version = s.get(PostVersionRow, (edit.post_id, edit.version))
         assert d is not None and row is not None and version is not None
         post = version_post(post_from_row(row), version)
-        people = people_snapshot(s)
+        people = policy.with_lists(people_snapshot(s))
         snapshot = (d.receipt or {}).get("snapshot")
         members = {m.identity.casefold() for m in s.exec(select(SnapshotMemberRow).where(
             SnapshotMemberRow.snapshot_hash == snapshot))} if snapshot else set()

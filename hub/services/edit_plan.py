@@ -157,7 +157,7 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         deliveries = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
                                  .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
         version = current_version(s, post_id) + 1
-        people = people_snapshot(s)
+        people = policy.with_lists(people_snapshot(s))
         busy = [d.target for d in deliveries if d.status == "in_flight"]
         busy += [e.target for e in s.exec(select(CopyEditRow).where(
             CopyEditRow.post_id == post_id, CopyEditRow.status == "in_flight"))]

@@ -12,15 +12,27 @@ from hub.domain.events import ListMembershipChanged, PersonChanged
 from hub.domain.identities import check_list_name, normalise_identity, parse_identity
 from hub.domain.model import IdentityKind
 from hub.domain.text import check_clean
-from hub.errors import InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
 from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow
 
-__all__ = ["NewPerson", "add_identity", "add_people", "add_person", "all_lists",
+__all__ = ["NewPerson", "PersonExists", "add_identity", "add_people", "add_person", "all_lists",
            "change_lists", "check_list_name", "find_person", "identities_of", "list_people",
            "normalise_identity", "parse_identity", "people_named", "remove_identity",
            "remove_person", "show_list", "update_person"]
+
+
+class PersonExists(Conflict):
+    """Someone already has this name: add to them, or say a second person is meant."""
+
+    field = "name"
+
+    def __init__(self, name: str, existing: Sequence[PersonRow]) -> None:
+        self.person_ids = [p.id for p in existing]
+        who = ", ".join(f"{p.name} ({p.id})" for p in existing)
+        super().__init__(f"{who} already exists: add identities or lists to them, or ask for "
+                         f"a second person called {name}")
 
 
 @dataclass(frozen=True)
@@ -68,14 +80,29 @@ def _add_identity(s: Session, person: PersonRow, kind: IdentityKind, value: str)
 
 
 def _ensure_list(hub: Hub, s: Session, name: str) -> None:
+    from hub.services.people_lists import rule_list
+
     check_list_name(name)
+    kept = rule_list(hub, name)
+    if kept is not None:
+        raise Conflict(f"list {name} keeps itself: its members are whoever the rule "
+                       f"{kept.text!r} ({kept.source}) names; change the rule, or the "
+                       "lists and relationships it names")
     if s.get(ListRow, name) is None:
         s.add(ListRow(name=name, created=hub.now()))
         s.flush()
 
 
-def add_person(hub: Hub, person: NewPerson, *, actor: str = "owner") -> PersonRow:
+def add_person(hub: Hub, person: NewPerson, *, actor: str = "owner",
+               allow_same_name: bool = True) -> PersonRow:
+    """Add a person; with ``allow_same_name=False`` refuse (409, naming who) when someone of
+    that name (ignoring case) exists already."""
     with hub.db.transaction() as s:
+        if not allow_same_name:
+            same = list(s.exec(select(PersonRow).where(
+                func.lower(PersonRow.name) == person.name.strip().lower())))
+            if same:
+                raise PersonExists(person.name.strip(), same)
         return _add(hub, s, person, actor)
 
 

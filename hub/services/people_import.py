@@ -76,11 +76,11 @@ def parse_entries(data: str, *, filename: str = "", fmt: str | None = None) -> l
     return vcard_entries(data) if fmt == "vcard" else csv_entries(data)
 
 
-CSV_COLUMNS = ("name", "email", "mastodon", "bluesky", "lists", "note")
+CSV_COLUMNS = ("name", "email", "mastodon", "bluesky", "matrix", "lists", "note")
 
 
 def parse_csv(data: str) -> list[NewPerson]:
-    """Columns: name (required), email, mastodon, bluesky (several separated by spaces),
+    """Columns: name (required), email, mastodon, bluesky, matrix (several separated by spaces),
     lists (separated by ; or spaces), note. Any bad row refuses the whole file, naming it."""
     return [e.person for e in csv_entries(data)]
 
@@ -110,14 +110,14 @@ def csv_entries(data: str) -> list[Entry]:
 def _csv_person(row: dict[str, str]) -> NewPerson:
     if not row.get("name"):
         raise InvalidInput("name is empty")
-    idents = [normalise_identity(kind, v) for kind in ("email", "mastodon", "bluesky")
+    idents = [normalise_identity(kind, v) for kind in ("email", "mastodon", "bluesky", "matrix")
               for v in row.get(kind, "").split()]
     lists = [check_list_name(x) for x in regex.split(r"[;\s]+", row.get("lists", "")) if x]
     return NewPerson(row["name"], idents, lists, row.get("note", ""))
 
 
 def parse_vcard(data: str) -> list[NewPerson]:
-    """FN, EMAIL, X-MASTODON / X-BLUESKY (or IMPP/URL with those schemes), CATEGORIES → lists."""
+    """FN, EMAIL, X-MASTODON / X-BLUESKY / X-MATRIX, CATEGORIES → lists, NOTE."""
     return [e.person for e in vcard_entries(data)]
 
 
@@ -135,6 +135,7 @@ def vcard_entries(data: str) -> list[Entry]:
             raise InvalidInput(f"vCard #{n}: it has no FN (name)")
         idents: list[tuple[IdentityKind, str]] = []
         lists: list[str] = []
+        note = ""
         try:
             for child in card.getChildren():
                 key, value = child.name.upper(), str(child.value).strip()
@@ -144,12 +145,16 @@ def vcard_entries(data: str) -> list[Entry]:
                     idents.append(normalise_identity("mastodon", value))
                 elif key == "X-BLUESKY":
                     idents.append(normalise_identity("bluesky", value))
+                elif key == "X-MATRIX":
+                    idents.append(normalise_identity("matrix", value))
+                elif key == "NOTE":
+                    note = str(child.value)
                 elif key == "CATEGORIES":
                     values = child.value if isinstance(child.value, list) else [value]
                     lists += [check_list_name(v.strip().lower()) for v in values if v.strip()]
         except InvalidInput as exc:
             raise InvalidInput(f"vCard #{n} ({name}): {exc.message}") from exc
-        people.append(Entry(f"vCard #{n}", NewPerson(name, idents, lists)))
+        people.append(Entry(f"vCard #{n}", NewPerson(name, idents, lists, note)))
     if not people:
         raise InvalidInput("no vCard found in the file")
     return people

@@ -48,6 +48,7 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
             raise Forbidden(f"this token may post to {', '.join(sorted(author.audiences))} "
                             f"only; not to {', '.join(refused)}")
     policy = hub.policies.current
+    people = policy.with_lists(people)   # rule lists' members as of now (hub.policy.lists)
     routing = route(post, policy, people, now, local_domains=draft.local_domains)
     rejections: dict[str, str] = {}
     for d in routing.allowed():

@@ -122,7 +122,7 @@ def preview_post(hub: Hub, data: PostInput, author: Author | None = None, *,
     except InvalidInput as exc:
         return Preview(policy_digest=policy.digest, problem=exc.message,
                        problem_field=exc.field)
-    post, people, now = draft.post, draft.people, draft.post.created
+    post, people, now = draft.post, policy.with_lists(draft.people), draft.post.created
     try:
         routing = route(post, policy, people, now, local_domains=draft.local_domains)
     except InvalidInput as exc:

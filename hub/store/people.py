@@ -15,7 +15,15 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from hub.domain.model import Identity, IdentityKind, PeopleSnapshot, Person, PersonId
+from hub.domain.model import (
+    Identity,
+    IdentityKind,
+    PeopleSnapshot,
+    Person,
+    PersonId,
+    Relationship,
+)
+from hub.store.contact_tables import RelationshipRow
 from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PeopleVersionRow, PersonRow
 
 _KINDS = {k.value: k for k in IdentityKind}
@@ -36,7 +44,27 @@ def read_people(session: Session) -> PeopleSnapshot:
     for list_name, person_id in session.execute(
             select(col(ListMemberRow.list_name), col(ListMemberRow.person_id))):
         lists.setdefault(list_name, set()).add(PersonId(person_id))
-    return PeopleSnapshot(people=people, lists={k: frozenset(v) for k, v in lists.items()})
+    return PeopleSnapshot(people=people, lists={k: frozenset(v) for k, v in lists.items()},
+                          relationships=read_relationships(session))
+
+
+def read_relationships(session: Session, person_id: str | None = None
+                       ) -> dict[PersonId, tuple[Relationship, ...]]:
+    """Each person's current follows with the owner's accounts (contact sync's rows matched to
+    the person's identities), what rule lists are evaluated over; ended ones are left out."""
+    r, i = RelationshipRow, IdentityRow
+    query = (select(col(i.person_id), col(r.account), col(r.follows_me), col(r.i_follow),
+                    col(r.follows_me_since), col(r.i_follow_since))
+             .join(i, (col(i.kind) == col(r.kind)) & (col(i.value) == col(r.address)))
+             .where(col(r.follows_me) | col(r.i_follow))
+             .order_by(col(i.person_id), col(r.account)))
+    if person_id is not None:
+        query = query.where(col(i.person_id) == person_id)
+    found: dict[PersonId, list[Relationship]] = defaultdict(list)
+    for pid, account, follows_me, i_follow, since_me, since_them in session.execute(query):
+        found[PersonId(pid)].append(Relationship(account, follows_me, i_follow, since_me,
+                                                 since_them))
+    return {pid: tuple(rels) for pid, rels in found.items()}
 
 
 def people_version(session: Session) -> int:
