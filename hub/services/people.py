@@ -17,8 +17,9 @@ from hub.ids import new_id
 from hub.runtime import Hub
 from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PersonRow
 
-__all__ = ["NewPerson", "PersonExists", "add_identity", "add_people", "add_person", "all_lists",
-           "change_lists", "check_list_name", "find_person", "identities_of", "list_people",
+__all__ = ["NewPerson", "PersonExists", "add_identity", "add_people", "add_person",
+           "all_lists", "change_lists", "check_list_name", "find_person", "identities_of",
+           "list_people", "lists_of",
            "normalise_identity", "parse_identity", "people_named", "remove_identity",
            "remove_person", "show_list", "update_person"]
 
@@ -146,6 +147,15 @@ def list_people(hub: Hub) -> list[tuple[PersonRow, list[IdentityRow], list[str]]
                                 .where(ListMemberRow.person_id == p.id)))
             out.append((p, identities_of(s, p.id), sorted(lists)))
         return out
+
+
+def lists_of(hub: Hub, person_id: str) -> list[str]:
+    """The lists kept by hand that ``person_id`` is in (404 for an unknown id)."""
+    with hub.db.read() as s:
+        if s.get(PersonRow, person_id) is None:
+            raise NotFound(f"no person {person_id!r}")
+        return sorted(s.exec(select(ListMemberRow.list_name)
+                             .where(ListMemberRow.person_id == person_id)))
 
 
 def add_identity(hub: Hub, ref: str, spec: str, *, actor: str = "owner") -> None:

@@ -18,6 +18,7 @@ from web.ui import (
     deliveries,
     drafts,
     people,
+    people_lists,
     post_edits,
     posts,
     queue,
@@ -37,7 +38,7 @@ def install(app: FastAPI) -> None:
     app.state.ui_templates = make_templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, compose, drafts, queue, posts, deliveries, post_edits, audit, people,
-                   tokens):
+                   people_lists, tokens):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_middleware(SecurityHeaders)

@@ -1,35 +1,39 @@
-"""People and lists: add people and identities, manage list membership, import CSV/vCard."""
+"""People: the address book searched and paged, one person's page (identities, lists and why,
+relationships, what they could see, feed fetches, the note), adding people, identities and
+list membership, import and export (CSV, vCard). The lists' own pages: ``people_lists``."""
 
 from __future__ import annotations
 
-from typing import Any
+from urllib.parse import urlencode
 
 import regex
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from hub.errors import HubError, InvalidInput, NotFound
+from hub.errors import HubError, InvalidInput
 from hub.runtime import Hub
 from hub.services.people import (
     NewPerson,
+    PersonExists,
     add_identity,
     add_person,
-    all_lists,
     change_lists,
-    list_people,
+    lists_of,
     remove_identity,
     remove_person,
-    show_list,
     update_person,
 )
+from hub.services.people_export import export_people
 from hub.services.people_import import import_people, parse_people
+from hub.services.people_lists import list_infos
+from hub.services.people_pages import NETWORKS, Query, people_page, person_page
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
 
 router = APIRouter(include_in_schema=False)
-KINDS = ("email", "mastodon", "bluesky")
+KINDS = ("email", "mastodon", "bluesky", "matrix")
 MAX_IMPORT_BYTES = 2_000_000
 
 
@@ -42,11 +46,31 @@ def _words(value: str) -> list[str]:
     return [w for w in regex.split(r"[,;\s]+", value) if w]
 
 
+def query_of(request: Request) -> Query:
+    """The search and filters of a people or list page, from its query string."""
+    args = request.query_params
+    return Query(q=(args.get("q") or "").strip()[:200], list_name=args.get("list") or "",
+                 network=args.get("network") or "", unsorted=args.get("unsorted") == "1",
+                 cursor=args.get("cursor") or "")
+
+
+def next_url(path: str, query: Query, cursor: str) -> str:
+    """The link to the page after this one, keeping the search and filters."""
+    args = {"q": query.q, "list": query.list_name, "network": query.network,
+            "unsorted": "1" if query.unsorted else "", "cursor": cursor}
+    return f"{path}?{urlencode({k: v for k, v in args.items() if v})}" if cursor else ""
+
+
 def _people_page(request: Request, hub: Hub, *, values: dict[str, str] | None = None,
-                 error: str = "", status: int = 200) -> Response:
+                 error: str = "", status: int = 200, existing: list[str] | None = None
+                 ) -> Response:
+    query = query_of(request)
+    page = people_page(hub, query)
     return render(request, "people/index.html", {
-        "section": "people", "people": list_people(hub), "lists": all_lists(hub),
-        "values": values or {}, "error": error}, status=status)
+        "section": "people", "page": page, "query": query,
+        "next_url": next_url("/people", query, page.next_cursor),
+        "lists": list_infos(hub), "networks": NETWORKS, "values": values or {},
+        "error": error, "existing": existing or []}, status=status)
 
 
 @router.get("/people")
@@ -56,14 +80,29 @@ def people_index(request: Request, hub: HubDep, owner: Owner) -> Response:
 
 @router.post("/people")
 def people_add(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
-    values = {k: _text(form, k) for k in ("name", "note", "lists", *KINDS)}
+    values = {k: _text(form, k) for k in ("name", "note", "lists", "new", *KINDS)}
     try:
         idents = [(kind, v) for kind in KINDS for v in _words(values[kind])]
         row = add_person(hub, NewPerson(values["name"], idents, _words(values["lists"].lower()),
-                                        values["note"]))
+                                        values["note"]), allow_same_name=values["new"] == "1")
+    except PersonExists as exc:   # 409: say who, and offer a second person deliberately
+        return _people_page(request, hub, values=values, error=exc.message, status=exc.status,
+                            existing=exc.person_ids)
     except HubError as exc:
         return _people_page(request, hub, values=values, error=exc.message, status=exc.status)
-    return redirect(request, "/people", flash=f"Added {row.name}.")
+    return redirect(request, f"/people/{row.id}", flash=f"Added {row.name}.")
+
+
+@router.get("/people/export.csv")
+def export_csv(request: Request, hub: HubDep, owner: Owner) -> Response:
+    return Response(export_people(hub, "csv"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="people.csv"'})
+
+
+@router.get("/people/export.vcf")
+def export_vcard(request: Request, hub: HubDep, owner: Owner) -> Response:
+    return Response(export_people(hub, "vcard"), media_type="text/vcard; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="people.vcf"'})
 
 
 @router.get("/people/import")
@@ -91,20 +130,15 @@ def import_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -
     return redirect(request, "/people", flash=f"Imported {count} people.")
 
 
-def _person(hub: Hub, person_id: str) -> tuple[Any, list[Any], list[str]]:
-    for p, idents, lists in list_people(hub):
-        if p.id == person_id:
-            return p, idents, lists
-    raise NotFound(f"no person {person_id!r}")
-
-
 def _person_page(request: Request, hub: Hub, person_id: str, *, error: str = "",
                  values: dict[str, str] | None = None, status: int = 200) -> Response:
-    person, idents, member_of = _person(hub, person_id)
+    cursor = request.query_params.get("cursor") or None
+    page = person_page(hub, person_id, cursor=cursor)
     return render(request, "people/detail.html", {
-        "section": "people", "person": person, "identities": idents, "member_of": member_of,
-        "lists": all_lists(hub), "kinds": KINDS, "error": error, "values": values or {}},
-        status=status)
+        "section": "people", "page": page, "person": page.person,
+        "identities": page.identities, "member_of": [n for n, _ in page.static_lists],
+        "lists": [i for i in list_infos(hub) if not i.kept_by_rule], "kinds": KINDS,
+        "error": error, "values": values or {}}, status=status)
 
 
 @router.get("/people/{person_id}")
@@ -117,7 +151,6 @@ def person_identity(person_id: str, request: Request, hub: HubDep, owner: Owner,
                     form: CsrfForm) -> Response:
     values = {"kind": _text(form, "kind"), "value": _text(form, "value")}
     try:
-        _person(hub, person_id)
         add_identity(hub, person_id, f"{values['kind']}:{values['value']}")
     except HubError as exc:
         return _person_page(request, hub, person_id, error=exc.message, values=values,
@@ -154,7 +187,7 @@ def person_lists(person_id: str, request: Request, hub: HubDep, owner: Owner,
     """Tick the lists the person belongs to (and optionally name a new one)."""
     values = {"new_list": _text(form, "new_list")}
     try:
-        _, _, member_of = _person(hub, person_id)
+        member_of = lists_of(hub, person_id)
         wanted = {v for v in form.getlist("lists") if isinstance(v, str)}
         wanted |= set(_words(values["new_list"].lower()))
         for name in sorted(wanted - set(member_of)):
@@ -173,58 +206,3 @@ def person_remove(person_id: str, request: Request, hub: HubDep, owner: Owner,
     name = remove_person(hub, person_id)
     return redirect(request, "/people", flash=f"Removed {name}. The audit keeps what they "
                                                "could see.")
-
-
-# -- lists ---------------------------------------------------------------------------------
-
-def _lists_page(request: Request, hub: Hub, *, error: str = "", value: str = "",
-                status: int = 200) -> Response:
-    return render(request, "lists/index.html", {
-        "section": "lists", "lists": all_lists(hub),
-        "used": set(hub.policies.current.lists_used()), "error": error, "value": value},
-        status=status)
-
-
-@router.get("/lists")
-def lists_index(request: Request, hub: HubDep, owner: Owner) -> Response:
-    return _lists_page(request, hub)
-
-
-@router.post("/lists")
-def lists_create(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
-    name = _text(form, "name").lower()
-    try:
-        change_lists(hub, name)
-    except HubError as exc:
-        return _lists_page(request, hub, error=exc.message, value=name, status=exc.status)
-    return redirect(request, f"/lists/{name}", flash=f"List {name} is ready.")
-
-
-def _list_page(request: Request, hub: Hub, name: str, *, error: str = "",
-               status: int = 200) -> Response:
-    members = show_list(hub, name)
-    inside = {p.id for p, _ in members}
-    return render(request, "lists/detail.html", {
-        "section": "lists", "name": name, "members": members,
-        "others": [p for p, _, _ in list_people(hub) if p.id not in inside],
-        "used": name in hub.policies.current.lists_used(), "error": error}, status=status)
-
-
-@router.get("/lists/{name}")
-def list_detail(name: str, request: Request, hub: HubDep, owner: Owner) -> Response:
-    return _list_page(request, hub, name)
-
-
-@router.post("/lists/{name}/members")
-def list_members(name: str, request: Request, hub: HubDep, owner: Owner,
-                 form: CsrfForm) -> Response:
-    add = [v for v in form.getlist("add") if isinstance(v, str) and v]
-    remove = [v for v in form.getlist("remove") if isinstance(v, str) and v]
-    try:
-        if not add and not remove:
-            raise InvalidInput("choose someone to add or remove", field="person")
-        added, removed = change_lists(hub, name, add=add, remove=remove)
-    except HubError as exc:
-        return _list_page(request, hub, name, error=exc.message, status=exc.status)
-    return redirect(request, f"/lists/{name}",
-                    flash=f"{len(added)} added, {len(removed)} removed.")

@@ -31,23 +31,23 @@ def people_add(name: str, email: tuple[str, ...], mastodon: tuple[str, ...],
                bluesky: tuple[str, ...], matrix: tuple[str, ...], lists: tuple[str, ...],
                note: str, new: bool) -> None:
     """Add a person (someone of the same name: asks, or needs --new)."""
-    from hub.services.people import NewPerson, add_person, normalise_identity, people_named
+    from hub.services.people import NewPerson, PersonExists, add_person, normalise_identity
 
     idents = [normalise_identity(k, v) for k, values in
               (("email", email), ("mastodon", mastodon), ("bluesky", bluesky),
                ("matrix", matrix)) for v in values]
     hub = open_hub(require_policy=False)
-    same = people_named(hub, name)
-    if same and not new:
-        who = ", ".join(f"{p.name} ({p.id})" for p in same)
+    person = NewPerson(name, idents, lists, note)
+    try:
+        row = add_person(hub, person, allow_same_name=new)
+    except PersonExists as exc:
         if not sys.stdin.isatty():
-            raise HubError(f"{who} already exists: add identities or lists to them "
-                           "(`hub people identity`, `hub lists add`), or pass --new for a "
-                           "second person of that name")
-        if not click.confirm(f"{who} already exists. Add a second person called {name}?"):
+            raise HubError(f"{exc.message} (`hub people identity`, `hub lists add`), or pass "
+                           "--new for a second person of that name") from None
+        if not click.confirm(f"{exc.message}. Add a second person called {name}?"):
             click.echo("nothing added")
             return
-    row = add_person(hub, NewPerson(name, idents, lists, note))
+        row = add_person(hub, person)
     click.echo(f"added {row.name} ({row.id})")
 
 
@@ -122,16 +122,47 @@ def people_import(path: str, fmt: str | None) -> None:
     click.echo(f"imported {added + updated} people from {path} ({added} new, {updated} updated)")
 
 
+@people.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "vcard"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file (default: standard output).")
+@handles_errors
+def people_export(fmt: str, output: str | None) -> None:
+    """The whole address book as CSV or vCard; `hub people import` reads it back."""
+    from hub.services.people_export import export_people
+
+    data = export_people(open_hub(require_policy=False), fmt)
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        Path(output).write_text(data, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 @handles_errors
 def lists(ctx: click.Context) -> None:
-    """Lists of people (`hub lists` shows them all)."""
+    """Lists of people (`hub lists` shows them all; rule lists come from the policy)."""
     if ctx.invoked_subcommand is None:
-        from hub.services.people import all_lists
+        from hub.services.people_lists import list_infos
 
-        for name, count in all_lists(open_hub(require_policy=False)):
-            click.echo(f"{name:<20} {count} people")
+        for info in list_infos(open_hub(require_policy=False)):
+            kept = f"  rule: {info.rule} ({info.source})" if info.kept_by_rule else ""
+            click.echo(f"{info.name:<20} {info.size} people{kept}")
+
+
+def _change(list_name: str, people_: tuple[str, ...], *, adding: bool) -> None:
+    from hub.services.people import change_lists
+
+    hub = open_hub(require_policy=False)
+    if adding:
+        added, _ = change_lists(hub, list_name, add=people_)
+        click.echo(f"{list_name}: added {len(added)} (already members: "
+                   f"{len(people_) - len(added)})")
+    else:
+        _, removed = change_lists(hub, list_name, remove=people_)
+        click.echo(f"{list_name}: removed {len(removed)}")
 
 
 @lists.command("add")
@@ -140,10 +171,7 @@ def lists(ctx: click.Context) -> None:
 @handles_errors
 def lists_add(list_name: str, people_: tuple[str, ...]) -> None:
     """Add people (by name, id or identity) to a list; creates the list."""
-    from hub.services.people import change_lists
-
-    added, _ = change_lists(open_hub(require_policy=False), list_name, add=people_)
-    click.echo(f"{list_name}: added {len(added)} (already members: {len(people_) - len(added)})")
+    _change(list_name, people_, adding=True)
 
 
 @lists.command("remove")
@@ -152,22 +180,24 @@ def lists_add(list_name: str, people_: tuple[str, ...]) -> None:
 @handles_errors
 def lists_remove(list_name: str, people_: tuple[str, ...]) -> None:
     """Remove people from a list."""
-    from hub.services.people import change_lists
-
-    _, removed = change_lists(open_hub(require_policy=False), list_name, remove=people_)
-    click.echo(f"{list_name}: removed {len(removed)}")
+    _change(list_name, people_, adding=False)
 
 
 @lists.command("show")
 @click.argument("list_name")
 @handles_errors
 def lists_show(list_name: str) -> None:
-    """Members of a list."""
-    from hub.services.people import show_list
+    """Members of a list and why each is in: added by hand, or which clauses of its rule."""
+    from hub.services.people_lists import explain_list, rule_list
 
-    members = show_list(open_hub(require_policy=False), list_name)
-    for p, idents in members:
-        click.echo(f"{p.name:<24} {', '.join(f'{i.kind}:{i.value}' for i in idents)}")
+    hub = open_hub(require_policy=False)
+    kept = rule_list(hub, list_name)
+    if kept is not None:
+        click.echo(f"{list_name}: kept by the rule {kept.text!r} ({kept.source})")
+    members = explain_list(hub, list_name)
+    for m in members:
+        click.echo(f"{m.name:<24} {', '.join(m.identities) or 'no identities'}")
+        click.echo(f"{'':<24} why: {'; '.join(m.why)}")
     click.echo(f"({len(members)} members)")
 
 
