@@ -43,7 +43,9 @@ def check_rule_lists(lists: Mapping[str, RuleList], *, accounts: Collection[str]
                 names = [*lists, *static_lists]
                 raise fail(name, f"list {name!r} names list {clause.list_name!r}, which is "
                                  f"neither a rule list nor in the address book"
-                                 f"{did_you_mean(clause.list_name, names)}")
+                                 f"{did_you_mean(clause.list_name, names)}; create it first "
+                                 f"(`hub lists add {clause.list_name} PERSON`, or on the "
+                                 "Lists page)")
     for name in lists:
         path = _cycle(name, lists, [])
         if path:

@@ -22,7 +22,18 @@ from hub.store.tables import OwnerRow
 from tests.conftest import Clock
 from tests.integration.test_http import LiveServer
 from web.app import create_app
-from web.ui import audit, auth, compose, drafts, people, post_edits, posts, queue, tokens
+from web.ui import (
+    audit,
+    auth,
+    compose,
+    drafts,
+    people,
+    people_lists,
+    post_edits,
+    posts,
+    queue,
+    tokens,
+)
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"
@@ -71,13 +82,15 @@ def owner(site) -> Iterator[httpx.Client]:
 
 PAGES = ["/", "/compose", "/posts", "/posts/p_nope", "/posts/p_nope/live", "/audit",
          "/audit/people?q=ana", "/audit/posts/p_nope", "/audit/people/Ana", "/audit/export",
-         "/people", "/people/import", "/lists", "/lists/friends", "/tokens", "/media/" + "0" * 64,
+         "/people", "/people/import", "/people/export.csv", "/people/export.vcf", "/lists",
+         "/lists/friends", "/tokens", "/media/" + "0" * 64,
          "/queue", "/drafts", "/drafts/dr_nope", "/deliveries"]
 
 
 def _ui_post_paths() -> list[str]:
     paths = []
-    for module in (auth, compose, posts, post_edits, audit, people, tokens, drafts, queue):
+    for module in (auth, compose, posts, post_edits, audit, people, people_lists, tokens,
+                   drafts, queue):
         for route in module.router.routes:
             if "POST" in getattr(route, "methods", ()):
                 paths.append(re.sub(r"\{[^}]+\}", "x_1", route.path))
