@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
-import httpx
 from sqlmodel import select
 
 from hub.domain.model import IdentityKind
