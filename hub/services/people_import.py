@@ -178,7 +178,8 @@ def import_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner"
 def upsert_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner"
                   ) -> tuple[int, int]:
     """Add each entry, or update the person it already is: the one holding any of its
-    identities, else the only person with its exact name. Updating adds the identities and
+    identities, else the only person with its name (written the same way, if several differ
+    only in case) whom no earlier entry of the file is. Updating adds the identities and
     lists it lacks and takes a non-empty note; it removes nothing. (added, updated)."""
     return upsert_entries(hub, [Entry(f"entry {n}", p) for n, p in enumerate(people, 1)],
                           actor=actor)
@@ -287,12 +288,15 @@ class _Book:
                 if (kind, value) in wanted:
                     self.owner[(kind, value)] = pid
         self.named: dict[str, set[str]] = {}
+        self.spelled: dict[str, str] = {}   # person id -> name as written
+        self.taken: set[str] = set()        # people an earlier entry of the file already is
         keys = sorted({k for n in names for k in (n.lower(), _ascii_lower(n))})
         for at in range(0, len(keys), 500):
             for pid, name in s.execute(
                     select(col(PersonRow.id), col(PersonRow.name))
                     .where(func.lower(PersonRow.name).in_(keys[at:at + 500]))):
                 self.named.setdefault(name.strip().lower(), set()).add(pid)
+                self.spelled[pid] = name.strip()
 
     def resolve(self, person: NewPerson) -> str | None:
         """The person this entry already is, or None (a new one)."""
@@ -303,13 +307,20 @@ class _Book:
                                + ", ".join(sorted(owners)) + "); merge them first")
         if owners:
             return owners.pop()
-        named = self.named.get(person.name.strip().lower(), set())
+        # by name: never someone an earlier entry already is (two "Ana" rows are two people,
+        # as an export writes them), and of "Ana" and "ana" the one written the same way
+        name = person.name.strip()
+        named = self.named.get(name.lower(), set()) - self.taken
+        if len(named) > 1:
+            named = {p for p in named if self.spelled.get(p) == name} or named
         return next(iter(named)) if len(named) == 1 else None
 
     def record(self, person: NewPerson, person_id: str) -> None:
         for k, v in _identities(person):
             self.owner[(k.value, v)] = person_id
         self.named.setdefault(person.name.strip().lower(), set()).add(person_id)
+        self.spelled[person_id] = person.name.strip()
+        self.taken.add(person_id)
 
 
 def _write(hub: Hub, s: Session, book: _Book, entry: Entry, actor: str,
