@@ -23,6 +23,7 @@ from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person, change_lists
 from hub.services.people_lists import explain_list, list_sizes
 from hub.services.policy import reload_policy
+from hub.services.preview import preview_post
 from hub.services.posts import Author, PostInput, get_post, submit_post
 from hub.store.tables import DeliveryRow, PersonRow
 from tests.integration.test_http import LiveServer
@@ -108,6 +109,9 @@ async def test_members_are_evaluated_at_routing_and_again_at_publish_and_then_fr
     reader = Followers()
     await _sync(hub, reader, "ana", "bo", "cy")
     assert list_sizes(hub)["fans"] == 2                     # Cy is a client
+    [shown] = [t for t in preview_post(hub, PostInput("news", ["fans"])).targets
+               if t.target == "fans-feed"]
+    assert shown.who.startswith("the 2 people in fans")      # the compose preview's count
     view = submit_post(hub, PostInput("news for fans", ["fans"]), Author())
     assert [d.target for d in view.deliveries] == ["fans-feed"]
 

@@ -1,0 +1,102 @@
+"""The people and list pages at 10,000 people (issue 17 item 3: each ≤ 300 ms): ``GET /people``
+(first page, a search, a filter), ``GET /lists/l0`` (about 750 members, each with why) and
+``GET /lists/kept`` (a rule list over three lists), from a logged-in client of a real
+``hub serve`` on SQLite, beside ``GET /healthz`` from the same client.
+
+Runs in the suite (``python -m bench --only pages_people``) or alone
+(``python -m bench.m_pages_people``)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from bench._procs import hub_dir
+from bench._suite import Figures, Measure, Ratio
+from bench.m_people import LISTS, PEOPLE, fill
+
+POLICY = """\
+version: 1
+accounts: [feed:site]
+targets:
+  l0-feed: {account: feed:site, list: l0}
+  kept-feed: {account: feed:site, list: kept}
+audiences:
+  l0: {reach: recipients, targets: [l0-feed]}
+  kept: {reach: recipients, targets: [kept-feed]}
+"""
+RULE_LISTS = "lists:\n  kept: {rule: (l1 or l2) and not l3}\n"
+PAGES = {"people": "/people", "people_search": "/people?q=person+12",
+         "people_filter": "/people?list=l4&network=mastodon", "list": "/lists/l0",
+         "rule_list": "/lists/kept"}
+PASSWORD = "bench-password-long-enough"
+
+
+def _timed(client: httpx.Client, path: str, n: int = 7) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        r = client.get(path)
+        times.append(time.perf_counter() - t0)
+        assert r.status_code == 200, (path, r.status_code)
+    return statistics.median(times) * 1000
+
+
+class PagesPair:
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def baseline(self) -> Figures:
+        return {"ms": _timed(self.client, "/healthz")}
+
+    def subject(self) -> Figures:
+        figures = {f"{name}_ms": _timed(self.client, path) for name, path in PAGES.items()}
+        figures["ms"] = max(figures.values())
+        return figures
+
+
+@contextmanager
+def _open() -> Iterator[PagesPair]:
+    from hub.services.owner import set_password
+
+    with hub_dir(POLICY) as hd:
+        hub = hd.build()
+        fill(hub)
+        set_password(hub, PASSWORD)
+        hub.db.dispose()
+        (hd.tmp / "policies" / "hub.yaml").write_text(POLICY + RULE_LISTS)   # lists exist now
+        with hd.serve() as (port, _pid), httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None
+            r = client.post("/login", data={"password": PASSWORD, "next": "/people",
+                                             "csrf_token": token.group(1)})
+            assert r.status_code == 303, r.text
+            for path in PAGES.values():   # the first read builds the snapshot and its order
+                assert client.get(path).status_code == 200
+            yield PagesPair(client)
+
+
+def _ratio(name: str) -> Ratio:
+    return Ratio(f"GET {PAGES[name]}", lambda b, s, n=name: s[f"{n}_ms"] / b["ms"],
+                 "≤ 300 ms absolute", lambda r, s, n=name: s[f"{n}_ms"] <= 300, f"{name}_ms",
+                 "ms")
+
+
+MEASURES = [Measure(f"people and list pages, {PEOPLE:,} people in {LISTS} lists vs /healthz",
+                    _open, tuple(_ratio(name) for name in PAGES))]
+
+
+if __name__ == "__main__":
+    with _open() as pair:
+        base: Any = pair.baseline()
+        subject = pair.subject()
+        for name, path in PAGES.items():
+            print(f"{path:<40} {subject[name + '_ms']:8.1f} ms   (/healthz {base['ms']:.1f} ms)")
