@@ -23,8 +23,8 @@ from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person, change_lists
 from hub.services.people_lists import explain_list, list_sizes
 from hub.services.policy import reload_policy
-from hub.services.preview import preview_post
 from hub.services.posts import Author, PostInput, get_post, submit_post
+from hub.services.preview import preview_post
 from hub.store.tables import DeliveryRow, PersonRow
 from tests.integration.test_http import LiveServer
 
