@@ -85,9 +85,15 @@ def _open() -> Iterator[PagesPair]:
 
 
 def _ratio(name: str) -> Ratio:
-    return Ratio(f"GET {PAGES[name]}", lambda b, s, n=name: s[f"{n}_ms"] / b["ms"],
-                 "≤ 300 ms absolute", lambda r, s, n=name: s[f"{n}_ms"] <= 300, f"{name}_ms",
-                 "ms")
+    figure = f"{name}_ms"
+
+    def value(b: Figures, s: Figures) -> float:
+        return s[figure] / b["ms"]
+
+    def met(r: float, s: Figures) -> bool:
+        return s[figure] <= 300
+
+    return Ratio(f"GET {PAGES[name]}", value, "≤ 300 ms absolute", met, figure, "ms")
 
 
 MEASURES = [Measure(f"people and list pages, {PEOPLE:,} people in {LISTS} lists vs /healthz",
