@@ -54,7 +54,7 @@ class Followers:
 
 
 def _names(html: str) -> list[str]:
-    return re.findall(r'<th scope="row"><a href="/people/[^"]+">([^<]+)</a>', html)
+    return re.findall(r'<th scope="row"[^>]*><a href="/people/[^"]+">([^<]+)</a>', html)
 
 
 def _next(html: str) -> str | None:
