@@ -1,7 +1,7 @@
 """contact relationships bump people_version: rule lists are evaluated over them
 
 Revision ID: 0016_rule_lists
-Revises: 0017_queue
+Revises: 0012_audit_queue
 Create Date: 2026-12-01 12:30:00.000000
 
 A list that keeps itself (``followers of mastodon:main``) changes when contact sync records a
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016_rule_lists"
-down_revision = "0017_queue"
+down_revision = "0012_audit_queue"
 branch_labels = None
 depends_on = None
 
