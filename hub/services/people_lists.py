@@ -17,7 +17,7 @@ from hub.runtime import Hub
 from hub.store.tables import ListMemberRow, ListRow
 
 __all__ = ["ListInfo", "Member", "current_people", "explain_list", "list_infos",
-           "list_sizes", "rule_list"]
+           "list_sizes", "members_now", "rule_list"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ def current_people(hub: Hub, s: Session) -> PeopleSnapshot:
     policy = _policy(hub)
     people = hub.people.snapshot(s)
     return policy.with_lists(people) if policy is not None else people
+
+
+def members_now(hub: Hub, s: Session, name: str) -> frozenset[PersonId]:
+    """Who is in ``name`` now: its members kept by hand, or whom its rule names."""
+    return current_people(hub, s).lists.get(name, frozenset())
 
 
 def rule_list(hub: Hub, name: str) -> RuleList | None:

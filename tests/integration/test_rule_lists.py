@@ -16,10 +16,11 @@ from sqlmodel import select
 
 from hub.domain.model import IdentityKind
 from hub.entrypoints.cli import main
-from hub.errors import Conflict, PolicyFileInvalid
+from hub.errors import Conflict, NotFound, PolicyFileInvalid
 from hub.ports import Contact, ContactDirection, ContactPage
 from hub.services.contacts import sync_account
 from hub.services.delivery import deliver, due_ids
+from hub.services.feeds import feed_links, read_feed
 from hub.services.people import NewPerson, add_person, change_lists
 from hub.services.people_lists import explain_list, list_sizes
 from hub.services.policy import reload_policy
@@ -124,6 +125,17 @@ async def test_members_are_evaluated_at_routing_and_again_at_publish_and_then_fr
     later = submit_post(hub, PostInput("and again", ["fans"]), Author())
     assert await _publish(hub) == ["published"]
     assert _who_could_see(hub, later.post.id) == {ids["Ana"], ids["Di"]}
+
+    # the private feed of a rule list: its members now read what they were sent
+    links = {link.name: link.url for link in feed_links(hub, "fans")}
+    assert set(links) == {"Ana", "Di"}
+    ana_token = links["Ana"].split("token=", 1)[1]
+    assert {e.post_id for e in read_feed(hub, "fans", ana_token).entries} == {
+        later.post.id, view.post.id}
+    await _sync(hub, reader, "cy", "di")                     # Ana stops following
+    with pytest.raises(NotFound):
+        read_feed(hub, "fans", ana_token)
+    await _sync(hub, reader, "ana", "cy", "di")
 
     why = {m.name: m.why for m in explain_list(hub, "fans")}
     assert set(why) == {"Ana", "Di"}
