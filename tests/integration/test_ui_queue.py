@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from hub.services import cursors
+from hub.services.policy import reload_policy
 from hub.services.posts import Author, PostInput, get_post, submit_post
 from hub.services.saved_drafts import list_drafts
 from tests.integration import test_ui_security as base
@@ -178,3 +179,21 @@ def test_every_older_page_is_reachable_and_filters_run_on_the_server(site, owner
         made[111], made[110]]
     older = _next(owner.get("/audit").text)
     assert older and owner.get(older).status_code == 200
+
+
+def test_the_queue_keeps_the_policys_separate_approver_rule(site, owner):
+    hub, _ = site
+    policy = hub.settings.policy_dir / "hub.yaml"
+    policy.write_text(policy.read_text() + "approval:\n  separate_approver: everyone\n")
+    reload_policy(hub, actor="test")
+    token = csrf_of(owner.get("/queue").text)
+    mine = submit_post(hub, PostInput("my own work", ["public"], tags=["work"]), Author())
+    phone = submit_post(hub, PostInput("from the phone", ["public"], tags=["work"]),
+                        Author("token:phone"))
+    r = owner.post(f"/queue/posts/{mine.post.id}/approve", data={"csrf_token": token},
+                   follow_redirects=True)
+    assert "must be approved by someone other than its author" in r.text
+    assert {d.status for d in get_post(hub, mine.post.id).deliveries} == {"held"}
+    r = owner.post(f"/queue/posts/{phone.post.id}/approve", data={"csrf_token": token},
+                   follow_redirects=True)
+    assert "Approved: 2 released" in r.text
