@@ -6,6 +6,7 @@ reaches a mailbox or reader that could not see it; the text stays on the owner's
 
 Usage: ``notify_held(hub, view)`` after a post was written with held deliveries (it returns at
 once; the email goes out on its own thread and falls back to the feed if it cannot be sent).
+Held edits (``hub.services.edits``) do not notify yet.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from hub.store.queue_tables import OwnerNoticeRow
 from hub.store.tables import AccountRow
 
 log = structlog.get_logger("hub.notices")
-_sending: list[threading.Thread] = []
 
 
 @runtime_checkable
@@ -95,8 +95,9 @@ def notify_held(hub: Hub, view: PostView, *, wait: bool = False) -> None:
     if wait:
         send()
         return
-    thread = threading.Thread(target=send, name=f"notice-{view.post.id}", daemon=True)
-    _sending[:] = [t for t in _sending if t.is_alive()] + [thread]
+    # not a daemon: a short-lived process (``hub post``) waits for the mail before it exits,
+    # so a notice is never lost with it (the SMTP timeout bounds the wait)
+    thread = threading.Thread(target=send, name=f"notice-{view.post.id}", daemon=False)
     thread.start()
 
 
