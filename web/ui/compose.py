@@ -51,6 +51,7 @@ class ComposeForm:
     media: list[tuple[str, str]] = field(default_factory=list)   # (sha256, alt) uploaded
     parts: list[str] = field(default_factory=list)      # the thread after the text: part 2…
     variants: dict[str, str] = field(default_factory=dict)   # network -> its own text
+    draft_id: str = ""      # the saved draft this was resumed from (sent: it is removed)
 
     @classmethod
     def from_form(cls, form: FormData) -> ComposeForm:
@@ -71,7 +72,8 @@ class ComposeForm:
                    parts=[v for v in form.getlist("thread_part") if isinstance(v, str)],
                    variants={key[9:-1]: value for key, value in form.multi_items()
                              if key.startswith("variants[") and key.endswith("]")
-                             and isinstance(value, str)})
+                             and isinstance(value, str)},
+                   draft_id=text("draft_id")[:40])
 
     def to_input(self) -> PostInput:
         parts = [p for p in self.parts if p.strip()]
@@ -183,8 +185,8 @@ def compose_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) 
                 action == "send-others" and report.deliverable):
             return _page(request, hub, draft, preview, confirm=report)
         view = submit_post(hub, data, Author())
-        if isinstance(draft_id := form.get("draft_id"), str) and draft_id:
-            forget_sent(hub, draft_id[:40], Author())   # a resumed draft, now sent
+        if draft.draft_id:
+            forget_sent(hub, draft.draft_id, Author())   # a resumed draft, now sent
     except HubError as exc:
         try:
             preview = preview_post(hub, draft.to_input(), Author())

@@ -9,16 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from hub.errors import HubError
-from hub.runtime import Hub
 from hub.services.drafts import MAX_IMAGES, Author, MediaRef
 from hub.services.saved_drafts import (
     DraftInput,
     SavedDraft,
     delete_draft,
-    forget_sent,
     get_draft,
     list_drafts,
     save_draft,
@@ -27,10 +24,9 @@ from hub.services.saved_drafts import (
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
-from web.ui.compose import ComposeForm, _upload_new
+from web.ui.compose import ComposeForm, _page, _upload_new
 
 router = APIRouter(include_in_schema=False)
-DRAFT_FIELD = "draft_id"
 
 
 def _as_form(draft: SavedDraft) -> ComposeForm:
@@ -46,7 +42,8 @@ def _as_form(draft: SavedDraft) -> ComposeForm:
     return ComposeForm(text=d.text, audiences=list(d.audiences), tags=" ".join(d.tags),
                        content_warning=d.content_warning, language=d.language,
                        schedule_at=when, tz=zone_name,
-                       media=[(m.sha256, m.alt) for m in d.media][:MAX_IMAGES])
+                       media=[(m.sha256, m.alt) for m in d.media][:MAX_IMAGES],
+                       draft_id=draft.id)
 
 
 def _as_input(draft: ComposeForm) -> DraftInput:
@@ -58,17 +55,6 @@ def _as_input(draft: ComposeForm) -> DraftInput:
                       time_zone=draft.tz if when else "")
 
 
-def draft_id_of(form: FormData) -> str:
-    value = form.get(DRAFT_FIELD)
-    return value[:40] if isinstance(value, str) else ""
-
-
-def sent_from_compose(hub: Hub, form: FormData) -> None:
-    """Called by the compose form once a resumed draft went out: the draft is gone."""
-    if draft_id := draft_id_of(form):
-        forget_sent(hub, draft_id, Author())
-
-
 @router.get("/drafts")
 async def drafts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
     drafts = await run_in_threadpool(list_drafts, hub, Author())
@@ -78,32 +64,21 @@ async def drafts_list(request: Request, hub: HubDep, owner: Owner) -> Response:
 @router.get("/drafts/{draft_id}")
 async def draft_resume(draft_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
     draft = await run_in_threadpool(get_draft, hub, draft_id, Author())
-    policy = hub.policies.current
-    return render(request, "compose/form.html", {
-        "section": "compose", "form": _as_form(draft), "preview": None, "confirm": None,
-        "audiences": list(policy.audiences.values()),
-        "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
-        "error": "", "error_field": None, "draft_id": draft.id})
+    return _page(request, hub, _as_form(draft), None)
 
 
 @router.post("/drafts")
 def draft_save(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
-    """The compose form's "Save draft": stored as typed (images uploaded), nothing routed."""
+    """The compose form's "Save draft": stored as typed (images uploaded), nothing routed.
+    (A thread's later parts and per-network variants are not kept in a draft yet.)"""
     typed = ComposeForm.from_form(form)
-    existing = draft_id_of(form)
     try:
         _upload_new(hub, form, typed)
         data = _as_input(typed)
-        saved = (update_draft(hub, existing, data, Author()) if existing
+        saved = (update_draft(hub, typed.draft_id, data, Author()) if typed.draft_id
                  else save_draft(hub, data, Author()))
     except HubError as exc:
-        policy = hub.policies.current
-        return render(request, "compose/form.html", {
-            "section": "compose", "form": typed, "preview": None, "confirm": None,
-            "audiences": list(policy.audiences.values()),
-            "max_body": hub.settings.max_upload_bytes, "max_images": MAX_IMAGES,
-            "error": exc.message, "error_field": getattr(exc, "field", None),
-            "draft_id": existing}, status=exc.status)
+        return _page(request, hub, typed, None, exc, status=exc.status)
     return redirect(request, "/drafts", flash=f"Draft saved ({saved.id}). Nothing was sent: "
                                               "open it to go on or to send it.")
 
