@@ -154,6 +154,14 @@ class AccountConnected(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountRemoved(Event):
+    """The owner removed an account: its stored credentials are gone."""
+
+    name: ClassVar[str] = "AccountRemoved"
+    platform: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountCredentialsRejected(Event):
     name: ClassVar[str] = "AccountCredentialsRejected"
     reason: str

@@ -3,15 +3,19 @@ draft can be explained against it without posting."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from hub.domain.events import PolicyLoaded, PolicyRejected
 from hub.domain.model import PostId
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy
 from hub.policy.engine import route
+from hub.policy.examples import ExampleResult, load_examples, run_examples
 from hub.policy.explain import explain_lines
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, make_draft
-from hub.store.policy_state import record_digest
+from hub.store.policy_state import PolicyStateRow, record_digest
 
 
 def reload_policy(hub: Hub, *, actor: str = "owner") -> tuple[Policy, bool]:
@@ -45,3 +49,32 @@ def explain_draft(hub: Hub, data: PostInput, author: Author) -> list[str]:
     routing = route(draft.post, hub.policies.current, draft.people, draft.post.created,
                     local_domains=draft.local_domains)
     return explain_lines(routing)
+
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    """What the policy page shows: the policy in force, when and by whom it was loaded, its
+    warnings, and the owner's example cases run against it (``hub policy test``)."""
+
+    policy: Policy
+    loaded: datetime | None
+    loaded_by: str
+    results: tuple[ExampleResult, ...]
+    examples_error: str = ""     # the example files themselves are invalid (file:line: reason)
+
+    @property
+    def failed(self) -> tuple[ExampleResult, ...]:
+        return tuple(r for r in self.results if not r.passed)
+
+
+def policy_status(hub: Hub) -> PolicyStatus:
+    """The policy in force and its example cases, run now (nothing is written)."""
+    policy = hub.policies.current
+    with hub.db.read() as s:
+        row = s.get(PolicyStateRow, 1)
+    loaded, by = (row.loaded, row.actor) if row is not None else (None, "")
+    try:
+        examples = load_examples(hub.policies.directory / "tests")
+    except PolicyFileInvalid as exc:
+        return PolicyStatus(policy, loaded, by, (), exc.message)
+    return PolicyStatus(policy, loaded, by, tuple(run_examples(policy, examples, hub.now())))

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from hub.services.posts import Author, PostInput, submit_post
 from hub.services.saved_drafts import DraftInput, save_draft
+from hub.store.tables import AccountRow
 from tests.conftest import ROOT
 from tests.e2e.conftest import ARTIFACTS, DESKTOP, PASSWORD, PHONE
 
@@ -52,6 +53,11 @@ def _pages(site) -> list[tuple[str, str]]:
                                schedule_at=later), Author("owner"))
     draft = save_draft(hub, DraftInput(text="Half an idea about the garden",
                                        audiences=["friends"], tags=["garden"]), Author())
+    with hub.db.transaction() as s:   # an account whose token expires soon, for /accounts
+        s.add(AccountRow(name="mastodon:work", platform="mastodon",
+                         settings={"instance": "https://work.example",
+                                   "expires_at": (hub.now() + timedelta(days=2)).isoformat()},
+                         updated=hub.now()))
     return [("compose", "/compose"), ("queue", "/queue"), ("drafts", "/drafts"),
             ("draft", f"/drafts/{draft.id}"), ("deliveries", "/deliveries"),
             ("posts-held", "/posts?state=held"), ("posts", "/posts"),
@@ -60,7 +66,8 @@ def _pages(site) -> list[tuple[str, str]]:
             ("audit-post", f"/audit/posts/{view.post.id}"),
             ("audit-person", f"/audit/people/{ana}"), ("people", "/people"),
             ("person", f"/people/{ana}"), ("people-import", "/people/import"),
-            ("lists", "/lists"), ("list", "/lists/friends"), ("tokens", "/tokens")]
+            ("lists", "/lists"), ("list", "/lists/friends"), ("tokens", "/tokens"),
+            ("accounts", "/accounts"), ("policy", "/policy")]
 
 
 @pytest.fixture

@@ -23,12 +23,14 @@ from tests.conftest import Clock
 from tests.integration.test_http import LiveServer
 from web.app import create_app
 from web.ui import (
+    accounts,
     audit,
     auth,
     compose,
     drafts,
     people,
     people_lists,
+    policy,
     post_edits,
     posts,
     queue,
@@ -84,13 +86,13 @@ PAGES = ["/", "/compose", "/posts", "/posts/p_nope", "/posts/p_nope/live", "/aud
          "/audit/people?q=ana", "/audit/posts/p_nope", "/audit/people/Ana", "/audit/export",
          "/people", "/people/import", "/people/export.csv", "/people/export.vcf", "/lists",
          "/lists/friends", "/tokens", "/media/" + "0" * 64,
-         "/queue", "/drafts", "/drafts/dr_nope", "/deliveries"]
+         "/queue", "/drafts", "/drafts/dr_nope", "/deliveries", "/accounts", "/policy"]
 
 
 def _ui_post_paths() -> list[str]:
     paths = []
     for module in (auth, compose, posts, post_edits, audit, people, people_lists, tokens,
-                   drafts, queue):
+                   drafts, queue, accounts, policy):
         for route in module.router.routes:
             if "POST" in getattr(route, "methods", ()):
                 paths.append(re.sub(r"\{[^}]+\}", "x_1", route.path))

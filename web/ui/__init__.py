@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web.ui import (
+    accounts,
     audit,
     auth,
     compose,
@@ -19,6 +20,7 @@ from web.ui import (
     drafts,
     people,
     people_lists,
+    policy,
     post_edits,
     posts,
     queue,
@@ -38,7 +40,7 @@ def install(app: FastAPI) -> None:
     app.state.ui_templates = make_templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, compose, drafts, queue, posts, deliveries, post_edits, audit, people,
-                   people_lists, tokens):
+                   people_lists, tokens, accounts, policy):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_middleware(SecurityHeaders)

@@ -94,6 +94,15 @@ def excerpt(text: str, length: int = 280) -> str:
     return text if len(text) <= length else text[:length].rstrip() + "…"
 
 
+def _reconnect(request: Request) -> list[str]:
+    """Accounts a network refused, for the warning on every owner page."""
+    if not getattr(request.state, "owner", False):
+        return []
+    from hub.services.account_admin import needing_reconnect
+
+    return needing_reconnect(request.app.state.hub)
+
+
 def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,
            status: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.ui_templates
@@ -103,6 +112,7 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
            "logged_in": bool(getattr(request.state, "owner", False)),
            "flash": message or None, "flash_kind": kind if kind in ("warn", "bad") else "ok",
            "section": "", "public_url_warning": request.app.state.hub.settings.public_url_warning,
+           "reconnect_accounts": _reconnect(request),
            **(context or {})}
     response = templates.TemplateResponse(request, name, ctx, status_code=status,
                                           headers=dict(headers or {}))
