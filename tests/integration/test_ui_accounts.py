@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import select
 
 from adapters.mastodon import SCOPES
+from hub.audit.sequencer import sequence_pending
 from hub.errors import CredentialsRejected
 from hub.services.posts import Author, PostInput, submit_post
 from hub.store.tables import AccountRow, AuditRow
@@ -155,6 +156,7 @@ def test_removing_needs_a_confirmation_and_is_audited(site, owner, double):  # n
     r = owner.post("/accounts/mastodon:old/remove", data={"csrf_token": _csrf(owner),
                                                           "confirm": "yes"})
     assert r.status_code == 303 and _row(hub, "mastodon:old") is None
+    sequence_pending(hub.db, wait=True)   # the queued audit events too
     with hub.db.read() as s:
         names = [e.name for e in s.exec(select(AuditRow).where(AuditRow.subject == "mastodon:old"))]
     assert names == ["AccountConnected", "AccountRemoved"]
