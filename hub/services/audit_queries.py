@@ -98,18 +98,25 @@ def _limit(limit: int) -> int:
 
 
 def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
-                  cursor: str | None, limit: int, *, field: str
+                  cursor: str | None, limit: int, *, field: str,
+                  audiences: Sequence[str] | None = None
                   ) -> tuple[list[dict[str, Any]], str | None, int | None]:
-    """A page, its continuation cursor, and the total count (None: the page was empty)."""
+    """A page, its continuation cursor, and the total count (None: the page was empty).
+    ``audiences``: only deliveries of posts whose audiences all lie in it (page and count)."""
     params: dict[str, Any] = {"n": limit + 1, "since": filters.since, "until": filters.until,
                               "account": filters.account, "reach": filters.reach}
     if cursor:
         params["c_created"], params["c_id"] = decode_cursor(cursor, field=field)
     unique = list(dict.fromkeys(members))
     params.update({f"m{i}": m for i, m in enumerate(unique)})
-    ranked = unique == [PUBLIC] and not filters.narrows
+    allowed = sorted(set(audiences)) if audiences is not None else None
+    if allowed is not None:
+        params.update({f"a{i}": a for i, a in enumerate(allowed or [""])})
+    ranked = unique == [PUBLIC] and not filters.narrows and allowed is None
     sql = _page_sql(len(unique), filters.since is not None, filters.until is not None,
-                    bool(filters.account), bool(filters.reach), bool(cursor), ranked)
+                    bool(filters.account), bool(filters.reach), bool(cursor), ranked,
+                    None if allowed is None else max(len(allowed), 1),
+                    conn.dialect.name)
     result = conn.execute(sql, params)
     keys = list(result.keys())
     rows = [dict(zip(keys, r, strict=True)) for r in result.all()]   # plain dicts: cheap to read
@@ -120,9 +127,20 @@ def _newest_first(conn: Connection, members: Sequence[str], filters: Filters,
             total)
 
 
+def _in_audiences(allowed: int, dialect: str) -> str:
+    """SQL: the row's post reaches only audiences among :a0..:a<allowed-1>."""
+    names = ", ".join(f":a{i}" for i in range(allowed))
+    each = ("json_each(p.audiences) AS j WHERE j.value" if dialect == "sqlite" else
+            "json_array_elements_text(p.audiences) AS j(v) WHERE j.v")
+    return ("EXISTS (SELECT 1 FROM post AS p WHERE p.id = audit_visibility.post_id) AND NOT "
+            f"EXISTS (SELECT 1 FROM post AS p, {each} NOT IN ({names}) "
+            "AND p.id = audit_visibility.post_id)")
+
+
 @functools.lru_cache(maxsize=128)
 def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool,
-              cursor: bool, ranked: bool) -> Any:
+              cursor: bool, ranked: bool, allowed: int | None = None,
+              dialect: str = "sqlite") -> Any:
     """One statement per page: one ordered index range per member (the person's id, each
     identity) merged, so the database never sorts everything a person ever got, and the
     total as a column (for the unfiltered public stream: the newest rank). Written as SQL
@@ -130,6 +148,8 @@ def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool
     it."""
     flt = [c for c, on in (("created >= :since", since), ("created < :until", until),
                            ("account = :account", account), ("reach = :reach", reach)) if on]
+    if allowed is not None:
+        flt.append(_in_audiences(allowed, dialect))
     page = flt + (["(created < :c_created OR (created = :c_created AND id < :c_id))"]
                   if cursor else [])
     names = ", ".join(f":m{i}" for i in range(members))
@@ -160,16 +180,21 @@ def _seen(row: dict[str, Any]) -> dict[str, Any]:
             "identity": None if public else ident, "lower_bound": bool(row["lower_bound"])}
 
 
-def _count(conn: Connection, members: Sequence[str], filters: Filters) -> int:
-    return int(conn.execute(sa_select(func.count()).select_from(_V).where(
-        _V.c.member.in_(list(members)), *filters.where())).scalar() or 0)
+def _count(conn: Connection, members: Sequence[str], filters: Filters,
+           audiences: Sequence[str] | None) -> int:
+    """The total alone (for a page past the end): the first row of an uncursored page."""
+    return _newest_first(conn, members, filters, None, 1, field="cursor",
+                         audiences=audiences)[2] or 0
 
 
 def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
                  filters: Filters | None = None, cursor: str | None = None,
-                 public_cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+                 public_cursor: str | None = None, limit: int = 50,
+                 audiences: Sequence[str] | None = None) -> dict[str, Any]:
     """The posts this person could see (newest first): where, when, through which list or
-    identity, as recorded at send time. ``public`` counts and pages the posts anyone could see."""
+    identity, as recorded at send time. ``public`` counts and pages the posts anyone could see.
+    ``audiences`` (an audience-limited token's allow-list): only posts whose audiences all lie
+    in it, in the pages and in the counts alike."""
     filters = filters or Filters()
     limit = _limit(limit)
     settle(hub.db)
@@ -178,17 +203,19 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
         conn = s.connection()
         members = [person_id] + [f"identity:{i}" for i in idents]
         rows, next_cursor, count = _newest_first(conn, members, filters, cursor, limit,
-                                                 field="cursor")
+                                                 field="cursor", audiences=audiences)
         if count is None:   # an empty page: count apart (rare: past the end, or nothing)
-            count = 0 if not cursor else _count(conn, members, filters)
+            count = 0 if not cursor else _count(conn, members, filters, audiences)
         public: dict[str, Any] | None = None
         if include_public:
             prows, pnext, ptotal = _newest_first(conn, [PUBLIC], filters, public_cursor,
-                                                 limit, field="public_cursor")
+                                                 limit, field="public_cursor",
+                                                 audiences=audiences)
             if filters.reach and filters.reach not in PUBLIC_REACHES:
                 ptotal = 0
             elif ptotal is None:
-                ptotal = 0 if not public_cursor else _count(conn, [PUBLIC], filters)
+                ptotal = 0 if not public_cursor else _count(conn, [PUBLIC], filters,
+                                                            audiences)
             public = {"count": ptotal, "posts": [_seen(r) for r in prows], "next_cursor": pnext}
         fetches = list(s.exec(
             select(AuditRow).where(AuditRow.subject == person_id,

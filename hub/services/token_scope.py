@@ -54,8 +54,9 @@ def require_unlimited(author: Author, what: str) -> None:
 
 def filter_person_audit(hub: Hub, author: Author, data: dict[str, Any]) -> dict[str, Any]:
     """A person's audit as an audience-limited token may see it: only posts inside its
-    allow-list (pages are filtered as read, so ``count`` is what this page shows), and none of
-    the person's identities (addresses of people outside its audiences stay private)."""
+    allow-list (the answer was already asked for with ``audiences``, so its pages and counts
+    hold only those; this is the second check), and none of the person's identities
+    (addresses of people outside its audiences stay private)."""
     if author.audiences is None:
         return data
     public = data.get("public") or {}
@@ -67,11 +68,11 @@ def filter_person_audit(hub: Hub, author: Author, data: dict[str, Any]) -> dict[
                       .where(col(PostRow.id).in_(sorted(ids)))).all() if ids else []
     allowed = {pid for pid, audiences in rows if in_scope(author, audiences)}
     posts = [p for p in data.get("posts", []) if p["post_id"] in allowed]
-    out = {**data, "posts": posts, "count": len(posts),
+    out = {**data, "posts": posts,
            "person": {**data["person"], "identities": []},
            "feed_fetches": [{**f, "post_ids": [i for i in f.get("post_ids", []) if i in allowed]}
                             for f in fetches]}
     if public:
         shown = [p for p in public.get("posts", []) if p["post_id"] in allowed]
-        out["public"] = {**public, "posts": shown, "count": len(shown)}
+        out["public"] = {**public, "posts": shown}
     return out

@@ -58,3 +58,36 @@ def test_audit_api_pages_filters_exports_and_proves(live):  # noqa: F811
         assert client.get("/api/audit/proofs/nope").status_code == 404
         verify = client.get("/api/audit/verify").json()
         assert verify["ok"] and verify["checkpoints_checked"] >= 1
+
+
+def test_a_limited_tokens_person_pages_and_counts_only_its_audiences(live):  # noqa: F811
+    """The newest posts Ana got reach an audience outside the token's: its first page still
+    fills with posts inside it, and the count is every such post, not what one page kept."""
+    hub, server, _ = live
+    _, owner = create_token(hub, "owner", ["post", "read", "audit"])
+    _, friends = create_token(hub, "friends only", ["read", "audit"], ["friends"])
+    with httpx.Client(base_url=server.url) as client:
+        def send(audiences: list[str]) -> str:
+            r = client.post("/api/posts", json={"text": f"to {audiences}",
+                                                "audiences": audiences},
+                            headers={"Authorization": f"Bearer {owner}"})
+            assert r.status_code == 202, r.text
+            _wait_done(client, r.json()["id"], owner)
+            return str(r.json()["id"])
+
+        inside = [send(["friends"]) for _ in range(3)]
+        outside = [send(["friends", "clients"]) for _ in range(2)] + [send(["public"])]
+        limited = {"Authorization": f"Bearer {friends}"}
+        first = client.get("/api/audit/people/Ana", params={"limit": 2}, headers=limited).json()
+        assert [p["post_id"] for p in first["posts"]] == inside[:0:-1]
+        assert first["count"] == 3 and first["next_cursor"]
+        assert first["public"]["count"] == 0 and first["public"]["posts"] == []
+        rest = client.get("/api/audit/people/Ana", params={"limit": 2,
+                                                          "cursor": first["next_cursor"]},
+                          headers=limited).json()
+        assert [p["post_id"] for p in rest["posts"]] == inside[:1] and rest["count"] == 3
+        assert rest["next_cursor"] is None
+        everything = client.get("/api/audit/people/Ana",
+                                headers={"Authorization": f"Bearer {owner}"}).json()
+        assert everything["count"] == 5 and everything["public"]["count"] == 2   # bsky, masto
+        assert not set(outside) & {p["post_id"] for p in first["posts"] + rest["posts"]}

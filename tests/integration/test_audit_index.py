@@ -140,3 +140,26 @@ async def test_the_migration_back_fills_the_same_rows_the_live_path_writes(datab
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert _index(hub) == live
+
+
+async def test_an_audience_allow_list_filters_the_pages_and_the_counts(database_url, make_hub):
+    clock = Clock()
+    hub = make_hub(database_url, clock=clock)
+    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
+    inside = await _posts(hub, clock, 3, "friends")
+    outside = []
+    for i in range(2):     # newer, and also to clients: outside a friends-only allow-list
+        outside.append(submit_post(hub, PostInput(f"both {i}", ["friends", "clients"]),
+                                   Author()).post.id)
+        await _run_all(hub)
+        clock.advance(60)
+    await _posts(hub, clock, 1, "public")
+    page = person_audit(hub, "Ana", limit=2, audiences=["friends"])
+    assert [p["post_id"] for p in page["posts"]] == inside[:0:-1] and page["count"] == 3
+    assert page["public"]["count"] == 0
+    rest = person_audit(hub, "Ana", limit=2, audiences=["friends"], cursor=page["next_cursor"])
+    assert [p["post_id"] for p in rest["posts"]] == inside[:1] and rest["count"] == 3
+    assert person_audit(hub, "Ana", audiences=["friends", "clients"])["count"] == 5
+    assert person_audit(hub, "Ana", audiences=[])["count"] == 0
+    assert person_audit(hub, "Ana", audiences=["public"])["public"]["count"] == 2
+    assert person_audit(hub, "Ana")["count"] == 5 and outside

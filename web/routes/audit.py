@@ -75,7 +75,8 @@ async def audit_person(person: str, hub: HubDep, token: AuditToken,
     flt = audit_queries.Filters(since=since, until=until, account=account, reach=reach)
     data = await run_in_threadpool(lambda: audit_queries.person_audit(
         hub, person, include_public=include_public, filters=flt, cursor=cursor,
-        public_cursor=public_cursor, limit=limit))
+        public_cursor=public_cursor, limit=limit,
+        audiences=None if token.author.audiences is None else sorted(token.author.audiences)))
     return await run_in_threadpool(token_scope.filter_person_audit, hub, token.author, data)
 
 
