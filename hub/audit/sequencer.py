@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlmodel import Session
 
 from hub.audit import index, merkle
 from hub.audit.records import GENESIS, event_body, leaf_data, row_digest
@@ -187,6 +189,19 @@ def settle(db: Database) -> int:
     """Sequence what is queued now, waiting for a sequencer that is at work (read-your-writes
     for answers, proofs, checkpoints and ``verify``)."""
     return sequence_pending(db, wait=True)
+
+
+@contextmanager
+def settled_read(db: Database) -> Iterator[Session]:
+    """A read transaction that sees everything queued before it began, sequenced: when the
+    queue is empty (almost always) this is one plain read, with no extra round trip."""
+    with db.read() as s:
+        if not queued(s.connection()):
+            yield s
+            return
+    settle(db)
+    with db.read() as s:
+        yield s
 
 
 class Sequencer:

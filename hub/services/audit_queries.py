@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, bindparam, column, func, text
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from hub.audit import VerifyResult
 from hub.audit.index import PUBLIC, PUBLIC_REACHES
-from hub.audit.sequencer import settle
+from hub.audit.sequencer import settle, settled_read
 from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.people import find_person
@@ -35,6 +35,7 @@ from hub.store.tables import (
     VisibilityRow,
 )
 
+_A = AuditRow.__table__  # type: ignore[attr-defined]
 _V = VisibilityRow.__table__  # type: ignore[attr-defined]
 _F = FetchRow.__table__  # type: ignore[attr-defined]
 _P = PersonRow.__table__  # type: ignore[attr-defined]
@@ -197,8 +198,7 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
     in it, in the pages and in the counts alike."""
     filters = filters or Filters()
     limit = _limit(limit)
-    settle(hub.db)
-    with hub.db.read() as s:
+    with settled_read(hub.db) as s:
         person_id, name, idents = _person(s, ref)
         conn = s.connection()
         members = [person_id] + [f"identity:{i}" for i in idents]
@@ -217,10 +217,10 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
                 ptotal = 0 if not public_cursor else _count(conn, [PUBLIC], filters,
                                                             audiences)
             public = {"count": ptotal, "posts": [_seen(r) for r in prows], "next_cursor": pnext}
-        fetches = list(s.exec(
-            select(AuditRow).where(AuditRow.subject == person_id,
-                                   AuditRow.name == "FeedFetched")
-            .order_by(col(AuditRow.seq).desc()).limit(20)))
+        fetches = conn.execute(   # plain rows: no ORM objects for a list of 20
+            sa_select(_A.c.seq, _A.c.created, _A.c.payload)
+            .where(_A.c.subject == person_id, _A.c.name == "FeedFetched")
+            .order_by(_A.c.seq.desc()).limit(20)).all()
         return {"person": {"id": person_id, "name": name, "identities": idents},
                 "posts": [_seen(r) for r in _unique_deliveries(rows)], "count": count,
                 "next_cursor": next_cursor, "public": public,
@@ -287,8 +287,7 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
         if not cursor.isdigit():
             raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
         after = int(cursor)
-    settle(hub.db)
-    with hub.db.read() as s:
+    with settled_read(hub.db) as s:
         events = hub.audit.events(s, post_id=post_id)   # then any queued since: pending
         if not events and s.get(PostRow, post_id) is None:
             raise NotFound(f"no post {post_id!r}")
