@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, bindparam, column, func, text
+from sqlalchemy import JSON, ColumnElement, Connection, Integer, bindparam, column, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -173,12 +173,16 @@ def _page_sql(members: int, since: bool, until: bool, account: bool, reach: bool
 def _seen(row: dict[str, Any]) -> dict[str, Any]:
     public = row["member"] == PUBLIC
     via, ident = row["via_list"], row["identity"]
+    grew = bool(row.get("grew"))
     return {"post_id": row["post_id"], "delivery_id": row["delivery_id"],
             "event_seq": row["event_seq"], "target": row["target"], "account": row["account"],
             "reach": row["reach"], "when": row["created"].isoformat(), "url": row["url"],
             "through": ("anyone on the web" if public else
+                        f"could see since {row['created'].date().isoformat()} (followed you "
+                        "later)" if grew else
                         f"list {via}" if via else f"identity {ident}"),
-            "identity": None if public else ident, "lower_bound": bool(row["lower_bound"])}
+            "grew": grew, "identity": None if public else ident,
+            "lower_bound": bool(row["lower_bound"])}
 
 
 def _count(conn: Connection, members: Sequence[str], filters: Filters,
@@ -217,10 +221,7 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
                 ptotal = 0 if not public_cursor else _count(conn, [PUBLIC], filters,
                                                             audiences)
             public = {"count": ptotal, "posts": [_seen(r) for r in prows], "next_cursor": pnext}
-        fetches = conn.execute(   # plain rows: no ORM objects for a list of 20
-            sa_select(_A.c.seq, _A.c.created, _A.c.payload)
-            .where(_A.c.subject == person_id, _A.c.name == "FeedFetched")
-            .order_by(_A.c.seq.desc()).limit(20)).all()
+        fetches = conn.execute(_FETCHES, {"p": person_id}).all()
         return {"person": {"id": person_id, "name": name, "identities": idents},
                 "posts": [_seen(r) for r in _unique_deliveries(rows)], "count": count,
                 "next_cursor": next_cursor, "public": public,
@@ -229,14 +230,19 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
                                  for e in fetches]}
 
 
+# Statements of every answer, built once: constructing a SQLAlchemy expression per call costs
+# more than SQLite takes to run it (bench/bench_audit_profile.py).
+_PERSON = text("SELECT p.id, p.name, i.value FROM person AS p LEFT JOIN identity AS i "
+               "ON i.person_id = p.id WHERE p.id = :ref ORDER BY i.id")
+_FETCHES = text("SELECT seq, created, payload FROM audit_event WHERE subject = :p AND "
+                "name = 'FeedFetched' ORDER BY seq DESC LIMIT 20").columns(
+    column("seq", Integer), column("created", UTCDateTime()), column("payload", JSON))
+
+
 def _person(s: Session, ref: str) -> tuple[str, str, list[str]]:
     """(id, name, identity values) of a person given by id, name or identity."""
     conn = s.connection()
-    hits = list(conn.execute(   # by id, with the identities, in one round trip
-        sa_select(col(PersonRow.id), col(PersonRow.name), col(IdentityRow.value))
-        .select_from(PersonRow).outerjoin(IdentityRow, col(IdentityRow.person_id) ==
-                                          col(PersonRow.id))
-        .where(col(PersonRow.id) == ref).order_by(col(IdentityRow.id))))
+    hits = conn.execute(_PERSON, {"ref": ref}).all()   # by id, with identities, in one trip
     if hits:
         return (str(hits[0][0]), str(hits[0][1]),
                 [str(h[2]) for h in hits if h[2] is not None])
@@ -258,22 +264,57 @@ def _unique_deliveries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _typed(sql: str, *cols: Any) -> Any:
+    return text(sql).columns(*cols)
+
+
+_WHEN = UTCDateTime()
+_EVENT_COLS: tuple[Any, ...] = (column("seq", Integer), column("name"), column("created", _WHEN),
+               column("actor"), column("post_id"), column("delivery_id"), column("subject"),
+               column("policy_digest"), column("payload", JSON), column("prev_hash"),
+               column("hash"))
+_EVENTS = _typed("SELECT seq, name, created, actor, post_id, delivery_id, subject, "
+                 "policy_digest, payload, prev_hash, hash FROM audit_event WHERE post_id = :p "
+                 "ORDER BY seq", *_EVENT_COLS)
+_QUEUED_EVENTS = _typed("SELECT NULL AS seq, name, created, actor, post_id, delivery_id, "
+                        "subject, policy_digest, payload, '' AS prev_hash, '' AS hash "
+                        "FROM audit_queue WHERE post_id = :p ORDER BY id", *_EVENT_COLS)
+_PEOPLE = "SELECT v.id, v.person_id, v.identity, v.via_list, v.grew, v.created, p.name " \
+    "FROM audit_visibility AS v LEFT JOIN person AS p ON p.id = v.person_id " \
+    "WHERE v.delivery_id = :d {after}ORDER BY v.id LIMIT :n"
+_PEOPLE_COLS: tuple[Any, ...] = (column("id", Integer), column("person_id"), column("identity"),
+                column("via_list"), column("grew"), column("created", _WHEN), column("name"))
+_PEOPLE_FIRST = _typed(_PEOPLE.format(after=""), *_PEOPLE_COLS)
+_PEOPLE_AFTER = _typed(_PEOPLE.format(after="AND v.id > :after "), *_PEOPLE_COLS)
+_PEOPLE_COUNT = text("SELECT count(*) FROM audit_visibility WHERE delivery_id = :d")
+_GROWTH = _typed("SELECT event_seq, min(created) AS created, count(*) AS added "
+                 "FROM audit_visibility WHERE delivery_id = :d AND grew "
+                 "GROUP BY event_seq ORDER BY event_seq",
+                 column("event_seq", Integer), column("created", _WHEN),
+                 column("added", Integer))
+_FETCHED = _typed("SELECT f.person_id, f.feed, f.created, p.name FROM audit_fetch AS f "
+                  "LEFT JOIN person AS p ON p.id = f.person_id WHERE f.post_id = :p "
+                  "ORDER BY f.created DESC, f.id DESC LIMIT :n",
+                  column("person_id"), column("feed"), column("created", _WHEN),
+                  column("name"))
+_FETCH_COUNT = text("SELECT count(*) FROM audit_fetch WHERE post_id = :p")
+
+
 def _people(s: Session, delivery_id: str, after: int | None, limit: int
             ) -> tuple[list[dict[str, Any]], int, str | None]:
     conn = s.connection()
-    q = (sa_select(_V.c.id, _V.c.person_id, _V.c.identity, _V.c.via_list, _P.c.name)
-         .select_from(_V.outerjoin(_P, _P.c.id == _V.c.person_id))
-         .where(_V.c.delivery_id == delivery_id))
-    if after is not None:
-        q = q.where(_V.c.id > after)
-    rows = list(conn.execute(q.order_by(_V.c.id).limit(limit + 1)))
+    if after is None:
+        rows = conn.execute(_PEOPLE_FIRST, {"d": delivery_id, "n": limit + 1}).all()
+    else:
+        rows = conn.execute(_PEOPLE_AFTER, {"d": delivery_id, "n": limit + 1,
+                                            "after": after}).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    total = len(rows) if after is None and not more else int(conn.execute(
-        sa_select(func.count()).select_from(_V).where(
-            _V.c.delivery_id == delivery_id)).scalar() or 0)
+    total = len(rows) if after is None and not more else int(
+        conn.execute(_PEOPLE_COUNT, {"d": delivery_id}).scalar() or 0)
     people = [{"person_id": r.person_id, "name": r.name, "identity": r.identity,
-               "via_list": r.via_list} for r in rows]
+               "via_list": r.via_list,
+               "since": r.created.isoformat() if r.grew else None} for r in rows]
     return people, total, str(rows[-1].id) if more and rows else None
 
 
@@ -288,7 +329,9 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
             raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
         after = int(cursor)
     with settled_read(hub.db) as s:
-        events = hub.audit.events(s, post_id=post_id)   # then any queued since: pending
+        conn = s.connection()
+        events = [*conn.execute(_EVENTS, {"p": post_id}),   # then any queued since: pending
+                  *conn.execute(_QUEUED_EVENTS, {"p": post_id})]
         if not events and s.get(PostRow, post_id) is None:
             raise NotFound(f"no post {post_id!r}")
         could_see = []
@@ -297,13 +340,9 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
                     delivery and e.delivery_id != delivery):
                 continue
             could_see.append(_could_see(s, e, after if delivery else None, limit))
-        fetched = list(s.connection().execute(
-            sa_select(_F, _P.c.name).select_from(_F.outerjoin(_P, _P.c.id == _F.c.person_id))
-            .where(_F.c.post_id == post_id)
-            .order_by(_F.c.created.desc(), _F.c.id.desc()).limit(limit)))
-        fetch_count = len(fetched) if len(fetched) < limit else int(s.connection().execute(
-            sa_select(func.count()).select_from(_F).where(_F.c.post_id == post_id)).scalar()
-            or 0)
+        fetched = conn.execute(_FETCHED, {"p": post_id, "n": limit}).all()
+        fetch_count = len(fetched) if len(fetched) < limit else int(
+            conn.execute(_FETCH_COUNT, {"p": post_id}).scalar() or 0)
         return {"post_id": post_id, "could_see": could_see,
                 "fetched_by": [{"person_id": f.person_id, "name": f.name, "feed": f.feed,
                                 "when": f.created.isoformat()} for f in fetched],
@@ -311,7 +350,7 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
                 "events": [event_json(e) for e in events]}
 
 
-def _could_see(s: Session, e: AuditRow, after: int | None, limit: int) -> dict[str, Any]:
+def _could_see(s: Session, e: Any, after: int | None, limit: int) -> dict[str, Any]:
     p = e.payload
     entry: dict[str, Any] = {
         "delivery_id": e.delivery_id, "event_seq": e.seq, "target": p["target"],
@@ -323,13 +362,16 @@ def _could_see(s: Session, e: AuditRow, after: int | None, limit: int) -> dict[s
         entry["who"] = "anyone on the web"
         return entry
     people, total, nxt = _people(s, e.delivery_id or "", after, limit)
+    if entry["lower_bound"]:   # who followed later, event by event (AudienceGrew)
+        entry["growth"] = [{"when": g.created.isoformat(), "added": int(g.added)} for g in
+                           s.connection().execute(_GROWTH, {"d": e.delivery_id})]
     entry.update(people=people, people_count=total, next_cursor=nxt,
                  who=f"{total} people" + (" (lower bound: grows with new followers)"
                                           if entry["lower_bound"] else ""))
     return entry
 
 
-def event_json(row: AuditRow) -> dict[str, Any]:
+def event_json(row: Any) -> dict[str, Any]:
     """An event as JSON; one still queued has no ``seq`` or hashes yet (``pending``)."""
     return {"seq": row.seq, "pending": row.seq is None, "name": row.name,
             "created": row.created.isoformat(),
