@@ -35,6 +35,7 @@ from hub.ports import (
     TargetSpec,
 )
 from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
+from hub.services.audit_growth import GrowthSchedule
 from hub.services.audit_proofs import AnchorSchedule
 from hub.services.jobs import JobRunner
 from hub.store.credentials import DbCredentials
@@ -157,6 +158,7 @@ class Runtime:
     jobs: JobRunner | None = None
     """Background jobs (imports, exports, verification) of ``hub serve``."""
     sequencer: Sequencer | None = None
+    growth: GrowthSchedule | None = None
 
     async def start(self) -> None:
         if self.sequencer is not None:
@@ -169,9 +171,13 @@ class Runtime:
             await self.enqueuer.start()
         if self.anchors is not None:
             await self.anchors.start()
+        if self.growth is not None:
+            await self.growth.start()
 
     async def stop(self) -> None:
         """Stop the workers, close every publisher's client, then the Redis pool."""
+        if self.growth is not None:
+            await self.growth.stop()
         if self.anchors is not None:
             await self.anchors.stop()
         if self.jobs is not None:
@@ -229,8 +235,10 @@ def bootstrap(settings: Settings, mode: Mode, *,
     anchors = AnchorSchedule(hub, anchor_sinks(hub)) if serving else None
     jobs = JobRunner(hub, services=job_services(hub)) if serving else None
     sequencer = Sequencer(db, delay=settings.audit_sequence_seconds) if serving else None
+    growth = (GrowthSchedule(hub, lambda account: contact_reader(hub, account))
+              if serving else None)
     return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors,
-                   jobs=jobs, sequencer=sequencer)
+                   jobs=jobs, sequencer=sequencer, growth=growth)
 
 
 def job_services(hub: Hub) -> dict[str, object]:

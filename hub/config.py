@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     audit_anchor_email_account: str = "email:personal"
     audit_anchor_seconds: float = 3600.0
     """Publish a checkpoint to the anchors this often, when the log grew (default hourly)."""
+    audit_growth_seconds: float = Field(default=86400.0, ge=0)
+    """How often ``hub serve`` re-reads the followers of each account with followers-only
+    posts and records who could see them since (default daily; 0: never)."""
     audit_sequence_seconds: float = Field(default=0.2, gt=0, le=60)
     """Events commit queued with what they record; every this often a sequencer gives all
     queued events their place in the hash chain and the Merkle tree in one transaction."""

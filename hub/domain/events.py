@@ -70,6 +70,18 @@ class DeliverySucceeded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AudienceGrew(Event):
+    """People who newly could see published deliveries (they followed the account later), from
+    this event's time on. ``subject`` is the snapshot of the new people; ``deliveries`` lists
+    each delivery (delivery_id, post_id, target, reach, url) they can now see."""
+
+    name: ClassVar[str] = "AudienceGrew"
+    account: str
+    added: int
+    deliveries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeliveryFailed(Event):
     name: ClassVar[str] = "DeliveryFailed"
     target: str

@@ -32,6 +32,11 @@ How you can trust it:
 \b
 Set HUB_AUDIT_ANCHOR_DIR and/or HUB_AUDIT_ANCHOR_EMAIL to anchor every hour
 (HUB_AUDIT_ANCHOR_SECONDS) while `hub serve` runs, or run `hub audit anchor`.
+
+\b
+Followers-only posts are a lower bound: whoever follows you later can read
+them too. `hub serve` re-reads your followers daily (HUB_AUDIT_GROWTH_SECONDS;
+now: `hub audit followers`) and records who could see which post since when.
 """
 
 
@@ -152,6 +157,29 @@ def audit_anchor() -> None:
     hub = open_hub(require_policy=False)
     for row in audit_proofs.anchor(hub, anchor_sinks(hub)):
         click.echo(f"anchored {row.tree_size} events: {row.sink} → {row.location}")
+
+
+@audit.command("followers")
+@click.argument("accounts", nargs=-1)
+@handles_errors
+def audit_followers(accounts: tuple[str, ...]) -> None:
+    """Re-read the followers of ACCOUNTS (default: every account with followers-only posts)
+    and record who could see those posts since they followed (AudienceGrew events).
+    `hub serve` does this every HUB_AUDIT_GROWTH_SECONDS (default daily)."""
+    import asyncio
+
+    from hub.bootstrap import contact_reader
+    from hub.services.audit_growth import GrowthSchedule
+
+    hub = open_hub(require_policy=False)
+    schedule = GrowthSchedule(hub, lambda account: contact_reader(hub, account))
+    done = asyncio.run(schedule.run_once(list(accounts) or None))
+    if not done:
+        click.echo("no account with followers-only posts to follow (or every read failed: "
+                   "see the log)")
+    for g in done:
+        click.echo(f"{g.account}: " + ("rate-limited: paused, the next run resumes" if g.paused
+                                        else f"{g.pairs} newly could see ({g.events} events)"))
 
 
 @audit.command("post")
