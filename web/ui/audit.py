@@ -14,7 +14,7 @@ from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services import audit_proofs, audit_queries
 from hub.services.audit_export import ExportFilter
-from hub.services.people import list_people
+from hub.services.people_pages import Query, people_page
 from hub.services.post_pages import ListFilter, post_page
 from hub.services.posts import get_post
 from web.deps import HubDep
@@ -78,10 +78,12 @@ async def audit_post(post_id: str, request: Request, hub: HubDep, owner: Owner,
 
 
 def _matches(hub: Hub, q: str) -> list[tuple[Any, list[Any], list[str]]]:
-    needle = q.strip().lstrip("@").casefold()
-    return [(p, idents, lists) for p, idents, lists in list_people(hub)
-            if needle in p.name.casefold()
-            or any(needle in i.value.lstrip("@").casefold() for i in idents)]
+    """The first 50 people whose name or an identity holds ``q`` (the people pages' search
+    over the cached address book, not a read of every person)."""
+    if len(q) > 200:
+        raise InvalidInput("the search is longer than 200 characters", field="q")
+    page = people_page(hub, Query(q=q.strip().lstrip("@")))
+    return [(r.person, list(r.person.identities), list(r.lists)) for r in page.rows]
 
 
 @router.get("/audit/people")
