@@ -39,10 +39,28 @@ class DeliveryView:
 
 
 @dataclass(frozen=True)
+class DecisionView:
+    """A decision as just written by a submit (the same fields as ``DecisionRow``, bar its
+    id): the submit answers from what it wrote instead of building ORM objects."""
+
+    post_id: str
+    target: str
+    account: str
+    reach: str
+    outcome: str
+    rule_ids: list[str]
+    reasons: list[str]
+    audiences: list[str]
+    policy_digest: str
+    phase: str
+    created: datetime
+
+
+@dataclass(frozen=True)
 class PostView:
     post: Post
     policy_digest: str
-    decisions: tuple[DecisionRow, ...]
+    decisions: tuple[DecisionRow | DecisionView, ...]
     deliveries: tuple[DeliveryView, ...]
     deleted: datetime | None = None
 

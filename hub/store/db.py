@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -42,9 +42,15 @@ def _nul_in(params: Any) -> bool:
     if isinstance(params, str):
         return "\x00" in params
     if isinstance(params, dict):
-        return any(_nul_in(v) for v in params.values())
-    if isinstance(params, list | tuple):
-        return any(_nul_in(v) for v in params)
+        params = params.values()
+    elif not isinstance(params, list | tuple):
+        return False
+    for value in params:   # flat loop: this runs for every statement the hub sends
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict | list | tuple) and _nul_in(value):
+            return True
     return False
 
 
@@ -67,6 +73,30 @@ def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
             if isinstance(value, str) and len(value) > length:
                 raise InvalidInput(f"{column.name} may have at most {length} characters "
                                    f"(this one has {len(value)})", field=column.name)
+
+
+def _limits(table: Table) -> tuple[tuple[str, int], ...]:
+    limits = _LIMITS.get(table.name)
+    if limits is None:
+        lengths = ((c.name, getattr(c.type, "length", None)) for c in table.columns)
+        limits = _LIMITS[table.name] = tuple(
+            (name, n) for name, n in lengths if isinstance(n, int) and n)
+    return limits
+
+
+_LIMITS: dict[str, tuple[tuple[str, int], ...]] = {}
+
+
+def check_lengths(table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """The guard of ``_check_lengths`` for rows written with a Core ``INSERT`` (the hot
+    paths write without ORM objects): a text longer than its column is ``InvalidInput``."""
+    limits = _limits(table)
+    for row in rows:
+        for name, length in limits:
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(f"{name} may have at most {length} characters "
+                                   f"(this one has {len(value)})", field=name)
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:

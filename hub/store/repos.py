@@ -53,15 +53,20 @@ def _variants_json(post: Post) -> dict[str, Any] | None:
 
 
 def post_to_row(post: Post, *, policy_digest: str) -> PostRow:
-    return PostRow(
-        id=post.id, text=post.text, audiences=list(post.audiences), tags=list(post.tags),
-        content_warning=post.content_warning, language=post.language,
-        schedule_at=post.schedule_at,
-        media=[{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
-               for m in post.media],
-        author=post.author, created=post.created, policy_digest=policy_digest,
-        variants=_variants_json(post),
-    )
+    return PostRow(**post_values(post, policy_digest=policy_digest))
+
+
+def post_values(post: Post, *, policy_digest: str) -> dict[str, Any]:
+    """Every column of the post's row (submit writes it with a Core ``INSERT``)."""
+    return {
+        "id": post.id, "text": post.text, "audiences": list(post.audiences),
+        "tags": list(post.tags), "content_warning": post.content_warning,
+        "language": post.language, "schedule_at": post.schedule_at,
+        "media": [{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
+                  for m in post.media],
+        "author": post.author, "created": post.created, "policy_digest": policy_digest,
+        "deleted": None, "variants": _variants_json(post),
+    }
 
 
 def due(post: Post, now: datetime) -> datetime:
