@@ -24,6 +24,7 @@ from hub.policy import Policy, load_policy
 from hub.ports import Publisher, TargetSpec
 from hub.store.db import Database
 from hub.store.people import PeopleCache
+from hub.store.versions import LocalDomains
 
 
 class Publishers(Protocol):
@@ -118,6 +119,8 @@ class Hub:
     waker: Waker = field(default_factory=NoWaker)
     people: PeopleCache = field(default_factory=PeopleCache)
     """The address book, read again only when it changed (``hub.store.people``)."""
+    domains: LocalDomains = field(default_factory=LocalDomains)
+    """The Mastodon accounts' domains, read again only when an account changed."""
     limits: AccountLimits = field(default_factory=lambda: AccountLimits(4))
     """Deliveries to one account published at once (``HUB_ACCOUNT_CONCURRENCY``)."""
 

@@ -36,8 +36,9 @@ from hub.ports import Draft, Receipt
 from hub.runtime import Hub
 from hub.store.deliveries import DbSteps, claimable, delivery_from_row
 from hub.store.policy_state import recorded_digest
-from hub.store.repos import local_domains, post_from_row
+from hub.store.repos import post_from_row
 from hub.store.tables import AccountRow, DeliveryRow, PostRow
+from hub.store.versions import book
 
 log = structlog.get_logger("hub.delivery")
 
@@ -221,9 +222,10 @@ def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:
                 "cancelled: the post was deleted before it was sent", now)
         s.add(d)
         return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
-    people = policy.with_lists(hub.people.snapshot(s))   # rule lists: members as of now
+    people, domains = book(hub.people, hub.domains, s)
+    people = policy.with_lists(people)   # rule lists: members as of now
     routing = route(post_from_row(post_row), policy, people, now, recheck=True,
-                    local_domains=local_domains(s))
+                    local_domains=domains)
     decision = next((x for x in routing.decisions if x.target.name == d.target), None)
     if decision is None or decision.target.account != d.account:
         rule, why = ("target-removed", f"target {d.target!r} is no longer in the policy") \

@@ -25,8 +25,8 @@ from hub.services.text_variants import (
     clean_parts,
     clean_variants,
 )
-from hub.store.repos import local_domains
 from hub.store.tables import MediaRow
+from hub.store.versions import book
 
 MAX_TEXT = 50_000
 """Characters of text; each network's own limit applies when it renders the post."""
@@ -201,8 +201,7 @@ def make_draft(hub: Hub, data: PostInput, author: Author, *, post_id: PostId,
         check_variant_keys(data.cleaned_variants, hub.policies.current.targets.values())
     with hub.db.read() as s:
         media = resolve_media(s, data.media, pending)
-        people = hub.people.snapshot(s)
-        domains = local_domains(s)
+        people, domains = book(hub.people, hub.domains, s)
     post = Post(id=post_id, text=data.text, audiences=tuple(data.audiences), created=now,
                 tags=tuple(data.tags), content_warning=data.content_warning,
                 language=data.language, schedule_at=data.schedule_at, media=media,

@@ -84,8 +84,11 @@ class PeopleCache:
         self._lock = threading.Lock()
         self._last: tuple[int, PeopleSnapshot] = (-1, PeopleSnapshot())
 
-    def snapshot(self, session: Session) -> PeopleSnapshot:
-        version = people_version(session)
+    def snapshot(self, session: Session, version: int | None = None) -> PeopleSnapshot:
+        """The snapshot as of ``session``; ``version`` if the caller read it already (in the
+        same transaction: ``hub.store.versions.book``)."""
+        if version is None:
+            version = people_version(session)
         seen, people = self._last
         if seen >= version:
             return people
