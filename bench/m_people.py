@@ -3,8 +3,8 @@
 Mastodon one), on SQLite, beside ``SELECT 1`` in the same kind of read transaction.
 
 The subject is the read that submitting a post and re-checking a delivery perform
-(``hub.people.snapshot``: one version check while the book is unchanged); the read right after
-a change (the whole book, once) is reported beside it."""
+(``hub.store.versions.book``: one version read while the book and the accounts are unchanged);
+the read right after a change (the whole book, once) is reported beside it."""
 
 from __future__ import annotations
 
@@ -85,9 +85,11 @@ class PeoplePair:
     def subject(self) -> Figures:
         from sqlalchemy import text
 
-        def read() -> None:
+        from hub.store.versions import book
+
+        def read() -> None:   # what submit and the re-check read: the people and the domains
             with self.hub.db.read() as s:
-                self.hub.people.snapshot(s)
+                book(self.hub.people, self.hub.domains, s)
 
         def changed() -> None:   # a change to the book (a trigger bumps its version), then
             with self.hub.db.transaction() as s:       # the read that follows it

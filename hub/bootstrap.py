@@ -10,6 +10,7 @@ import asyncio
 import enum
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from hub.ports import (
     Connection,
     Connector,
     ContactReader,
+    Draft,
     MediaLoader,
     Publisher,
     PublisherFactory,
@@ -48,15 +50,28 @@ if TYPE_CHECKING:    # imported by the modes that use them: a CLI command needs 
     from hub.dispatch.worker import EmbeddedWorkers, LocalQueue
 
 
+KEPT_DRAFTS = 256
+"""Drafts rendered by ``check`` at submit, kept for the in-process delivery (embedded mode)."""
+
+
 class AccountPublishers:
-    """One publisher per connected account, built on first use and kept (one client each)."""
+    """One publisher per connected account, built on first use and kept (one client each).
+
+    Render once: with ``keep_drafts`` (embedded mode, where the delivery runs in this process)
+    the draft ``check`` renders at submit is kept, and ``prepare`` hands it to the delivery if
+    the post, the target and the people snapshot (the same object: the book did not change)
+    are the ones it was rendered for; anything else renders again. Kept drafts are bounded
+    (``KEPT_DRAFTS``, oldest dropped) and dropped with their account's publisher."""
 
     def __init__(self, db: Database, box: SecretBox,
                  specs: Mapping[str, type[TargetSpec]],
                  factory: Callable[[str], PublisherFactory] = adapters.load_factory,
                  overrides: Mapping[str, Publisher] | None = None,
                  media_loader: MediaLoader | None = None,
-                 lock_dir: Path = Path("var/locks")) -> None:
+                 lock_dir: Path = Path("var/locks"), keep_drafts: bool = False) -> None:
+        self._keep_drafts = keep_drafts
+        self._drafts: OrderedDict[tuple[str, str],
+                                  tuple[Post, Target, PeopleSnapshot, Draft]] = OrderedDict()
         self._media_loader = media_loader
         self._lock_dir = lock_dir
         self._db = db
@@ -103,14 +118,29 @@ class AccountPublishers:
         except HubError:
             return None   # not connected: the delivery fails later with that reason
         try:
-            publisher.prepare(post.as_sent_to(target), target, people)
+            sent = post.as_sent_to(target)   # the text this target gets (its variant)
+            draft = publisher.prepare(sent, target, people)
         except ContentRejected as exc:
             return exc.message
+        if self._keep_drafts:
+            with self._lock:
+                self._drafts[(post.id, target.name)] = (sent, target, people, draft)
+                while len(self._drafts) > KEPT_DRAFTS:
+                    self._drafts.popitem(last=False)
         return None
+
+    def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
+        with self._lock:
+            kept = self._drafts.pop((post.id, target.name), None)
+        if kept is not None and kept[0] == post and kept[1] == target and kept[2] is people:
+            return kept[3]
+        return self.get(target.account).prepare(post, target, people)
 
     async def forget(self, account: str) -> None:
         with self._lock:
             publisher = self._cache.pop(account, None)
+            for key in [k for k, v in self._drafts.items() if v[1].account == account]:
+                del self._drafts[key]
         if publisher is not None:
             await _close(publisher)
 
@@ -225,7 +255,8 @@ def bootstrap(settings: Settings, mode: Mode, *,
         from hub.dispatch.queue import BlockingEnqueuer
 
         waker = BlockingEnqueuer(settings.redis_url, db, now)
-    hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker)
+    hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker,
+               keep_drafts=queue is not None)
     workers = None
     if queue is not None:
         from hub.dispatch.worker import EmbeddedWorkers
@@ -268,10 +299,11 @@ def _open(settings: Settings, *, require_schema: bool) -> tuple[Database, Secret
 
 def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState, *,
          publishers: Mapping[str, Publisher] | None, now: Callable[[], datetime],
-         waker: Waker) -> Hub:
+         waker: Waker, keep_drafts: bool = False) -> Hub:
     accounts = AccountPublishers(db, box, adapters.TARGET_SPECS, overrides=publishers,
                                  media_loader=_media_reader(settings),
-                                 lock_dir=settings.data_dir / "locks")
+                                 lock_dir=settings.data_dir / "locks",
+                                 keep_drafts=keep_drafts)
     return Hub(settings=settings, db=db, policies=policies, publishers=accounts, box=box,
                now=now, waker=waker, limits=AccountLimits(settings.account_concurrency))
 

@@ -21,7 +21,7 @@ from hub.dispatch.limits import AccountLimits
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
-from hub.ports import Publisher, TargetSpec
+from hub.ports import Draft, Publisher, TargetSpec
 from hub.store.db import Database
 from hub.store.people import PeopleCache
 from hub.store.versions import LocalDomains
@@ -38,6 +38,11 @@ class Publishers(Protocol):
         """Why ``target`` cannot carry ``post`` (its ``prepare`` refused), or None."""
         ...
 
+    def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
+        """``post`` rendered for ``target`` by its account's publisher (the draft ``check``
+        rendered already, when it was for the same post, target and people)."""
+        ...
+
     async def forget(self, account: str) -> None:
         """Close and drop a cached publisher (after reconnecting or a credentials rejection)."""
         ...
@@ -48,15 +53,17 @@ class Publishers(Protocol):
 
 
 class Waker(Protocol):
-    """Tells workers that deliveries may be due now (called after commit, from any thread)."""
+    """Tells workers that deliveries may be due now (called after commit, from any thread).
+    ``due_now``: the caller just committed them as pending and due, so a waker need not
+    look their state up again (a submit)."""
 
-    def wake(self, delivery_ids: Sequence[str]) -> None: ...
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None: ...
 
 
 class NoWaker:
     """For processes that wake nobody: the running hub's sweeper finds the deliveries."""
 
-    def wake(self, delivery_ids: Sequence[str]) -> None:
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         return None
 
 
@@ -124,10 +131,11 @@ class Hub:
     limits: AccountLimits = field(default_factory=lambda: AccountLimits(4))
     """Deliveries to one account published at once (``HUB_ACCOUNT_CONCURRENCY``)."""
 
-    def wake(self, delivery_ids: Sequence[str]) -> None:
-        """Tell workers (in-process queue or arq) that these deliveries may be due now."""
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
+        """Tell workers (in-process queue or arq) that these deliveries may be due now
+        (``due_now``: they are, as just committed)."""
         if delivery_ids:
-            self.waker.wake(delivery_ids)
+            self.waker.wake(delivery_ids, due_now=due_now)
 
     @property
     def media_dir(self) -> Path:

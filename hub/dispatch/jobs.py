@@ -13,14 +13,15 @@ from arq import Retry
 from hub.domain.delivery import AttemptOutcome
 from hub.metrics import AttemptRecorder
 from hub.runtime import Hub
-from hub.services.delivery import Attempt, deliver
+from hub.services.delivery import Attempt, Claimed, deliver
 
 
 async def run_delivery(hub: Hub, delivery_id: str, *, worker: str,
-                       metrics: AttemptRecorder) -> Attempt:
-    """One attempt, counted by outcome and platform (the same code in both modes)."""
+                       metrics: AttemptRecorder, claimed: Claimed | None = None) -> Attempt:
+    """One attempt, counted by outcome and platform (the same code in both modes);
+    ``claimed``: its claim was made already, with others (embedded mode)."""
     started = time.perf_counter()
-    attempt = await deliver(hub, delivery_id, worker=worker)
+    attempt = await deliver(hub, delivery_id, worker=worker, claimed=claimed)
     if attempt.status is not AttemptOutcome.SKIPPED:   # the attempt names its platform
         await metrics.record(attempt.platform, attempt.status, time.perf_counter() - started)
     return attempt

@@ -81,15 +81,28 @@ def _future(when: datetime | None, now: datetime) -> datetime | None:
 
 
 async def enqueue(redis: ArqRedis, delivery_id: str, *, due_at: datetime | None,
-                  now: datetime) -> bool:
+                  now: datetime, wake: bool = True) -> bool:
     """Enqueue the delivery's job (deferred until ``due_at`` if that is after ``now``).
-    False if its job is already queued or running."""
+    False if its job is already queued or running. ``wake=False``: the caller publishes the
+    wake-up itself, once for several jobs (:func:`enqueue_all`)."""
     defer = _future(due_at, now)
     job = await redis.enqueue_job(DELIVER, delivery_id, _job_id=job_id(delivery_id),
                                   _defer_until=defer)
-    if job is not None:
+    if job is not None and wake:
         await redis.publish(WAKE_CHANNEL, "1")   # idle workers look now (hub.dispatch.waking)
     return job is not None
+
+
+async def enqueue_all(redis: ArqRedis, due: Sequence[tuple[str, datetime | None]],
+                      now: datetime) -> int:
+    """Enqueue each (delivery id, due time) and wake the idle workers once; how many jobs
+    were new."""
+    added = 0
+    for delivery_id, due_at in due:
+        added += await enqueue(redis, delivery_id, due_at=due_at, now=now, wake=False)
+    if added:
+        await redis.publish(WAKE_CHANNEL, "1")
+    return added
 
 
 def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
@@ -101,6 +114,13 @@ def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[s
     return [(i, d) for i, d in rows]
 
 
+def _due(db: Database, ids: Sequence[str], due_now: bool
+         ) -> Sequence[tuple[str, datetime | None]]:
+    """What to enqueue for a wake-up: as given if the caller just committed them as due now,
+    else those still pending, with their due times (a read)."""
+    return [(i, None) for i in ids] if due_now else pending_due_times(db, ids)
+
+
 class BlockingEnqueuer:
     """The waker of short-lived processes (the CLI in distributed mode): connect, enqueue,
     close. If Redis does not answer, the sweeper enqueues the deliveries later."""
@@ -110,13 +130,11 @@ class BlockingEnqueuer:
         self._db = db
         self._now = now
 
-    def wake(self, delivery_ids: Sequence[str]) -> None:
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         async def run() -> None:
             redis = await connect(self._url, patient=False)
             try:
-                now = self._now()
-                for delivery_id, due_at in pending_due_times(self._db, delivery_ids):
-                    await enqueue(redis, delivery_id, due_at=due_at, now=now)
+                await enqueue_all(redis, _due(self._db, delivery_ids, due_now), self._now())
             finally:
                 await redis.aclose()
 
@@ -279,22 +297,21 @@ class ArqEnqueuer:
             raise RuntimeError("the enqueuer has not been started")
         return self._redis
 
-    def wake(self, delivery_ids: Sequence[str]) -> None:
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._spawn, list(delivery_ids))
+            loop.call_soon_threadsafe(self._spawn, list(delivery_ids), due_now)
 
-    def _spawn(self, ids: list[str]) -> None:
-        task = asyncio.create_task(self._enqueue(ids))
+    def _spawn(self, ids: list[str], due_now: bool) -> None:
+        task = asyncio.create_task(self._enqueue(ids, due_now))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _enqueue(self, ids: list[str]) -> None:
+    async def _enqueue(self, ids: list[str], due_now: bool) -> None:
         try:
-            due = await asyncio.to_thread(pending_due_times, self._db, ids)
-            now = self._now()
-            for delivery_id, due_at in due:
-                await enqueue(self.redis, delivery_id, due_at=due_at, now=now)
+            due = [(i, None) for i in ids] if due_now else \
+                await asyncio.to_thread(_due, self._db, ids, False)
+            await enqueue_all(self.redis, due, self._now())
         except Exception as exc:  # noqa: BLE001 - a background task: log; the sweeper catches up
             log.warning("queue.enqueue_failed", deliveries=len(ids), error=type(exc).__name__,
                         note="the sweeper enqueues them once Redis answers")

@@ -1,7 +1,9 @@
 """In-process workers for embedded mode: a queue of delivery ids fed by wake-ups after commit
 and by a sweeper that finds anything due and not in flight (restart-safe: the database is the
 source of truth, the queue only wakes workers). Every due delivery starts at once, up to
-``HUB_MAX_IN_FLIGHT``; ``hub.dispatch.limits`` keeps each account to its own limit."""
+``HUB_MAX_IN_FLIGHT``; ``hub.dispatch.limits`` keeps each account to its own limit. The
+deliveries woken together (a post's, by the commit that wrote them) are claimed and re-checked
+in one transaction (``claim_many``), then published side by side."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from hub.dispatch.jobs import run_delivery
 from hub.domain.delivery import AttemptOutcome
 from hub.metrics import LocalMetrics
 from hub.runtime import Hub
-from hub.services.delivery import due_ids
+from hub.services.delivery import Claimed, claim_many, due_ids
 from hub.services.edit_copies import resume_due_edits
 
 log = structlog.get_logger("hub.worker")
@@ -38,7 +40,7 @@ class LocalQueue:
         """Deliver wake-ups to ``loop`` (the workers' loop), or drop them (None)."""
         self._loop = loop
 
-    def wake(self, delivery_ids: Sequence[str]) -> None:
+    def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         if self._loop is None or self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self.put, list(delivery_ids))
@@ -52,6 +54,11 @@ class LocalQueue:
 
     async def get(self) -> str:
         delivery_id = await self._queue.get()
+        self._queued.discard(delivery_id)
+        return delivery_id
+
+    def get_nowait(self) -> str:
+        delivery_id = self._queue.get_nowait()
         self._queued.discard(delivery_id)
         return delivery_id
 
@@ -98,21 +105,36 @@ class EmbeddedWorkers:
 
     async def _dispatch(self) -> None:
         while True:
-            delivery_id = await self._queue.get()
+            batch = [await self._queue.get()]
             await self._slots.acquire()
-            self._started += 1
-            task = asyncio.create_task(self._work(delivery_id, f"{self.name}-{self._started}"))
-            self._running.add(task)
-            task.add_done_callback(self._done)
+            # whatever else is queued (a post's other deliveries, woken by the same commit)
+            # starts with it, as far as slots allow: one claim transaction for all of them
+            while not self._queue.empty() and not self._slots.locked():
+                await self._slots.acquire()
+                batch.append(self._queue.get_nowait())
+            pairs = []
+            for delivery_id in batch:
+                self._started += 1
+                pairs.append((delivery_id, f"{self.name}-{self._started}"))
+            claims = asyncio.ensure_future(asyncio.to_thread(claim_many, self.hub, pairs)) \
+                if len(pairs) > 1 else None
+            for delivery_id, worker in pairs:
+                task = asyncio.create_task(self._work(delivery_id, worker, claims))
+                self._running.add(task)
+                task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._slots.release()
 
-    async def _work(self, delivery_id: str, worker: str) -> None:
+    async def _work(self, delivery_id: str, worker: str,
+                    claims: asyncio.Future[dict[str, Claimed] | None] | None = None) -> None:
         try:
+            claimed = None
+            if claims is not None:      # shielded: one task's cancellation is not the others'
+                claimed = (await asyncio.shield(claims) or {}).get(delivery_id)
             attempt = await run_delivery(self.hub, delivery_id, worker=worker,
-                                         metrics=self.metrics)
+                                         metrics=self.metrics, claimed=claimed)
             if attempt.status is AttemptOutcome.RETRY:
                 self._kick.set()
         except Exception:  # never let one delivery stop the others

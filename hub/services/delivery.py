@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,14 +99,14 @@ def take(hub: Hub, delivery_id: str, worker: str) -> Delivery | None:
 def _lease(hub: Hub, s: Session, delivery_id: str, worker: str) -> DeliveryRow | None:
     now = hub.now()
     lease = now + timedelta(seconds=hub.settings.lease_seconds)
-    result = s.execute(
+    # one statement: the conditional UPDATE hands back the leased row (RETURNING)
+    return s.scalars(
         update(DeliveryRow)
         .where(col(DeliveryRow.id) == delivery_id, claimable(now))
         .values(status=DeliveryStatus.IN_FLIGHT, lease_owner=worker, lease_until=lease,
-                updated=now, attempts=DeliveryRow.attempts + 1))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return s.get(DeliveryRow, delivery_id, populate_existing=True)
+                updated=now, attempts=DeliveryRow.attempts + 1)
+        .returning(DeliveryRow),
+        execution_options={"synchronize_session": False, "populate_existing": True}).first()
 
 
 def _mine(s: Session, run: _Run) -> DeliveryRow | None:
@@ -118,14 +119,46 @@ def _mine(s: Session, run: _Run) -> DeliveryRow | None:
 _Checked = Attempt | tuple[Decision, PeopleSnapshot, PostRow]
 
 
-async def deliver(hub: Hub, delivery_id: str, *, worker: str) -> Attempt:
-    """Publish one delivery if it is due and unclaimed. Returns what happened."""
+_Taken = tuple[_Run, _Checked] | Attempt | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What :func:`claim_many` did for one delivery: give it to ``deliver(claimed=...)``."""
+
+    taken: _Taken
+
+
+def claim_many(hub: Hub, claims: Sequence[tuple[str, str]]) -> dict[str, Claimed] | None:
+    """Take the lease on each of ``claims`` (delivery id, worker) and re-check the policy for
+    each, all in one transaction: one turn at the write lock for a post's deliveries instead
+    of one each (the embedded dispatcher starts them together). None if the re-check raised:
+    nothing was written, and each delivery goes the way of :func:`deliver` alone."""
+    policy = hub.policies.current
+    try:
+        with hub.db.transaction() as s:
+            in_force = policy_in_force(hub, s, policy)
+            out: dict[str, Claimed] = {}
+            for delivery_id, worker in claims:
+                out[delivery_id] = Claimed(_take_in(hub, s, delivery_id, worker, policy,
+                                                    in_force))
+            return out
+    except Exception:  # noqa: BLE001 - a bug in one re-check must not stop the others
+        log.exception("delivery.batch_claim_failed", deliveries=len(claims))
+        return None
+
+
+async def deliver(hub: Hub, delivery_id: str, *, worker: str,
+                  claimed: Claimed | None = None) -> Attempt:
+    """Publish one delivery if it is due and unclaimed. Returns what happened. ``claimed``:
+    its claim and re-check were made already (:func:`claim_many`)."""
     policy = hub.policies.current        # this attempt is checked and recorded under it
     bound = log.bind(delivery_id=delivery_id, worker=worker)
     started = hub.now()
     taken: tuple[_Run, _Checked | Exception] | Attempt | None
     try:
-        taken = await asyncio.to_thread(_take_checked, hub, delivery_id, worker, policy)
+        taken = claimed.taken if claimed is not None else await asyncio.to_thread(
+            _take_checked, hub, delivery_id, worker, policy)
     except Exception as exc:  # the re-check failed (a bug?): nothing was written; retry later
         bound.exception("delivery.crashed")
         delivery = await asyncio.to_thread(take, hub, delivery_id, worker)
@@ -162,8 +195,10 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
     delivery = run.delivery
     try:
         publisher = hub.publishers.get(delivery.account)
-        # the text this target gets (its variant, if any): what the re-check just judged
-        draft = publisher.prepare(post.as_sent_to(decision.target), decision.target, people)
+        # the text this target gets (its variant, if any): what the re-check just judged,
+        # rendered once (the draft check() rendered at submit, when nothing changed since)
+        draft = hub.publishers.prepare(post.as_sent_to(decision.target), decision.target,
+                                       people)
         async with hub.limits.account(delivery.account):
             receipt = await publisher.publish(draft, key=delivery.key,
                                               steps=DbSteps(hub.db, delivery.id, hub.now))
@@ -179,21 +214,24 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
                                    _sha256(carried.text), variant.key if variant else None)
 
 
-def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy
-                  ) -> tuple[_Run, _Checked] | Attempt | None:
+def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy) -> _Taken:
     """Take the lease and evaluate the policy again, in one transaction (one turn at the
     write lock): rules added since the post was accepted still apply. The policy is the one
     in force (:func:`policy_in_force`); while this process cannot load it, nothing is taken."""
     with hub.db.transaction() as s:
-        in_force = policy_in_force(hub, s, policy)
-        if in_force is None:    # left pending: the sweeper offers it again
-            return Attempt(AttemptOutcome.SKIPPED, "the policy in force is not loaded here yet",
-                           policy_digest=policy.digest)
-        d = _lease(hub, s, delivery_id, worker)
-        if d is None:
-            return None
-        run = _Run(delivery_from_row(d), worker, in_force)
-        return run, _recheck(hub, s, run, d)
+        return _take_in(hub, s, delivery_id, worker, policy, policy_in_force(hub, s, policy))
+
+
+def _take_in(hub: Hub, s: Session, delivery_id: str, worker: str, policy: Policy,
+             in_force: Policy | None) -> _Taken:
+    if in_force is None:    # left pending: the sweeper offers it again
+        return Attempt(AttemptOutcome.SKIPPED, "the policy in force is not loaded here yet",
+                       policy_digest=policy.digest)
+    d = _lease(hub, s, delivery_id, worker)
+    if d is None:
+        return None
+    run = _Run(delivery_from_row(d), worker, in_force)
+    return run, _recheck(hub, s, run, d)
 
 
 def policy_in_force(hub: Hub, s: Session, policy: Policy) -> Policy | None:

@@ -76,7 +76,7 @@ def submit_post(hub: Hub, data: PostInput, author: Author) -> PostView:
             if attempt == 2:
                 raise
     hub.wake([d.id for d in view.deliveries
-              if d.status is DeliveryStatus.PENDING and d.due_at <= now])
+              if d.status is DeliveryStatus.PENDING and d.due_at <= now], due_now=True)
     notify_held(hub, view)     # tells the owner when something waits for approval
     return view
 

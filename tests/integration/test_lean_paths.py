@@ -103,3 +103,95 @@ def test_a_post_is_one_write_and_its_delivery_two(database_url, make_hub, policy
     [delivery] = view.deliveries
     assert asyncio.run(deliver(hub, delivery.id, worker="w")).status == "published"
     assert counted.take() == (2, 2)
+
+
+def test_an_embedded_hub_claims_a_posts_deliveries_in_one_transaction(
+        database_url, make_runtime, policy_dir):
+    """The commit of a post wakes its deliveries together; the in-process dispatcher claims
+    and re-checks all of them in one write (one turn at the write lock), then records each
+    outcome: a post to three targets is 1 + 1 + 3 commits (before: 1 + 3 + 3)."""
+    import asyncio
+
+    from hub.bootstrap import Mode
+    from hub.services.people import NewPerson, add_person
+    from hub.services.posts import Author, PostInput, get_post, submit_post
+    from tests.conftest import async_wait_until
+
+    (policy_dir / "hub.yaml").write_text(
+        "version: 1\naccounts: [feed:site]\ntargets:\n"
+        "  a: {account: feed:site, list: l}\n  b: {account: feed:site, list: l}\n"
+        "  c: {account: feed:site, list: l}\n"
+        "audiences:\n  l: {reach: recipients, targets: [a, b, c]}\n")
+    runtime = make_runtime(database_url, real_clock=True, mode=Mode.EMBEDDED,
+                           sweep_seconds=3600)
+    hub = runtime.hub
+    add_person(hub, NewPerson("Ana", [], ["l"]))
+
+    async def run() -> tuple[int, int]:
+        await runtime.start()
+        try:
+            async def post(text: str) -> str:
+                view = await asyncio.to_thread(submit_post, hub, PostInput(text, ["l"]),
+                                               Author())
+                await async_wait_until(
+                    lambda: {d.status for d in get_post(hub, view.post.id).deliveries}
+                    == {"published"}, what=f"{text}: every delivery published")
+                return view.post.id
+
+            await post("warm")
+            counted = Transactions(hub.db.engine)
+            await post("counted")
+            return counted.take()
+        finally:
+            await runtime.stop()
+
+    begun, committed = asyncio.run(run())
+    assert committed == 5
+
+
+def test_an_embedded_hub_renders_a_draft_once_unless_the_book_changed(
+        database_url, make_runtime, policy_dir, fakes):
+    """Render once: in embedded mode the draft the submit's check rendered is the one the
+    delivery publishes; a post whose address book changed in between is rendered again (and
+    reaches the people of the book in force)."""
+    import asyncio
+
+    from adapters.fake import FakePublisher
+    from hub.bootstrap import Mode
+    from hub.services.delivery import deliver
+    from hub.services.people import NewPerson, add_person
+    from hub.services.posts import Author, PostInput, submit_post
+
+    class Counting(FakePublisher):
+        def __init__(self, account: str) -> None:
+            super().__init__(account)
+            self.prepared: list[str] = []
+
+        def prepare(self, post, target, people):
+            self.prepared.append(post.text)
+            return super().prepare(post, target, people)
+
+    counting = fakes["mastodon:main"] = Counting("mastodon:main")
+    (policy_dir / "hub.yaml").write_text(
+        "version: 1\naccounts: [mastodon:main]\ntargets:\n"
+        "  dm: {account: mastodon:main, visibility: direct, list: l}\n"
+        "audiences:\n  l: {reach: recipients, targets: [dm]}\n")
+    # embedded, its workers not started: the test runs each delivery itself
+    hub = make_runtime(database_url, mode=Mode.EMBEDDED).hub
+    add_person(hub, NewPerson("Ana", [("mastodon", "@ana@example.social")], ["l"]))
+
+    def post_and_deliver(text: str, between=lambda: None) -> list[str]:
+        [delivery] = submit_post(hub, PostInput(text, ["l"]), Author()).deliveries
+        between()
+        assert asyncio.run(deliver(hub, delivery.id, worker="w")).status == "published"
+        [receipt] = [k for k in counting.published if k not in seen]
+        seen.add(receipt)
+        return [r.address for r in counting.published[receipt].recipients]
+
+    seen: set[str] = set()
+    assert post_and_deliver("once") == ["@ana@example.social"]
+    assert counting.prepared == ["once"]
+    assert post_and_deliver("again", lambda: add_person(
+        hub, NewPerson("Bo", [("mastodon", "@bo@example.social")], ["l"]))) == [
+        "@ana@example.social", "@bo@example.social"]
+    assert counting.prepared == ["once", "again", "again"]
