@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import regex
-from sqlalchemy import Text, and_, cast, func, or_
+from sqlalchemy import Text, and_, bindparam, cast, func, or_, tuple_
 from sqlmodel import col, select
 
 from hub.domain.delivery import DeliveryStatus
@@ -27,7 +27,7 @@ from hub.errors import InvalidInput
 from hub.runtime import Hub
 from hub.services import cursors
 from hub.services.post_views import DeliveryView, PostView, views_in
-from hub.store.tables import DeliveryRow, PostRow
+from hub.store.tables import DeliveryRow, PostRow, UTCDateTime
 
 MAX_QUERY = 200
 PAGE = 50
@@ -132,8 +132,9 @@ def post_page(hub: Hub, flt: ListFilter, cursor: str | None = None,
     q = select(PostRow.id, PostRow.created).where(*_post_conditions(flt))
     if cursor:
         key, last = cursors.decode(hub, "posts", cursor)
-        q = q.where(or_(col(PostRow.created) < key,
-                        and_(col(PostRow.created) == key, col(PostRow.id) < last)))
+        # a row-value comparison, so the (created, id) index serves any depth
+        q = q.where(tuple_(col(PostRow.created), col(PostRow.id)) < tuple_(
+            bindparam("c_key", key, type_=UTCDateTime), bindparam("c_id", last)))
     q = q.order_by(col(PostRow.created).desc(), col(PostRow.id).desc()).limit(limit + 1)
     return _page(hub, q, "posts", limit)
 
@@ -144,8 +145,10 @@ def queue_page(hub: Hub, flt: ListFilter, cursor: str | None = None,
     (by their send-later time, else when they were written)."""
     key = func.coalesce(PostRow.schedule_at, PostRow.created)
     waiting = or_(_has(DeliveryRow.status == "held"), _scheduled())
+    unsent = select(DeliveryRow.post_id).where(col(DeliveryRow.status).in_(("held", "pending")))
     q = (select(PostRow.id, key.label("key"))
-         .where(col(PostRow.deleted).is_(None), waiting, *_post_conditions(flt)))
+         .where(col(PostRow.id).in_(unsent), col(PostRow.deleted).is_(None), waiting,
+                *_post_conditions(flt)))
     if cursor:
         after, last = cursors.decode(hub, "queue", cursor)
         q = q.where(or_(key > after, and_(key == after, col(PostRow.id) > last)))
@@ -180,8 +183,8 @@ def delivery_page(hub: Hub, flt: ListFilter, cursor: str | None = None,
         q = q.where(DeliveryRow.status == flt.state)
     if cursor:
         key, last = cursors.decode(hub, "deliveries", cursor)
-        q = q.where(or_(col(DeliveryRow.created) < key,
-                        and_(col(DeliveryRow.created) == key, col(DeliveryRow.id) < last)))
+        q = q.where(tuple_(col(DeliveryRow.created), col(DeliveryRow.id)) < tuple_(
+            bindparam("c_key", key, type_=UTCDateTime), bindparam("c_id", last)))
     q = q.order_by(col(DeliveryRow.created).desc(), col(DeliveryRow.id).desc()).limit(limit + 1)
     with hub.db.read() as s:
         rows = list(s.exec(q).all())
