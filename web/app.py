@@ -35,6 +35,7 @@ from web.routes import (
     edits,
     feeds,
     health,
+    jobs,
     metrics,
     micropub,
     owner_feed,
@@ -142,6 +143,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.include_router(edits.router)
     app.include_router(drafts.router)
     app.include_router(audit.router)
+    app.include_router(jobs.router)
     app.include_router(feeds.router)
     app.include_router(owner_feed.router)
     app.include_router(metrics.router)

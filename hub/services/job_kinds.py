@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -56,25 +56,36 @@ def _count(hub: Hub, flt: audit_export.ExportFilter) -> int:
 
 
 def audit_export_job(ctx: JobContext) -> dict[str, Any]:
-    """Write the export to ``<data_dir>/exports/audit-<job>.<format>`` (owner-only file)."""
+    """Write the export to ``<data_dir>/exports/audit-<job>.<format>`` (an owner-only file),
+    or to the text stream ``ctx.services["output"]`` when the caller gives one (the CLI)."""
     fmt = str(ctx.params.get("format", "jsonl"))
     flt = _filter(ctx.params)
     ctx.progress.set(0, total=_count(ctx.hub, flt), message="exporting", force=True)
+    stream: TextIO | None = ctx.services.get("output")
+    if stream is not None:
+        events = _write_export(ctx, fmt, flt, stream)
+        return {"events": events, "file": None, "format": fmt}
     path = export_path(ctx.hub, ctx.job_id, fmt)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    events = 0
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        lines = audit_export.export(ctx.hub, fmt, flt)
-        if fmt == "csv":
-            out.write(next(lines))   # the header
-        for line in lines:
-            out.write(line)
-            events += 1
-            if events % 500 == 0:
-                ctx.progress.set(events, message=f"exported {events:,} events")
-    ctx.progress.set(events, total=events, message=f"exported {events:,} events", force=True)
+        events = _write_export(ctx, fmt, flt, out)
     return {"events": events, "file": path.name, "format": fmt, "bytes": path.stat().st_size}
+
+
+def _write_export(ctx: JobContext, fmt: str, flt: audit_export.ExportFilter,
+                  out: TextIO) -> int:
+    events = 0
+    lines = audit_export.export(ctx.hub, fmt, flt)
+    if fmt == "csv":
+        out.write(next(lines))   # the header
+    for line in lines:
+        out.write(line)
+        events += 1
+        if events % 500 == 0:
+            ctx.progress.set(events, message=f"exported {events:,} events")
+    ctx.progress.set(events, total=events, message=f"exported {events:,} events", force=True)
+    return events
 
 
 def export_file(hub: Hub, job: Any) -> Path:
@@ -94,9 +105,10 @@ def audit_verify_job(ctx: JobContext) -> dict[str, Any]:
     def progress(done: int, total: int) -> None:
         ctx.progress.set(done, total=total, message=f"checked {done:,} events")
 
-    result = audit_proofs.verify(ctx.hub, sinks_of(), progress=progress)
+    extra = [(str(source), str(text)) for source, text in ctx.params.get("against", [])]
+    result = audit_proofs.verify(ctx.hub, sinks_of(), extra=extra, progress=progress)
     if not result.ok:
-        raise HubError(f"the audit log has a problem: {result.problem}")
+        raise HubError(f"audit log problem: {result.problem}")
     ctx.progress.set(result.events, total=result.events, force=True,
                      message=f"ok: {result.events:,} events, chain intact"
                              + (f", matches {len(result.checked)} signed checkpoint(s)"

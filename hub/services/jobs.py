@@ -233,6 +233,20 @@ def readable_by(kind: str, scopes: frozenset[str] | set[str], *, unlimited: bool
             and (unlimited or not k.unlimited))
 
 
+def as_dict(job: JobRow) -> dict[str, Any]:
+    """A job as the API, the status answer and ``hub jobs show`` give it."""
+    percent = (round(100 * job.done / job.total) if job.total else
+               (100 if job.state == "done" else None))
+    kind = KINDS.get(job.kind)
+    return {"id": job.id, "kind": job.kind, "title": kind.title if kind else job.kind,
+            "state": job.state, "done": job.done, "total": job.total, "percent": percent,
+            "message": job.message, "error": job.error, "result": job.result,
+            "created": job.created.isoformat(),
+            "started": job.started.isoformat() if job.started else None,
+            "finished": job.finished.isoformat() if job.finished else None,
+            "rerun_of": job.rerun_of, "actor": job.actor}
+
+
 def _claim(hub: Hub, job_id: str, runner: str) -> JobRow:
     with hub.db.transaction() as s:
         row = s.get(JobRow, job_id)

@@ -18,6 +18,7 @@ from hub.errors import Conflict, InvalidInput
 from hub.services import jobs
 from hub.services.job_kinds import audit_export_job, export_file
 from hub.services.people import NewPerson, add_person, list_people
+from hub.store.job_tables import JobRow
 from hub.store.tables import ListRow
 
 pytestmark = pytest.mark.integration
@@ -94,7 +95,7 @@ def test_a_job_whose_process_died_is_interrupted_with_a_reason_and_can_be_rerun(
     gone = f"{dead_pid()}@{jobs.runner_name().split('@', 1)[1]}"
     orphan = jobs.create(hub, "test-lists", {"n": 5}, runner=gone, total=5)
     with hub.db.transaction() as s:
-        row = s.get(jobs.JobRow, orphan.id)
+        row = s.get(JobRow, orphan.id)
         assert row is not None
         row.state, row.done = "running", 2
     mine = jobs.create(hub, "test-lists", {"n": 5})   # this process: alive, left alone
@@ -153,7 +154,7 @@ def test_the_runner_runs_jobs_off_the_callers_thread_and_reruns_them(database_ur
         runner.stop()
 
 
-def _wait_finished(hub, job_id: str) -> jobs.JobRow:
+def _wait_finished(hub, job_id: str) -> JobRow:
     done = threading.Event()
     row = jobs.get(hub, job_id)
     while row.state in jobs.ACTIVE:

@@ -18,6 +18,7 @@ from web.ui import (
     compose,
     deliveries,
     drafts,
+    jobs,
     people,
     people_lists,
     policy,
@@ -40,7 +41,8 @@ def install(app: FastAPI) -> None:
     app.state.ui_templates = make_templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, compose, drafts, queue, posts, deliveries, post_edits, audit, people,
-                   people_lists, tokens, accounts, policy):
+                   people_lists, tokens, accounts, policy,
+                   jobs):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_middleware(SecurityHeaders)

@@ -26,15 +26,18 @@ from hub.services.people import (
 )
 from hub.services.people_export import export_people
 from hub.services.people_import import import_people, parse_people
+from hub.services.people_import_job import import_params, keep_upload
 from hub.services.people_lists import list_infos
 from hub.services.people_pages import NETWORKS, Query, people_page, person_page
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
+from web.ui.jobs import runner_of
 
 router = APIRouter(include_in_schema=False)
 KINDS = ("email", "mastodon", "bluesky", "matrix")
-MAX_IMPORT_BYTES = 2_000_000
+MAX_IMPORT_BYTES = 32_000_000
+IMPORT_AT_ONCE = 200   # entries; a larger file is imported as a background job
 
 
 def _text(form: FormData, name: str) -> str:
@@ -112,22 +115,36 @@ def import_form(request: Request, hub: HubDep, owner: Owner) -> Response:
 
 @router.post("/people/import")
 def import_submit(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
+    """A small file is imported at once (back to People); a larger one becomes a background
+    job (on to its progress page) so the hub keeps serving while it goes in."""
     upload = form.get("file")
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("choose a CSV or vCard file to import", field="file")
         raw = upload.file.read(MAX_IMPORT_BYTES + 1)
         if len(raw) > MAX_IMPORT_BYTES:
-            raise InvalidInput("the file is larger than 2 MB; split it up", field="file")
+            raise InvalidInput(f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB; "
+                               "split it up", field="file")
         try:
             data = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInput("the file is not UTF-8 text", field="file") from None
+        if _entries_at_most(data) > IMPORT_AT_ONCE:
+            job = runner_of(request).submit("people-import", import_params(
+                keep_upload(hub, upload.filename, raw), filename=upload.filename, keep=False))
+            return redirect(request, f"/jobs/{job.id}",
+                            flash=f"Importing {upload.filename} in the background.")
         count = import_people(hub, parse_people(data, filename=upload.filename))
     except HubError as exc:
         return render(request, "people/import.html", {"section": "people",
                                                       "error": exc.message}, status=exc.status)
     return redirect(request, "/people", flash=f"Imported {count} people.")
+
+
+def _entries_at_most(data: str) -> int:
+    """An upper bound on the entries in a file, without parsing it (lines, or vCards)."""
+    cards = data.upper().count("BEGIN:VCARD")
+    return cards if cards else data.count("\n")
 
 
 def _person_page(request: Request, hub: Hub, person_id: str, *, error: str = "",

@@ -12,6 +12,7 @@ from hub.entrypoints.cli import (
     contacts,
     edits,
     feeds,
+    jobs,
     people,
     policy,
     posts,
@@ -27,7 +28,7 @@ def main() -> None:
 
 
 for _module in (setup, config, tokens, posts, edits, people, policy, feeds, audit,
-                accounts, contacts):
+                accounts, contacts, jobs):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from hub.entrypoints.cli._common import echo_json, fail, handles_errors, open_hub
+from hub.entrypoints.cli._progress import progress_bar
 
 HELP = """The audit log: an append-only record of everything the hub did, which answers
 "who could see this post?" and "which posts could this person see?".
@@ -59,29 +60,27 @@ def _when(value: str | None) -> datetime | None:
 @click.option("--against", "against", multiple=True, type=click.Path(exists=True,
               dir_okay=False, path_type=Path),
               help="Also check against this saved checkpoint (e.g. from an anchor email).")
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
 @handles_errors
 def audit_verify(against: tuple[Path, ...], quiet: bool) -> None:
     """Check every event, the Merkle tree, and the log against every signed checkpoint:
-    the hub's own, the anchors' (a directory reads back), and --against files."""
-    from hub.bootstrap import anchor_sinks
-    from hub.services import audit_proofs
+    the hub's own, the anchors' (a directory reads back), and --against files. Runs as a
+    job (`hub jobs list`) with a progress bar on a terminal."""
+    from hub.bootstrap import job_services
+    from hub.services import jobs
 
     hub = open_hub(require_policy=False)
-
-    def progress(done: int, total: int) -> None:
-        if not quiet:
-            click.echo(f"\r  {done:,} / {total:,} events", nl=False, err=True)
-
-    extra = [(str(p), p.read_text()) for p in against]
-    result = audit_proofs.verify(hub, anchor_sinks(hub), extra=extra, progress=progress)
-    if not quiet:
-        click.echo("", err=True)
-    if not result.ok:
-        fail(f"audit log problem: {result.problem}")
-    heads = f", matches {len(result.checked)} signed checkpoint(s)" if result.checked else ""
-    click.echo(f"ok: {result.events} events, chain intact (head {result.head[:16]}), Merkle "
-               f"root {result.root[:16]}{heads}")
+    params = {"against": [[str(p), p.read_text()] for p in against]}
+    with progress_bar("verifying the audit log", quiet=quiet) as update:
+        row = jobs.run_now(hub, "audit-verify", params, on_update=update,
+                           services=job_services(hub))
+    if row.state != "done":
+        fail(row.error or f"the verification {row.state}")
+    r = row.result
+    heads = (f", matches {r['checkpoints_checked']} signed checkpoint(s)"
+             if r["checkpoints_checked"] else "")
+    click.echo(f"ok: {r['events']} events, chain intact (head {r['head'][:16]}), Merkle "
+               f"root {r['root'][:16]}{heads}")
 
 
 @audit.command("checkpoint")
@@ -249,15 +248,24 @@ def audit_person(person: str, no_public: bool, since: str | None, until: str | N
 @click.option("--since", help="From this date or time.")
 @click.option("--until", help="Before this date or time.")
 @click.option("--post", "post_id", help="Only this post's events.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
 @handles_errors
-def audit_export(fmt: str, since: str | None, until: str | None, post_id: str | None) -> None:
-    """The log to stdout, streamed, with who could see each delivery."""
-    from hub.services.audit_export import ExportFilter, export
+def audit_export(fmt: str, since: str | None, until: str | None, post_id: str | None,
+                 quiet: bool) -> None:
+    """The log to stdout, streamed, with who could see each delivery (a progress bar on
+    stderr when it is a terminal; recorded as a job, `hub jobs list`)."""
+    from hub.services import jobs
+    from hub.services.audit_export import ExportFilter
+    from hub.services.job_kinds import export_params
 
-    out = sys.stdout
-    for chunk in export(open_hub(require_policy=False), fmt,
-                        ExportFilter(_when(since), _when(until), post_id)):
-        out.write(chunk)
+    hub = open_hub(require_policy=False)
+    params = export_params(fmt, ExportFilter(_when(since), _when(until), post_id))
+    with progress_bar("exporting the audit log", quiet=quiet) as update:
+        row = jobs.run_now(hub, "audit-export", params, on_update=update,
+                           services={"output": sys.stdout})
+    sys.stdout.flush()
+    if row.state != "done":
+        fail(row.error or f"the export {row.state}")
 
 
 COMMANDS = (audit,)

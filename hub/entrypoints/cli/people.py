@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from hub.entrypoints.cli._common import handles_errors, open_hub
+from hub.entrypoints.cli._progress import progress_bar
 from hub.errors import HubError
 
 
@@ -107,18 +107,28 @@ def people_remove(person: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "vcard"]), default=None,
               help="Default: from the file extension (.csv, .vcf), else the content.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @handles_errors
-def people_import(path: str, fmt: str | None) -> None:
-    """Import people from CSV (name,email,mastodon,bluesky,lists,note) or vCard. All or
-    nothing: a broken row is named and nothing is imported."""
-    from hub.services.people_import import parse_people, upsert_people
+def people_import(path: str, fmt: str | None, quiet: bool) -> None:
+    """Import people from CSV (name,email,mastodon,bluesky,lists,note) or vCard.
 
-    try:
-        data = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise HubError(f"{path} is not UTF-8 text") from None
-    people_ = parse_people(data, filename=path, fmt=fmt)
-    added, updated = upsert_people(open_hub(require_policy=False), people_)
+    The whole file is checked first: a broken row is named (CSV line N) and nothing is
+    imported. Then it goes in in short batches, so a running `hub serve` keeps answering;
+    importing the file again updates the people it brought in (nothing is added twice), so
+    an import cut short can simply be run again. It is recorded as a job (`hub jobs list`)."""
+    from pathlib import Path
+
+    from hub.services import jobs
+    from hub.services.people_import_job import import_params
+
+    hub = open_hub(require_policy=False)
+    with progress_bar(f"importing {Path(path).name}", quiet=quiet) as update:
+        row = jobs.run_now(hub, "people-import",
+                           import_params(Path(path).resolve(), filename=path, fmt=fmt),
+                           on_update=update)
+    if row.state != "done":
+        raise HubError(row.error or f"the import {row.state}")
+    added, updated = row.result["added"], row.result["updated"]
     click.echo(f"imported {added + updated} people from {path} ({added} new, {updated} updated)")
 
 
