@@ -1,8 +1,9 @@
 """The owner's jobs pages: every background job with a progress bar, the reason a job failed,
 re-running one, starting an audit export or verification, downloading an export.
 
-A page of a job still under way reloads itself every two seconds (a meta refresh: no script
-needed); ``/jobs/{id}/status`` answers the same figures as JSON for scripts and tests.
+While a job runs, its page loads ``/static/jobs.js``, which asks ``/jobs/{id}/status`` (JSON)
+for its figures every two seconds, moves the bar, and reloads the page when the job ends;
+without the script the page says to reload it (a meta refresh would fail WCAG 2.2.1).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
 
 router = APIRouter(include_in_schema=False)
-REFRESH_SECONDS = 2
+REFRESH_SECONDS = 2   # how often jobs.js asks for a running job's figures
 
 
 def runner_of(request: Request) -> JobRunner:
