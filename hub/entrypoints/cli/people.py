@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -116,8 +117,6 @@ def people_import(path: str, fmt: str | None, quiet: bool) -> None:
     imported. Then it goes in in short batches, so a running `hub serve` keeps answering;
     importing the file again updates the people it brought in (nothing is added twice), so
     an import cut short can simply be run again. It is recorded as a job (`hub jobs list`)."""
-    from pathlib import Path
-
     from hub.services import jobs
     from hub.services.people_import_job import import_params
 
