@@ -187,28 +187,39 @@ def upsert_people(hub: Hub, people: Sequence[NewPerson], *, actor: str = "owner"
 
 def upsert_entries(hub: Hub, entries: Sequence[Entry], *, actor: str = "owner",
                    on_batch: BatchDone | None = None, on_check: Callable[[int], None] | None
-                   = None) -> tuple[int, int]:
-    """:func:`check_entries`, then write in batches (see the module's docstring)."""
+                   = None, batch_rows: int = BATCH_ROWS,
+                   pause: Callable[[float], None] = time.sleep) -> tuple[int, int]:
+    """:func:`check_entries`, then write in batches of at most ``batch_rows`` entries, with
+    ``pause(seconds)`` after each one's commit (see the module's docstring)."""
     check_entries(hub, entries, on_check=on_check)
     added = updated = written = 0
-    for batch in _batches(entries):
+    taken: set[str] = set()
+    for batch in _batches(entries, batch_rows):
         started = time.monotonic()
-        with hub.db.transaction() as s:
-            book = _Book(s, batch.entries)
-            lists: dict[str, list[str]] = {}
-            for entry in batch:
-                new = _write(hub, s, book, entry, actor, lists)
-                added, updated = added + new, updated + (not new)
-                if time.monotonic() - started > BATCH_SECONDS:
-                    batch.stop()
-            for list_name, ids in lists.items():   # one membership event per list and batch
-                hub.audit.append(s, ListMembershipChanged(
-                    actor=actor, subject=list_name, list_name=list_name, added=ids),
-                    now=hub.now())
-            written += batch.taken
-            if on_batch is not None:
-                on_batch(s, written, added, updated)
-        time.sleep((time.monotonic() - started) * PAUSE)
+        try:
+            with hub.db.transaction() as s:
+                book = _Book(s, batch.entries, taken)
+                lists: dict[str, list[str]] = {}
+                counts = [added, updated]
+                for entry in batch:
+                    counts[not _write(hub, s, book, entry, actor, lists)] += 1
+                    if time.monotonic() - started > BATCH_SECONDS:
+                        batch.stop()
+                for list_name, ids in lists.items():   # one membership event per list, batch
+                    hub.audit.append(s, ListMembershipChanged(
+                        actor=actor, subject=list_name, list_name=list_name, added=ids),
+                        now=hub.now())
+                if on_batch is not None:
+                    on_batch(s, written + batch.taken, *counts)
+        except InvalidInput as exc:   # the address book changed since the check
+            if not written:
+                raise
+            raise InvalidInput(f"{exc.message}. The first {written:,} entries were imported "
+                               "and stay; fix the file and import it again (they are "
+                               "updated, not added twice)") from exc
+        written += batch.taken
+        added, updated = counts
+        pause((time.monotonic() - started) * PAUSE)
     return added, updated
 
 
@@ -253,10 +264,10 @@ class _Batch:
         self._stopped = True
 
 
-def _batches(entries: Sequence[Entry]) -> Iterator[_Batch]:
+def _batches(entries: Sequence[Entry], rows: int) -> Iterator[_Batch]:
     at = 0
     while at < len(entries):
-        batch = _Batch(entries[at:at + BATCH_ROWS])
+        batch = _Batch(entries[at:at + max(rows, 1)])
         yield batch
         at += batch.taken
 
@@ -274,7 +285,8 @@ class _Book:
     identity they name, and who bears each of their names; ``record`` adds what an entry
     brought, so later entries of the same file match it."""
 
-    def __init__(self, s: Session, entries: Iterable[Entry]) -> None:
+    def __init__(self, s: Session, entries: Iterable[Entry],
+                 taken: set[str] | None = None) -> None:
         idents = {i for e in entries for i in _identities(e.person)}
         names = {e.person.name.strip() for e in entries}
         self.owner: dict[tuple[str, str], str] = {}
@@ -289,7 +301,8 @@ class _Book:
                     self.owner[(kind, value)] = pid
         self.named: dict[str, set[str]] = {}
         self.spelled: dict[str, str] = {}   # person id -> name as written
-        self.taken: set[str] = set()        # people an earlier entry of the file already is
+        # people an earlier entry of the file already is (shared by the batches of one import)
+        self.taken: set[str] = set() if taken is None else taken
         keys = sorted({k for n in names for k in (n.lower(), _ascii_lower(n))})
         for at in range(0, len(keys), 500):
             for pid, name in s.execute(
