@@ -90,6 +90,13 @@ class AccountPublishers:
                 self._cache[account] = self._build(account)
             return self._cache[account]
 
+    def fresh(self, account: str) -> Publisher:
+        """A new publisher of its own for ``account`` (not cached: for a caller on another
+        event loop, such as an anchor sink on a worker thread; it closes it itself)."""
+        if account in self._overrides:
+            return self._overrides[account]
+        return self._build(account)
+
     def _build(self, account: str) -> Publisher:
         platform, _, name = account.partition(":")
         spec = self._specs.get(platform)
@@ -320,6 +327,13 @@ def anchor_sinks(hub: Hub) -> list[AnchorSink]:
         account = s.audit_anchor_email_account
         sinks.append(EmailAnchorSink(account, s.audit_anchor_email,
                                      lambda: hub.publishers.get(account)))
+    if s.audit_anchor_bluesky:   # explicit opt-in: the checkpoint becomes a public post
+        from adapters.bluesky_anchor import BlueskyAnchorSink
+
+        bsky, publishers = s.audit_anchor_bluesky, hub.publishers
+        fresh = (publishers.fresh if isinstance(publishers, AccountPublishers)
+                 else publishers.get)
+        sinks.append(BlueskyAnchorSink(bsky, lambda: fresh(bsky)))
     return sinks
 
 

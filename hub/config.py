@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     """Email signed audit checkpoints to this address (yourself) through the email account
     ``audit_anchor_email_account``."""
     audit_anchor_email_account: str = "email:personal"
+    audit_anchor_bluesky: str = ""
+    """Opt in to posting each anchored checkpoint publicly on this Bluesky account (e.g.
+    ``bluesky:me``): the relays copy and timestamp it. Empty: never."""
     audit_anchor_seconds: float = 3600.0
     """Publish a checkpoint to the anchors this often, when the log grew (default hourly)."""
     audit_growth_seconds: float = Field(default=86400.0, ge=0)

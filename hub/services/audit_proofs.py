@@ -154,6 +154,7 @@ def anchor(hub: Hub, sinks: Sequence[AnchorSink]) -> list[AnchorRow]:
     """Sign a checkpoint now and publish it to every sink; each success is recorded."""
     if not sinks:
         raise InvalidInput("no anchor is configured: set HUB_AUDIT_ANCHOR_DIR (and/or "
+                           "HUB_AUDIT_ANCHOR_BLUESKY, "
                            "HUB_AUDIT_ANCHOR_EMAIL)", field="anchors")
     cp = checkpoint(hub)
     done, failed = [], []

@@ -33,6 +33,8 @@ How you can trust it:
 \b
 Set HUB_AUDIT_ANCHOR_DIR and/or HUB_AUDIT_ANCHOR_EMAIL to anchor every hour
 (HUB_AUDIT_ANCHOR_SECONDS) while `hub serve` runs, or run `hub audit anchor`.
+HUB_AUDIT_ANCHOR_BLUESKY=bluesky:me (opt-in) also posts each checkpoint publicly
+on that Bluesky account, where the relays timestamp it.
 
 \b
 Followers-only posts are a lower bound: whoever follows you later can read
