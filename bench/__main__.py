@@ -16,7 +16,8 @@ from bench._suite import dump, load, run, table
 
 MODULES = {"fanout": "bench.m_fanout", "submit": "bench.m_submit", "workers": "bench.m_workers",
            "rss": "bench.m_rss", "people": "bench.m_people", "policy": "bench.m_policy",
-           "pages": "bench.bench_pages", "pages_people": "bench.m_pages_people"}
+           "pages": "bench.bench_pages", "pages_people": "bench.m_pages_people",
+           "import": "bench.m_import"}
 
 
 def main(argv: list[str] | None = None) -> int:
