@@ -114,7 +114,8 @@ class AccountPublishers:
         if row.status == "rejected":
             raise AccountNotConnected(
                 f"account {account}: the platform rejected its credentials "
-                f"({row.status_reason}); reconnect with `hub accounts add {platform} {name}`")
+                f"({row.status_reason}); it needs reconnecting: on the Accounts page "
+                f"(/accounts) or with `hub accounts add {platform} {name}`")
         secret = self._box.decrypt(row.secret_enc) if row.secret_enc else None
         return self._factory(platform)(Connection(account, row.settings, secret), credentials,
                                        media_loader=self._media_loader)

@@ -5,6 +5,7 @@ mail through an email account. Connecting is :func:`hub.services.accounts.connec
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,13 +101,16 @@ def needing_reconnect(hub: Hub) -> list[str]:
 async def remove_account(hub: Hub, name: str, *, actor: str = "owner") -> None:
     """Forget an account's connection and credentials (audited). Deliveries to it then fail
     with "not connected" until it is connected again; the policy still names it."""
-    with hub.db.transaction() as s:
-        row = s.get(AccountRow, name)
-        if row is None:
-            raise NotFound(f"no account {name!r} is connected")
-        s.delete(row)
-        hub.audit.append(s, AccountRemoved(actor=actor, subject=name, platform=row.platform),
-                         now=hub.now())
+    def delete() -> None:   # on a thread: the write lock may be waited for
+        with hub.db.transaction() as s:
+            row = s.get(AccountRow, name)
+            if row is None:
+                raise NotFound(f"no account {name!r} is connected")
+            s.delete(row)
+            hub.audit.append(s, AccountRemoved(actor=actor, subject=name,
+                                               platform=row.platform), now=hub.now())
+
+    await asyncio.to_thread(delete)
     await hub.publishers.forget(name)
 
 

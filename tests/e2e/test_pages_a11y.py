@@ -93,6 +93,7 @@ def _check(page, axe_script: Path, name: str, width: str) -> list[str]:
             for v in result["violations"] if v["impact"] in BAD]
 
 
+@pytest.mark.timeout(300)   # ~25 pages x 2 widths, each run through axe on a shared machine
 def test_every_page_passes_axe_at_both_widths_and_is_photographed(site, contexts,
                                                                    axe_script):
     problems: list[str] = []

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from hub.bootstrap import OAuthFlow, connector, oauth_flow
@@ -60,12 +61,17 @@ def _name(form: FormData) -> str:
     return name
 
 
-def _page(request: Request, hub: Hub, *, values: dict[str, Any] | None = None,
+def _page_now(request: Request, hub: Hub, *, values: dict[str, Any] | None = None,
           error: str = "", status: int = 200, oauth: dict[str, str] | None = None) -> Response:
     return render(request, "accounts/index.html", {
         "section": "accounts", "accounts": account_views(hub), "values": values or {},
         "error": error, "oauth": oauth,
         "named": sorted(set(hub.policies.current.accounts))}, status=status)
+
+
+async def _page(request: Request, hub: Hub, **kw: Any) -> Response:
+    """The page, rendered on a thread (it reads the accounts from the database)."""
+    return await run_in_threadpool(lambda: _page_now(request, hub, **kw))
 
 
 @router.get("/accounts")
@@ -76,7 +82,7 @@ def accounts_page(request: Request, hub: HubDep, owner: Owner) -> Response:
         if view.name == again:   # reconnect: the form comes filled in (never the secret)
             values = {"platform": view.platform, "name": view.short_name,
                       **dict(view.shown)}
-    return _page(request, hub, values=values)
+    return _page_now(request, hub, values=values)
 
 
 async def _connect(request: Request, hub: Hub, account: str, settings: dict[str, JSON],
@@ -87,7 +93,7 @@ async def _connect(request: Request, hub: Hub, account: str, settings: dict[str,
                               actor="owner:web")
     except HubError as exc:   # refused credentials are the owner's to fix: a 400, not a 502
         status = 400 if isinstance(exc, PermanentDeliveryError) else exc.status
-        return _page(request, hub, values=values, error=exc.message, status=status)
+        return await _page(request, hub, values=values, error=exc.message, status=status)
     return redirect(request, "/accounts", flash=f"Connected {account}.")
 
 
@@ -102,7 +108,7 @@ async def connect_bluesky(request: Request, hub: HubDep, owner: Owner,
             raise InvalidInput("give the handle and an app password (Settings → App "
                                "passwords)", field="handle")
     except HubError as exc:
-        return _page(request, hub, values=values, error=exc.message, status=exc.status)
+        return await _page(request, hub, values=values, error=exc.message, status=exc.status)
     return await _connect(request, hub, f"bluesky:{name}", {
         "handle": values["handle"], "service": values["service"] or "https://bsky.social"},
         _text(form, "app_password"), values)
@@ -120,7 +126,7 @@ async def connect_email(request: Request, hub: HubDep, owner: Owner,
         if not values["port"].isdigit():
             raise InvalidInput("the port is a number, e.g. 587", field="port")
     except HubError as exc:
-        return _page(request, hub, values=values, error=exc.message, status=exc.status)
+        return await _page(request, hub, values=values, error=exc.message, status=exc.status)
     account = f"email:{name}"
     response = await _connect(request, hub, account, {
         "host": values["host"], "port": int(values["port"]), "security": values["security"],
@@ -129,10 +135,10 @@ async def connect_email(request: Request, hub: HubDep, owner: Owner,
     if response.status_code >= 400 or form.get("test") != "yes":
         return response
     try:
-        sent_to = send_test_email(hub, account)
+        sent_to = await run_in_threadpool(send_test_email, hub, account)
     except HubError as exc:
-        return _page(request, hub, values=values, status=exc.status,
-                     error=f"Connected {account}, but {exc.message}")
+        return await _page(request, hub, values=values, status=exc.status,
+                           error=f"Connected {account}, but {exc.message}")
     return redirect(request, "/accounts",
                     flash=f"Connected {account}; a test mail went to {sent_to}.")
 
@@ -143,7 +149,7 @@ def test_email(name: str, request: Request, hub: HubDep, owner: Owner,
     try:
         sent_to = send_test_email(hub, name)
     except HubError as exc:
-        return _page(request, hub, error=exc.message, status=exc.status)
+        return _page_now(request, hub, error=exc.message, status=exc.status)
     return redirect(request, "/accounts", flash=f"A test mail went to {sent_to} through {name}.")
 
 
@@ -166,10 +172,10 @@ async def connect_mastodon(request: Request, hub: HubDep, owner: Owner,
         flow = oauth_flow("mastodon")
         url = await flow.begin(values["instance"])
     except HubError as exc:
-        return _page(request, hub, values=values, error=exc.message, status=exc.status)
+        return await _page(request, hub, values=values, error=exc.message, status=exc.status)
     state = secrets.token_urlsafe(16)
     _pending(request)[state] = _Pending(flow, name, values["instance"], time.monotonic())
-    return _page(request, hub, values=values, oauth={"state": state, "url": url,
+    return await _page(request, hub, values=values, oauth={"state": state, "url": url,
                                                      "account": f"mastodon:{name}"})
 
 
@@ -178,14 +184,14 @@ async def finish_mastodon(request: Request, hub: HubDep, owner: Owner,
                           form: CsrfForm) -> Response:
     pending = _pending(request).pop(_text(form, "state"), None)
     if pending is None:
-        return _page(request, hub, status=400, error="this authorisation has expired or was "
-                     "already used: start again with the instance's address")
+        return await _page(request, hub, status=400, error="this authorisation has expired or "
+                           "was already used: start again with the instance's address")
     values = {"platform": "mastodon", "name": pending.name, "instance": pending.instance}
     try:
         token = await pending.flow.finish(_text(form, "code"))
     except HubError as exc:
         status = 400 if isinstance(exc, PermanentDeliveryError) else exc.status
-        return _page(request, hub, values=values, error=exc.message, status=status)
+        return await _page(request, hub, values=values, error=exc.message, status=status)
     return await _connect(request, hub, f"mastodon:{pending.name}",
                           {"instance": pending.instance}, token, values)
 
@@ -194,11 +200,11 @@ async def finish_mastodon(request: Request, hub: HubDep, owner: Owner,
 async def remove(name: str, request: Request, hub: HubDep, owner: Owner,
                  form: CsrfForm) -> Response:
     if form.get("confirm") != "yes":
-        return _page(request, hub, status=400, error=f"to remove {name}, tick the box that "
-                     "says you mean it")
+        return await _page(request, hub, status=400,
+                           error=f"to remove {name}, tick the box that says you mean it")
     try:
         await remove_account(hub, name, actor="owner:web")
     except HubError as exc:
-        return _page(request, hub, error=exc.message, status=exc.status)
+        return await _page(request, hub, error=exc.message, status=exc.status)
     return redirect(request, "/accounts", flash=f"Removed {name}: its credentials are gone. "
                     "Deliveries to it fail until it is connected again.")
