@@ -4,14 +4,16 @@ Mastodon.py is synchronous and its rate-limit bookkeeping is not thread-safe, so
 in a worker thread (``asyncio.to_thread``) under the account's lock. It is built with
 ``ratelimit_method="throw"``: a 429 becomes a retry of the job after the reset time instead of a
 worker asleep for minutes. The ``requests`` session is the seam for what Mastodon.py does not
-expose: ``allowed_mentions[]`` and ``quote_approval_policy`` on a new status, JSON booleans in an
-edit, and the body of the last error response.
+expose: ``allowed_mentions[]`` and ``quote_approval_policy`` on a new status, ``language`` and
+JSON booleans in an edit (``status_update`` has no ``language``), and the body of the last error
+response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -24,11 +26,14 @@ from adapters.mastodon._errors import translate
 from adapters.mastodon.limits import AccountSettings
 
 T = TypeVar("T")
+_EDIT = re.compile(r"/api/v1/statuses/[^/]+$")
 USER_AGENT = "crosspost-hub (Mastodon.py)"
 
 
 class _Session(requests.Session):
-    """Adds per-call form fields to ``POST /api/v1/statuses`` and keeps the last response."""
+    """Adds per-call fields to ``POST /api/v1/statuses`` (form) and to an edit,
+    ``PUT /api/v1/statuses/:id`` (form or JSON, as Mastodon.py sends it), and keeps the last
+    response."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +65,12 @@ class _Session(requests.Session):
             data = dict(kwargs.get("data") or {})
             data.update(fields)
             kwargs["data"] = data
+        if fields and method == "PUT" and _EDIT.search(path):
+            if isinstance(kwargs.get("json"), dict):
+                kwargs["json"] = {**kwargs["json"], **{k: v[0] if len(v) == 1 else v
+                                                       for k, v in fields.items()}}
+            else:
+                kwargs["data"] = {**dict(kwargs.get("data") or {}), **fields}
         body = kwargs.get("json")
         if isinstance(body, dict) and body.get("sensitive") in ("0", "1"):
             # Mastodon.py turns booleans into "0"/"1" even in JSON bodies (an edit with

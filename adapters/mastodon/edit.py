@@ -1,5 +1,7 @@
 """Editing published Mastodon statuses in place (``PUT /api/v1/statuses/:id``): text, content
-warning, sensitivity, alt text (``media_attributes``) and who may quote; anything an edit
+warning, sensitivity, language (sent through the client's request seam: Mastodon.py's
+``status_update`` has no ``language``), alt text (``media_attributes``) and who may quote;
+anything an edit
 cannot carry is refused with what to do instead."""
 
 from __future__ import annotations
@@ -67,8 +69,11 @@ class StatusEditor:
         texts = [text for _, parts in groups for text in parts]
         alts = [str(m.get("alt") or "") for m in media_items(payload)]
         quotes = str_or_none(payload.get("quote_policy"))
+        language = str_or_none(payload.get("language"))
         version = digest({"parts": texts, "cw": payload.get("spoiler_text"), "alts": alts,
-                           "sensitive": payload.get("sensitive"), "quotes": quotes})[:16]
+                           "sensitive": payload.get("sensitive"), "quotes": quotes,
+                           **({"language": language} if language else {})})[:16]
+        fields = {"language": [language]} if language else None
         for status, text in zip(old, texts, strict=True):
             name = f"edit:{version}:{status['id']}"
             if await steps.get(name) is not None:
@@ -83,7 +88,7 @@ class StatusEditor:
                                          sensitive=bool(payload["sensitive"]),
                                          media_attributes=attributes)
 
-            await self.client.call("edit the status", update)
+            await self.client.call("edit the status", update, status_fields=fields)
             if quotes is not None and quotes != receipt.details.get("quote_policy"):
 
                 def requote(api: Mastodon, sid: str = sid, quotes: str = quotes) -> Any:

@@ -59,3 +59,30 @@ async def test_an_edit_changes_alt_text_and_quote_policy_once(double, publisher,
     sid = receipt.remote_id
     assert _edits(double) == [("PUT", f"/api/v1/statuses/{sid}"),
                               ("PUT", f"/api/v1/statuses/{sid}/interaction_policy")]
+
+
+@pytest.mark.parametrize("with_media", [False, True], ids=["form", "json"])
+async def test_an_edit_changes_the_language_once(double, publisher, compose, hub_scopes,
+                                                 media_store, with_media):
+    # Mastodon.py's status_update has no ``language``: the client's seam adds it to the PUT,
+    # in the form body (no media) or the JSON body (media_attributes); the double checks the
+    # request against the contract.
+    owner = double.local("hub", scopes=hub_scopes)
+    pub = await publisher(double, owner)
+    media: tuple[Media, ...] = ()
+    if with_media:
+        sha = media_store.add(_PNG)
+        media = (Media(sha, "image/png", alt="a pixel", size=len(_PNG)),)
+    steps = compose.steps()
+    draft = pub.prepare(compose.post("Guten Tag", language="en", media=media),
+                        compose.target("public"), compose.people([]))
+    receipt = await pub.publish(draft, key=KEY, steps=steps)
+    assert double.live()[0]["language"] == "en"
+    edited = pub.prepare(compose.post("Guten Tag", language="de", media=media),
+                         compose.target("public"), compose.people([]))
+    await pub.edit(receipt, edited, steps=steps)
+    await pub.edit(receipt, edited, steps=steps)      # the job ran twice: nothing more is sent
+    [status] = double.live()
+    assert status["language"] == "de" and len(status["edits"]) == 1
+    assert _edits(double) == [("PUT", f"/api/v1/statuses/{receipt.remote_id}")]
+    assert double.violations() == []
