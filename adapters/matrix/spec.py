@@ -62,6 +62,21 @@ class MatrixSpec:
         return Reach.ROOM_MEMBERS
 
     @classmethod
+    def reach_words(cls, options: BaseModel) -> str:
+        """Who could see a message, as the preview says it: what is true of a kept room (its
+        history is never shared) and what the hub cannot know of an existing one."""
+        assert isinstance(options, MatrixOptions)
+        if options.list is None:
+            return (f"the members of the Matrix room {options.room} when it is sent — people "
+                    "who join later see it too if the room shares its history")
+        if options.history == "joined":
+            return (f"the members of the hub's Matrix room for {options.list} who have joined "
+                    "when it is sent; people who join later never see it")
+        return (f"the members of the hub's Matrix room for {options.list}, joined or invited "
+                "when it is sent (the invited read it once they join); people invited later "
+                "never see it")
+
+    @classmethod
     def edit_way(cls, options: BaseModel) -> EditWay:
         """An ``m.replace`` event: clients show the new text in place of the old, and the
         event keeps its id (images cannot change that way)."""

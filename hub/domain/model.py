@@ -18,7 +18,7 @@ class Reach(StrEnum):
     """Who a network actually lets see a post, narrowest first (see ``rank``)."""
 
     RECIPIENTS = "recipients"          # exactly the listed people
-    ROOM_MEMBERS = "room-members"      # members of a room; grows if history is shared
+    ROOM_MEMBERS = "room-members"      # members of a room; grows only if it shares history
     FOLLOWERS = "followers"            # followers; grows unless the account is locked
     WORLD_UNLISTED = "world-unlisted"  # anyone with the link, not in public timelines
     WORLD = "world"                    # anyone on the web
@@ -40,7 +40,8 @@ _REACH_ORDER = [Reach.RECIPIENTS, Reach.ROOM_MEMBERS, Reach.FOLLOWERS, Reach.WOR
                 Reach.WORLD]
 _REACH_WORDS = {
     Reach.RECIPIENTS: "exactly the listed people",
-    Reach.ROOM_MEMBERS: "the room's members (grows if history is shared)",
+    Reach.ROOM_MEMBERS: "the room's members when it is sent (later ones too if the room shares "
+                        "its history)",
     Reach.FOLLOWERS: "your followers (grows as people follow you)",
     Reach.WORLD_UNLISTED: "anyone with the link (not in public timelines)",
     Reach.WORLD: "anyone on the web",

@@ -149,7 +149,7 @@ def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> Target
         target=t.name, account=t.account, platform=t.platform,
         platform_name=facts.display_name, outcome=d.outcome.value,
         requested=requested, rule_ids=d.rule_ids, reasons=d.reasons, reach=t.reach.value,
-        who=reach_words(t, facts, people))
+        who=reach_words(t, facts, people, room=_room_words(hub, t)))
     if d.outcome is Outcome.DENY:
         return base
     try:
@@ -168,12 +168,24 @@ def _target(hub: Hub, d: Decision, post: Post, people: PeopleSnapshot) -> Target
     except HubError as exc:
         return dataclasses.replace(base, problem=exc.message)
     return dataclasses.replace(base, parts=draft.parts, counter=draft.counter,
-                               notes=draft.notes, who=reach_words(t, facts, people, draft))
+                               notes=draft.notes,
+                               who=reach_words(t, facts, people, draft, room=base.who))
+
+
+def _room_words(hub: Hub, target: Target) -> str | None:
+    """The adapter's own words for who is in a room (``reach_words(options)`` on its spec,
+    if it has one: a kept Matrix room never shares its history, an existing one may)."""
+    spec = hub.policies.specs.get(target.platform)
+    words = getattr(spec, "reach_words", None)
+    if spec is None or words is None or target.reach is not Reach.ROOM_MEMBERS:
+        return None
+    return str(words(spec.options.model_validate(dict(target.options))))
 
 
 def reach_words(target: Target, facts: PlatformFacts, people: PeopleSnapshot,
-                draft: Draft | None = None) -> str:
-    """Who could see a post sent to ``target``, as the owner would say it."""
+                draft: Draft | None = None, *, room: str | None = None) -> str:
+    """Who could see a post sent to ``target``, as the owner would say it (``room``: the
+    adapter's words for a room's members)."""
     reach, platform = target.reach, facts.display_name
     if reach is Reach.WORLD:
         return "anyone on the web"
@@ -182,7 +194,8 @@ def reach_words(target: Target, facts: PlatformFacts, people: PeopleSnapshot,
     if reach is Reach.FOLLOWERS:
         return f"your {platform} followers — grows as people follow you"
     if reach is Reach.ROOM_MEMBERS:
-        return f"the members of the {platform} room — grows if history is shared"
+        return room or (f"the members of the {platform} room when it is sent — later members "
+                        "see it too if the room shares its history")
     list_name = target.list_name or "the list"
     if draft is not None:
         count = len(draft.recipients)
