@@ -52,10 +52,22 @@ class Publishers(Protocol):
         ...
 
 
+EDIT_JOB = "edit:"
+"""Prefix of a copy edit's id in a wake-up (``Hub.wake_edits``): the workers run it as an edit
+job, the rest of a wake-up are delivery ids."""
+
+
+def split_wake(ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(delivery ids, copy-edit ids) of one wake-up."""
+    deliveries = [i for i in ids if not i.startswith(EDIT_JOB)]
+    return deliveries, [i[len(EDIT_JOB):] for i in ids if i.startswith(EDIT_JOB)]
+
+
 class Waker(Protocol):
     """Tells workers that deliveries may be due now (called after commit, from any thread).
     ``due_now``: the caller just committed them as pending and due, so a waker need not
-    look their state up again (a submit)."""
+    look their state up again (a submit). Copy edits come in the same call, as
+    ``EDIT_JOB + id`` (``split_wake``)."""
 
     def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None: ...
 
@@ -136,6 +148,11 @@ class Hub:
         (``due_now``: they are, as just committed)."""
         if delivery_ids:
             self.waker.wake(delivery_ids, due_now=due_now)
+
+    def wake_edits(self, edit_ids: Sequence[str]) -> None:
+        """Tell workers that these copy edits (``copy_edit`` rows) may run now."""
+        if edit_ids:
+            self.waker.wake([EDIT_JOB + i for i in edit_ids])
 
     @property
     def media_dir(self) -> Path:

@@ -14,6 +14,7 @@ from hub.domain.delivery import AttemptOutcome
 from hub.metrics import AttemptRecorder
 from hub.runtime import Hub
 from hub.services.delivery import Attempt, Claimed, deliver
+from hub.services.edit_copies import run_copy_edit
 
 
 async def run_delivery(hub: Hub, delivery_id: str, *, worker: str,
@@ -37,3 +38,12 @@ async def deliver_job(ctx: dict[str, Any], delivery_id: str) -> str:
     if attempt.status is AttemptOutcome.RETRY and attempt.retry_at is not None:
         raise Retry(defer=max((attempt.retry_at - hub.now()).total_seconds(), 0.0))
     return attempt.status
+
+
+async def edit_job(ctx: dict[str, Any], edit_id: str) -> bool:
+    """arq job ``edit``: run one copy edit (``hub.services.edit_copies``) if it is due and no
+    other worker holds it. A transient failure is put back as pending with its backoff, and
+    the sweeper enqueues it again when it is due."""
+    hub: Hub = ctx["hub"]
+    with structlog.contextvars.bound_contextvars(job_id=ctx["job_id"], edit_id=edit_id):
+        return await run_copy_edit(hub, edit_id)

@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlmodel import col, select
 
 from hub.domain.delivery import DeliveryStatus
-from hub.runtime import Hub
+from hub.runtime import EDIT_JOB, Hub, split_wake
 from hub.store.db import Database
 from hub.store.deliveries import claimable
 from hub.store.tables import DeliveryRow
@@ -38,6 +38,8 @@ log = structlog.get_logger("hub.queue")
 
 DELIVER = "deliver"
 """The arq function name of the delivery job (``hub.dispatch.jobs.deliver_job``)."""
+EDIT = "edit"
+"""The arq function name of the copy-edit job (``hub.dispatch.jobs.edit_job``)."""
 HEARTBEAT_PREFIX = "hub:worker:"
 SWEEP_LOCK = "hub:sweep-lock"
 WAKE_CHANNEL = "hub:wake"
@@ -105,6 +107,18 @@ async def enqueue_all(redis: ArqRedis, due: Sequence[tuple[str, datetime | None]
     return added
 
 
+async def enqueue_edits(redis: ArqRedis, edit_ids: Sequence[str]) -> int:
+    """Enqueue the copy edits' jobs (one job id per edit: a second enqueue is a no-op; the
+    database lease decides who runs it). Returns how many were new."""
+    new = 0
+    for edit_id in edit_ids:
+        job = await redis.enqueue_job(EDIT, edit_id, _job_id=EDIT_JOB + edit_id)
+        new += job is not None
+    if new:
+        await redis.publish(WAKE_CHANNEL, "1")
+    return new
+
+
 def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
     """(id, due_at) of those deliveries that are still pending."""
     with db.read() as s:
@@ -133,8 +147,10 @@ class BlockingEnqueuer:
     def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         async def run() -> None:
             redis = await connect(self._url, patient=False)
+            deliveries, edits = split_wake(delivery_ids)
             try:
-                await enqueue_all(redis, _due(self._db, delivery_ids, due_now), self._now())
+                await enqueue_all(redis, _due(self._db, deliveries, due_now), self._now())
+                await enqueue_edits(redis, edits)
             finally:
                 await redis.aclose()
 
@@ -309,9 +325,11 @@ class ArqEnqueuer:
 
     async def _enqueue(self, ids: list[str], due_now: bool) -> None:
         try:
+            ids, edits = split_wake(ids)
             due = [(i, None) for i in ids] if due_now else \
                 await asyncio.to_thread(_due, self._db, ids, False)
             await enqueue_all(self.redis, due, self._now())
+            await enqueue_edits(self.redis, edits)
         except Exception as exc:  # noqa: BLE001 - a background task: log; the sweeper catches up
             log.warning("queue.enqueue_failed", deliveries=len(ids), error=type(exc).__name__,
                         note="the sweeper enqueues them once Redis answers")

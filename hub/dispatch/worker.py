@@ -3,7 +3,8 @@ and by a sweeper that finds anything due and not in flight (restart-safe: the da
 source of truth, the queue only wakes workers). Every due delivery starts at once, up to
 ``HUB_MAX_IN_FLIGHT``; ``hub.dispatch.limits`` keeps each account to its own limit. The
 deliveries woken together (a post's, by the commit that wrote them) are claimed and re-checked
-in one transaction (``claim_many``), then published side by side."""
+in one transaction (``claim_many``), then published side by side. Copy edits come through the
+same queue as ``EDIT_JOB + id`` (``hub.services.edits``) and run as their own tasks."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import structlog
 from hub.dispatch.jobs import run_delivery
 from hub.domain.delivery import AttemptOutcome
 from hub.metrics import LocalMetrics
-from hub.runtime import Hub
+from hub.runtime import EDIT_JOB, Hub
 from hub.services.delivery import Claimed, claim_many, due_ids
-from hub.services.edit_copies import resume_due_edits
+from hub.services.edit_copies import due_edits, run_copy_edit
 
 log = structlog.get_logger("hub.worker")
 
@@ -116,8 +117,9 @@ class EmbeddedWorkers:
             for delivery_id in batch:
                 self._started += 1
                 pairs.append((delivery_id, f"{self.name}-{self._started}"))
-            claims = asyncio.ensure_future(asyncio.to_thread(claim_many, self.hub, pairs)) \
-                if len(pairs) > 1 else None
+            deliveries = [(i, w) for i, w in pairs if not i.startswith(EDIT_JOB)]
+            claims = asyncio.ensure_future(asyncio.to_thread(
+                claim_many, self.hub, deliveries)) if len(deliveries) > 1 else None
             for delivery_id, worker in pairs:
                 task = asyncio.create_task(self._work(delivery_id, worker, claims))
                 self._running.add(task)
@@ -130,6 +132,9 @@ class EmbeddedWorkers:
     async def _work(self, delivery_id: str, worker: str,
                     claims: asyncio.Future[dict[str, Claimed] | None] | None = None) -> None:
         try:
+            if delivery_id.startswith(EDIT_JOB):       # a copy edit (hub.services.edits)
+                await run_copy_edit(self.hub, delivery_id[len(EDIT_JOB):])
+                return
             claimed = None
             if claims is not None:      # shielded: one task's cancellation is not the others'
                 claimed = (await asyncio.shield(claims) or {}).get(delivery_id)
@@ -144,7 +149,8 @@ class EmbeddedWorkers:
         while True:
             try:
                 self._queue.put(await asyncio.to_thread(due_ids, self.hub))
-                await resume_due_edits(self.hub)
+                self._queue.put([EDIT_JOB + i for i in
+                                 await asyncio.to_thread(due_edits, self.hub)])
             except Exception:
                 log.exception("sweeper.failed")
             self._kick.clear()
@@ -156,7 +162,8 @@ class EmbeddedWorkers:
         async with asyncio.timeout(timeout):
             while True:
                 ids = await asyncio.to_thread(due_ids, self.hub)
-                if not ids and self._queue.empty():
+                ids += [EDIT_JOB + i for i in await asyncio.to_thread(due_edits, self.hub)]
+                if not ids and self._queue.empty() and not self._running:
                     return
                 self._queue.put(ids)
                 await asyncio.sleep(0.05)

@@ -68,3 +68,44 @@ class Delivery:
     approved_by: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+
+
+class CopyEditStatus(StrEnum):
+    """Where one edit of one copy stands (``copy_edit.status``). ``pending`` → ``in_flight``
+    (a worker's lease) → ``done`` or ``failed``; ``held`` waits for an approver; a newer edit
+    makes an unfinished one ``superseded``."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    HELD = "held"
+    DONE = "done"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
+UNFINISHED_EDIT = frozenset({CopyEditStatus.PENDING, CopyEditStatus.HELD,
+                             CopyEditStatus.FAILED})
+"""Edit states a newer edit of the same post supersedes."""
+
+
+class EditAction(StrEnum):
+    """What an edit does to one copy (``copy_edit.action``; the preview's words for each are in
+    ``hub.services.edit_plan``)."""
+
+    EDIT = "edit"               # the network's own edit (Mastodon, Matrix m.replace)
+    REPLACE = "replace"         # delete and publish again (Bluesky)
+    IN_PLACE = "in-place"       # the hub serves it (feeds): the entry shows the new version
+    CORRECT = "correct"         # a correction message to the same recipients (email)
+    UNCHANGED = "unchanged"     # cannot be changed; nothing is sent
+    RETRACT = "retract"         # the policy now denies it here: the copy is deleted
+    HOLD = "hold"               # newly held: waits for approval, the old copy untouched
+    APPROVED = "approved"       # a held edit released: the network's way, re-checked
+    UPDATE = "update"           # not sent yet: goes out with the new version
+    CANCEL = "cancel"           # not sent yet, now denied: will not go out
+    WAIT = "wait"               # not sent yet, now needs approval
+    NONE = "none"               # nothing to change
+
+
+NETWORK_EDITS = frozenset({EditAction.EDIT, EditAction.REPLACE, EditAction.CORRECT,
+                           EditAction.RETRACT})
+"""Actions that change a copy on its network (a worker runs them)."""

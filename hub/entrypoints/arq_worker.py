@@ -27,13 +27,13 @@ from hub.audit.sequencer import Sequencer
 from hub.bootstrap import Mode, bootstrap
 from hub.config import Settings
 from hub.dispatch import queue
-from hub.dispatch.jobs import deliver_job
+from hub.dispatch.jobs import deliver_job, edit_job
 from hub.dispatch.waking import WakingWorker
 from hub.errors import PolicyFileInvalid
 from hub.logging import configure_logging
 from hub.metrics import RedisMetrics
 from hub.runtime import Hub
-from hub.services.edit_copies import resume_due_edits
+from hub.services.edit_copies import due_edits
 from hub.services.policy import reload_policy
 from hub.store.policy_state import recorded_digest
 
@@ -53,7 +53,8 @@ def worker_settings(settings: Settings, *, concurrency: int = 10, burst: bool = 
                     poll_delay: float = 1.0) -> dict[str, Any]:
     """arq ``Worker`` keyword arguments (arq's WorkerSettings, built from our Settings)."""
     return {
-        "functions": [func(deliver_job, name=queue.DELIVER, keep_result=0, max_tries=MAX_TRIES)],
+        "functions": [func(deliver_job, name=queue.DELIVER, keep_result=0, max_tries=MAX_TRIES),
+                      func(edit_job, name=queue.EDIT, keep_result=0, max_tries=MAX_TRIES)],
         "redis_settings": queue.redis_settings(settings.redis_url, patient=True),
         "on_startup": _startup,
         "on_shutdown": _shutdown,
@@ -132,7 +133,8 @@ async def _background(ctx: dict[str, Any]) -> None:
                 "name": name, "pid": os.getpid(), "started": ctx["started"]})
             if await queue.take_sweep_turn(ctx["redis"], name, period * 0.9):
                 report = await queue.sweep(hub, ctx["redis"])
-                await resume_due_edits(hub)
+                await queue.enqueue_edits(ctx["redis"],
+                                          await asyncio.to_thread(due_edits, hub))
                 if report.enqueued or report.unstuck:
                     log.info("sweeper.enqueued", enqueued=report.enqueued,
                              unstuck=report.unstuck)

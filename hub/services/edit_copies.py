@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
+from hub.domain.delivery import CopyEditStatus, DeliveryStatus, EditAction
 from hub.domain.edit_events import (
     CopyCorrected,
     CopyEdited,
@@ -41,11 +42,10 @@ from hub.services.delivery import backoff
 from hub.services.edit_versions import version_post
 from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
-from hub.store.repos import people_snapshot, post_from_row
+from hub.store.repos import post_from_row
 from hub.store.tables import DeliveryRow, PostRow, SnapshotMemberRow
 
 log = structlog.get_logger("hub.edits")
-_LEASE = timedelta(minutes=5)
 _CANNOT_RECALL = {EditWay.NONE, EditWay.CORRECT}
 
 
@@ -63,31 +63,44 @@ class PrefixedSteps:
 
 
 async def run_copy_edits(hub: Hub, post_id: str) -> None:
-    """Run every pending copy edit of the post (also ones whose lease ran out)."""
+    """Run every pending copy edit of the post (also ones whose lease ran out), here and now
+    (tests and tools; the hub's workers run them through ``run_copy_edit``)."""
     for edit_id in await asyncio.to_thread(_due, hub, post_id):
-        if await asyncio.to_thread(claim, hub, edit_id):
-            await _run_one(hub, edit_id)
+        await run_copy_edit(hub, edit_id)
+
+
+async def run_copy_edit(hub: Hub, edit_id: str) -> bool:
+    """The workers' job for one copy edit: claim it (False if it is not due or another
+    worker holds it) and run it once."""
+    if not await asyncio.to_thread(claim, hub, edit_id):
+        return False
+    await _run_one(hub, edit_id)
+    return True
 
 
 async def resume_due_edits(hub: Hub) -> int:
-    """The sweepers' hook: run copy edits whose retry is due (a transient failure backs off
-    like a delivery) or whose run died (its lease ran out). Returns how many ran."""
+    """Run, here, copy edits whose retry is due (a transient failure backs off like a
+    delivery) or whose run died (its lease ran out). Returns how many ran."""
     ran = 0
-    for edit_id in await asyncio.to_thread(_due_anywhere, hub):
-        if await asyncio.to_thread(claim, hub, edit_id):
-            await _run_one(hub, edit_id)
-            ran += 1
+    for edit_id in await asyncio.to_thread(due_edits, hub):
+        ran += await run_copy_edit(hub, edit_id)
     return ran
 
 
-def _due_anywhere(hub: Hub, limit: int = 50) -> list[str]:
+def _claimable(now: Any) -> Any:
+    return or_(col(CopyEditRow.status) == CopyEditStatus.PENDING,
+               and_(col(CopyEditRow.status) == CopyEditStatus.IN_FLIGHT,
+                    col(CopyEditRow.lease_until) < now))
+
+
+def due_edits(hub: Hub, limit: int = 50) -> list[str]:
+    """The sweepers' question: copy edits to run now (pending past their backoff, or in
+    flight under a lease that ran out: their worker died)."""
     now = hub.now()
     with hub.db.read() as s:
-        rows = s.exec(select(CopyEditRow).where(or_(
-            col(CopyEditRow.status) == "pending",
-            and_(col(CopyEditRow.status) == "in_flight", col(CopyEditRow.lease_until) < now)))
-            .order_by(col(CopyEditRow.updated)).limit(limit))
-        return [e.id for e in rows if e.status == "in_flight" or
+        rows = s.exec(select(CopyEditRow).where(_claimable(now))
+                      .order_by(col(CopyEditRow.updated)).limit(limit))
+        return [e.id for e in rows if e.status == CopyEditStatus.IN_FLIGHT or
                 e.updated + timedelta(seconds=backoff(max(e.attempts, 1))) <= now]
 
 
@@ -95,24 +108,20 @@ def _due(hub: Hub, post_id: str) -> list[str]:
     now = hub.now()
     with hub.db.read() as s:
         return list(s.exec(select(CopyEditRow.id).where(
-            CopyEditRow.post_id == post_id,
-            or_(col(CopyEditRow.status) == "pending",
-                and_(col(CopyEditRow.status) == "in_flight",
-                     col(CopyEditRow.lease_until) < now)))
+            CopyEditRow.post_id == post_id, _claimable(now))
             .order_by(col(CopyEditRow.created))))
 
 
 def claim(hub: Hub, edit_id: str) -> bool:
-    """Take the lease on a pending copy edit (or one whose lease ran out)."""
+    """Take the lease on a pending copy edit (or one whose lease ran out) for
+    ``lease_seconds``, as a worker takes a delivery."""
     now = hub.now()
     with hub.db.transaction() as s:
         result = s.execute(update(CopyEditRow).where(
-            col(CopyEditRow.id) == edit_id,
-            or_(col(CopyEditRow.status) == "pending",
-                and_(col(CopyEditRow.status) == "in_flight",
-                     col(CopyEditRow.lease_until) < now)))
-            .values(status="in_flight", lease_until=now + _LEASE, updated=now,
-                    attempts=CopyEditRow.attempts + 1))
+            col(CopyEditRow.id) == edit_id, _claimable(now))
+            .values(status=CopyEditStatus.IN_FLIGHT.value,
+                    lease_until=now + timedelta(seconds=hub.settings.lease_seconds),
+                    updated=now, attempts=CopyEditRow.attempts + 1))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -125,7 +134,7 @@ class _Job:
         self.edit, self.delivery, self.post, self.target = edit, delivery, post, target
         self.outcome, self.reasons, self.people, self.way = outcome, reasons, people, way
         self.members = members
-        self.action = edit.action       # what actually runs (an approved hold: the network's way)
+        self.action = EditAction(edit.action)   # what runs (an approved hold: the network's way)
         receipt = delivery.receipt or {}
         self.prefix = str(receipt.get("steps_prefix") or "")
         self.receipt = Receipt(remote_id=delivery.remote_id or "", url=delivery.remote_url,
@@ -143,7 +152,7 @@ def _load(hub: Hub, edit_id: str) -> _Job:
         version = s.get(PostVersionRow, (edit.post_id, edit.version))
         assert d is not None and row is not None and version is not None
         post = version_post(post_from_row(row), version)
-        people = policy.with_lists(people_snapshot(s))
+        people = policy.with_lists(hub.people.snapshot(s))
         snapshot = (d.receipt or {}).get("snapshot")
         members = {m.identity.casefold() for m in s.exec(select(SnapshotMemberRow).where(
             SnapshotMemberRow.snapshot_hash == snapshot))} if snapshot else set()
@@ -159,36 +168,42 @@ def _load(hub: Hub, edit_id: str) -> _Job:
     return _Job(edit, d, post, target, outcome, reasons, people, way, members)
 
 
+_APPROVED_WAY = {EditWay.NATIVE: EditAction.EDIT, EditWay.REPLACE: EditAction.REPLACE,
+                 EditWay.CORRECT: EditAction.CORRECT, EditWay.IN_PLACE: EditAction.IN_PLACE}
+
+
+def _action(job: _Job) -> EditAction:
+    """What runs: a copy denied by now is retracted; an approved hold goes the network's
+    way (or settles: in place for a feed, unchanged where nothing can change)."""
+    if job.outcome is Outcome.DENY:
+        return EditAction.RETRACT
+    if job.action is EditAction.APPROVED:
+        return _APPROVED_WAY.get(job.way, EditAction.UNCHANGED)
+    return job.action
+
+
 async def _run_one(hub: Hub, edit_id: str) -> None:
     job = await asyncio.to_thread(_load, hub, edit_id)
-    action = job.edit.action
-    if job.outcome is Outcome.DENY:
-        action = "retract"
-    elif action == "approved":
-        action = {EditWay.NATIVE: "edit", EditWay.REPLACE: "replace",
-                  EditWay.CORRECT: "correct"}.get(job.way, "settle")
-    if action == "settle":
-        action = "in-place" if job.way is EditWay.IN_PLACE else "unchanged"
-    job.action = action
+    action = job.action = _action(job)
     steps = DbSteps(hub.db, job.delivery.id, hub.now)
     try:
-        if action == "retract":
+        if action is EditAction.RETRACT:
             await _retract(hub, job, steps)
-        elif action in ("in-place", "unchanged"):
+        elif action in (EditAction.IN_PLACE, EditAction.UNCHANGED):
             await asyncio.to_thread(_settle, hub, job)
         else:
             assert job.target is not None
             publisher = hub.publishers.get(job.delivery.account)
             draft = publisher.prepare(job.post, job.target, job.people)
-            if action == "edit":
+            if action is EditAction.EDIT:
                 if not isinstance(publisher, Editor):
                     raise PermanentDeliveryError(f"{job.delivery.platform} cannot edit a copy")
                 new = await publisher.edit(job.receipt, draft,
                                            steps=PrefixedSteps(steps, job.prefix))
                 await asyncio.to_thread(_edited, hub, job, new)
-            elif action == "replace":
+            elif action is EditAction.REPLACE:
                 await _replace(hub, job, publisher.publish, publisher.delete, draft, steps)
-            elif action == "correct":
+            elif action is EditAction.CORRECT:
                 if not isinstance(publisher, Corrector):
                     raise PermanentDeliveryError(f"{job.delivery.platform} sends no corrections")
                 note = publisher.correction(draft, original=job.receipt)
@@ -240,15 +255,16 @@ def _keep_receipt(hub: Hub, edit_id: str, raw: dict[str, Any]) -> None:
         s.add(edit)
 
 
-def _close(hub: Hub, job: _Job, status: str, reason: str, *, receipt: dict[str, Any] | None = None,
-           delivery_status: str | None = None, event: Any = None) -> None:
+def _close(hub: Hub, job: _Job, status: CopyEditStatus, reason: str, *,
+           receipt: dict[str, Any] | None = None,
+           delivery_status: DeliveryStatus | None = None, event: Any = None) -> None:
     now = hub.now()
     with hub.db.transaction() as s:
         edit = s.get(CopyEditRow, job.edit.id)
         d = s.get(DeliveryRow, job.delivery.id)
         assert edit is not None and d is not None
-        edit.status, edit.reason, edit.updated, edit.lease_until = status, reason, now, None
-        edit.action = job.action
+        edit.status, edit.reason, edit.updated, edit.lease_until = status.value, reason, now, None
+        edit.action = job.action.value
         s.add(edit)
         if receipt is not None or delivery_status is not None:
             if receipt is not None:
@@ -258,7 +274,7 @@ def _close(hub: Hub, job: _Job, status: str, reason: str, *, receipt: dict[str, 
                              **({"steps_prefix": receipt["steps_prefix"]}
                                 if "steps_prefix" in receipt else {})}
             if delivery_status is not None:
-                d.status, d.last_error = delivery_status, ""
+                d.status, d.last_error = delivery_status.value, ""
             d.updated = now
             s.add(d)
         if event is not None:
@@ -272,30 +288,31 @@ def _common(hub: Hub, job: _Job) -> dict[str, Any]:
 
 
 def _edited(hub: Hub, job: _Job, new: Receipt) -> None:
-    _close(hub, job, "done", "edited in place", receipt={
+    _close(hub, job, CopyEditStatus.DONE, "edited in place", receipt={
         "remote_id": new.remote_id, "url": new.url, "details": dict(new.details)},
         event=CopyEdited(actor="owner", remote_id=new.remote_id, way="native",
                          **_common(hub, job)))
 
 
 def _replaced(hub: Hub, job: _Job, raw: dict[str, Any], prefix: str) -> None:
-    _close(hub, job, "done", "replaced by a new copy", receipt={**raw, "steps_prefix": prefix},
+    _close(hub, job, CopyEditStatus.DONE, "replaced by a new copy",
+           receipt={**raw, "steps_prefix": prefix},
            event=CopyReplaced(actor="owner", old_remote_id=job.delivery.remote_id,
                               new_remote_id=str(raw["remote_id"]), url=raw.get("url"),
                               key=job.edit.key or "", **_common(hub, job)))
 
 
 def _corrected(hub: Hub, job: _Job, sent: Receipt, recipients: int) -> None:
-    _close(hub, job, "done", f"correction sent to {recipients} recipients",
+    _close(hub, job, CopyEditStatus.DONE, f"correction sent to {recipients} recipients",
            event=CopyCorrected(actor="owner", remote_id=sent.remote_id, recipients=recipients,
                                key=job.edit.key or "", **_common(hub, job)))
 
 
 def _retracted(hub: Hub, job: _Job, removed: bool, reason: str) -> None:
-    _close(hub, job, "done" if removed else "failed",
+    _close(hub, job, CopyEditStatus.DONE if removed else CopyEditStatus.FAILED,
            "retracted: the policy denies the edited post here" if removed
            else f"still live: {reason}",
-           delivery_status="deleted" if removed else None,
+           delivery_status=DeliveryStatus.DELETED if removed else None,
            event=CopyRetracted(actor="policy", removed=removed,
                                remote_id=job.delivery.remote_id,
                                rule_ids=list(job.edit.rule_ids), reason=reason,
@@ -305,11 +322,11 @@ def _retracted(hub: Hub, job: _Job, removed: bool, reason: str) -> None:
 def _settle(hub: Hub, job: _Job) -> None:
     """An approved edit on a copy that changes without the network (feed) or cannot change."""
     if job.way is EditWay.IN_PLACE:
-        _close(hub, job, "done", "the entry shows the new version", event=CopyEdited(
+        _close(hub, job, CopyEditStatus.DONE, "the entry shows the new version", event=CopyEdited(
             actor="owner", remote_id=job.delivery.remote_id, way="in-place",
             **_common(hub, job)))
         return
-    _close(hub, job, "done", "cannot be changed", event=CopyNotChanged(
+    _close(hub, job, CopyEditStatus.DONE, "cannot be changed", event=CopyNotChanged(
         actor="owner", reason="this network cannot change a sent copy", **_common(hub, job)))
 
 
@@ -317,10 +334,10 @@ def _later(hub: Hub, job: _Job, reason: str) -> None:
     if job.edit.attempts + 1 >= hub.settings.max_attempts:    # this run was one more
         _failed(hub, job, f"gave up after {job.edit.attempts + 1} attempts: {reason}")
         return
-    _close(hub, job, "pending", f"will retry: {reason}")
+    _close(hub, job, CopyEditStatus.PENDING, f"will retry: {reason}")
     log.info("edit.retry", edit_id=job.edit.id, reason=reason)
 
 
 def _failed(hub: Hub, job: _Job, reason: str) -> None:
-    _close(hub, job, "failed", f"could not be changed: {reason}", event=CopyNotChanged(
+    _close(hub, job, CopyEditStatus.FAILED, f"could not be changed: {reason}", event=CopyNotChanged(
         actor="platform", reason=reason, **_common(hub, job)))

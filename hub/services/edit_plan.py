@@ -18,17 +18,19 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from hub.domain.model import Decision, Outcome, PeopleSnapshot, Post
-from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
-from hub.policy.engine import route
+from hub.errors import Conflict, ContentRejected, Forbidden, HubError, InvalidInput, NotFound
+from hub.policy.engine import DEFAULT_DENY, route
 from hub.ports import EditWay
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, clean
 from hub.services.text_variants import refuse_variant_edit
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
-from hub.store.repos import people_snapshot, post_from_row
+from hub.store.repos import post_from_row
 from hub.store.tables import DeliveryRow, PostRow
 
 UNSENT = {"pending", "held"}
+NEVER_ADDS = "an edit never adds audiences; a new audience is a new post"
+"""Said of each target the policy would newly allow for the edited post."""
 _WAY_ACTION = {EditWay.NATIVE: "edit", EditWay.REPLACE: "replace", EditWay.IN_PLACE: "in-place",
                EditWay.CORRECT: "correct", EditWay.NONE: "unchanged"}
 _SAYS = {
@@ -74,12 +76,13 @@ class CopyPlan:
     says: str
     rule_ids: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()         # the adapter's notes on the new version (quote policy)
 
     def as_json(self) -> dict[str, Any]:
         return {"delivery_id": self.delivery_id, "target": self.target,
                 "platform": self.platform, "status": self.status, "action": self.action,
                 "says": self.says, "rule_ids": list(self.rule_ids),
-                "reasons": list(self.reasons)}
+                "reasons": list(self.reasons), "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,15 @@ class EditPlan:
     decisions: tuple[Decision, ...]
     policy_digest: str
     people: PeopleSnapshot
+    not_added: tuple[str, ...] = ()     # targets the policy would newly allow: never added
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the preview says beside the copies: targets newly allowed but not added, then
+        each copy's adapter notes (a Mastodon quote policy the server overrides)."""
+        said = tuple(f"{t}: the policy would allow the edited post here, but {NEVER_ADDS}"
+                     for t in self.not_added)
+        return said + tuple(f"{c.target}: {n}" for c in self.copies for n in c.notes)
 
     @property
     def digest(self) -> str:
@@ -114,6 +126,7 @@ class EditPlan:
         return {"post_id": self.post.id, "version": self.version, "changed": list(self.changed),
                 "confirm": self.digest, "policy_digest": self.policy_digest,
                 "retracts": [c.target for c in self.retracted],
+                "not_added": list(self.not_added), "notes": list(self.notes),
                 "copies": [c.as_json() for c in self.copies]}
 
 
@@ -157,7 +170,7 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         deliveries = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
                                  .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
         version = current_version(s, post_id) + 1
-        people = policy.with_lists(people_snapshot(s))
+        people = policy.with_lists(hub.people.snapshot(s))
         busy = [d.target for d in deliveries if d.status == "in_flight"]
         busy += [e.target for e in s.exec(select(CopyEditRow).where(
             CopyEditRow.post_id == post_id, CopyEditRow.status == "in_flight"))]
@@ -175,16 +188,36 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         decision = by_target.get(d.target)
         if decision is not None and decision.target.account != d.account:
             decision = None
-        rejection = None
+        rejection, notes = None, tuple[str, ...]()
         if decision is not None and decision.outcome is not Outcome.DENY and \
                 d.status in UNSENT | {"published"}:
-            rejection = hub.publishers.check(post, decision.target, people)
+            rejection, notes = _prepared(hub, post, decision, people)
         way = hub.policies.specs[d.platform].edit_way(
             hub.policies.specs[d.platform].options.model_validate(
                 dict(decision.target.options))) if decision is not None else EditWay.NONE
-        copies.append(_classify(d, decision, way, rejection))
+        copy = _classify(d, decision, way, rejection)
+        if copy.action not in ("retract", "cancel", "none"):
+            copy = replace(copy, notes=notes)
+        copies.append(copy)
+    had = {d.target for d in deliveries if d.status not in ("denied", "rejected")}
+    not_added = tuple(x.target.name for x in routing.decisions
+                      if x.outcome is not Outcome.DENY and DEFAULT_DENY not in x.rule_ids
+                      and x.target.name not in had)
     return EditPlan(post, version, text_sha256(old.text), tuple(changed), tuple(copies),
-                    routing.decisions, policy.digest, people)
+                    routing.decisions, policy.digest, people, not_added)
+
+
+def _prepared(hub: Hub, post: Post, decision: Decision, people: PeopleSnapshot
+              ) -> tuple[str | None, tuple[str, ...]]:
+    """(why the target cannot carry the new version, or None; the adapter's notes on it)."""
+    try:
+        publisher = hub.publishers.get(decision.target.account)
+    except HubError:
+        return None, ()      # not connected: the copy edit fails later with that reason
+    try:
+        return None, publisher.prepare(post, decision.target, people).notes
+    except ContentRejected as exc:
+        return exc.message, ()
 
 
 def _classify(d: DeliveryRow, decision: Decision | None, way: EditWay,

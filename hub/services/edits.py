@@ -3,8 +3,14 @@ network allows (``hub.services.edit_copies``). Scheduled and held copies simply 
 new version; a copy the policy now denies is retracted; a copy newly held keeps its old version
 until approved. Micropub's ``action=update`` and the web, API and CLI all call ``edit_post``.
 
+Confirming records the edit (the new version and one ``copy_edit`` row per copy to change) in
+one transaction and wakes the workers: like publishing, the copies change in the outbox's
+workers, durably (a hub killed mid-edit resumes it when its lease runs out), retried with
+backoff, exactly once on the network. The answer says what will happen to each copy;
+``copy_versions`` shows how far they got.
+
 Usage: ``plan = plan_edit(hub, post_id, change, author)`` shows what would happen (nothing is
-written); ``await edit_post(hub, post_id, change, author, confirm=plan.digest)`` applies it, or
+written); ``await edit_post(hub, post_id, change, author, confirm=plan.digest)`` records it, or
 raises ``Conflict`` when the plan changed in between.
 """
 
@@ -17,6 +23,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from hub.domain.delivery import (
+    NETWORK_EDITS,
+    UNFINISHED_EDIT,
+    CopyEditStatus,
+    DeliveryStatus,
+    EditAction,
+)
 from hub.domain.edit_events import CopyEdited, CopyEditHeld, CopyNotChanged, PostEdited
 from hub.domain.events import DeliveryApproved, DeliveryDenied, RouteDecided
 from hub.domain.model import Post
@@ -43,25 +56,25 @@ from hub.store.tables import DecisionRow, DeliveryRow, PostRow
 __all__ = ["EditInput", "EditPlan", "approve_edits", "copies_by_delivery", "copy_versions",
            "edit_post", "plan_edit"]
 
-_NETWORK = {"edit", "replace", "correct", "retract"}
-
-
 @dataclass(frozen=True)
 class EditResult:
-    """The confirmed plan and, per copy, where it stands after the networks answered."""
+    """The confirmed plan (what will happen to each copy) and, per copy, where it stands."""
 
     plan: EditPlan
     copies: list[dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.plan.as_json(), "applied": True, "copies": self.copies}
+        queued = [c for c in self.copies if (c["edit"] or {}).get("status") in (
+            CopyEditStatus.PENDING, CopyEditStatus.IN_FLIGHT)]
+        return {**self.plan.as_json(), "applied": True, "copies": self.copies,
+                "in_progress": [c["target"] for c in queued]}
 
 
 async def edit_post(hub: Hub, post_id: str, change: EditInput, author: Author, *,
-                    confirm: str, run: bool = True) -> EditResult:
-    """Apply the edit previewed as ``confirm`` (its ``EditPlan.digest``), then change every
-    copy once (``run=False``: leave that to a later ``run_copy_edits``). ``Conflict`` if the
-    preview is stale; nothing is written then."""
+                    confirm: str, run: bool = False) -> EditResult:
+    """Record the edit previewed as ``confirm`` (its ``EditPlan.digest``) and wake the
+    workers, which change every copy once. ``run=True`` also runs the copy edits here before
+    answering (tests, tools). ``Conflict`` if the preview is stale; nothing is written then."""
     plan = await asyncio.to_thread(plan_edit, hub, post_id, change, author)
     if confirm != plan.digest:
         raise Conflict("what this edit would do changed since its preview (or the preview was "
@@ -75,6 +88,7 @@ async def edit_post(hub: Hub, post_id: str, change: EditInput, author: Author, *
 def _write(hub: Hub, plan: EditPlan, actor: str) -> None:
     now = hub.now()
     woken: list[str] = []
+    edits: list[str] = []
     with hub.db.transaction() as s:
         row = load_post(s, plan.post.id)
         if current_version(s, row.id) + 1 != plan.version:
@@ -102,88 +116,107 @@ def _write(hub: Hub, plan: EditPlan, actor: str) -> None:
                         "rule_ids": list(d.rule_ids)} for d in plan.decisions]), now=now)
         for older in s.exec(select(CopyEditRow).where(
                 CopyEditRow.post_id == row.id,
-                col(CopyEditRow.status).in_(("pending", "held", "failed")))):
-            older.status, older.updated = "superseded", now
+                col(CopyEditRow.status).in_([x.value for x in UNFINISHED_EDIT]))):
+            older.status, older.updated = CopyEditStatus.SUPERSEDED.value, now
             older.reason = f"superseded by version {plan.version}"
             s.add(older)
         for copy in plan.copies:
-            if (w := _copy(hub, s, plan, copy, actor, now)) is not None:
-                woken.append(w)
+            woken_delivery, edit_id = _copy(hub, s, plan, copy, actor, now)
+            woken += [woken_delivery] if woken_delivery else []
+            edits += [edit_id] if edit_id else []
     hub.wake(woken)
+    hub.wake_edits(edits)
+
+
+_KEYED = {EditAction.REPLACE, EditAction.CORRECT, EditAction.HOLD}
+"""Actions whose new copy (or correction) gets a delivery key when the edit is confirmed."""
 
 
 def _copy(hub: Hub, s: Session, plan: EditPlan, copy: CopyPlan, actor: str, now: datetime
-          ) -> str | None:
+          ) -> tuple[str | None, str | None]:
+    """Record what the edit does to one copy: (a delivery to wake, a copy edit to run)."""
     d = s.get(DeliveryRow, copy.delivery_id)
     assert d is not None
     if d.status != copy.status:
         raise Conflict(f"{copy.target} changed from {copy.status} to {d.status} since the "
                        "preview; preview the edit again")
-    if copy.action == "none":
-        return None
-    status = "pending" if copy.action in _NETWORK else "held" if copy.action == "hold" \
-        else "done"
+    action = EditAction(copy.action)
+    if action is EditAction.NONE:
+        return None, None
+    status = CopyEditStatus.PENDING if action in NETWORK_EDITS else \
+        CopyEditStatus.HELD if action is EditAction.HOLD else CopyEditStatus.DONE
+    edit_id = new_id("e")
     s.add(CopyEditRow(
-        id=new_id("e"), post_id=d.post_id, delivery_id=d.id, version=plan.version,
-        target=d.target, action=copy.action, status=status,
-        key=new_delivery_key(now) if copy.action in ("replace", "correct", "hold") else None,
+        id=edit_id, post_id=d.post_id, delivery_id=d.id, version=plan.version,
+        target=d.target, action=action.value, status=status.value,
+        key=new_delivery_key(now) if action in _KEYED else None,
         reason=copy.says, rule_ids=list(copy.rule_ids), created=now, updated=now))
     digest = plan.policy_digest
-    if copy.action == "update" and d.status == "pending":
+    if action is EditAction.UPDATE and d.status == DeliveryStatus.PENDING:
         d.due_at, d.updated = due(plan.post, now), now
         s.add(d)
-        return d.id
-    if copy.action == "cancel":
+        return d.id, None
+    if status is CopyEditStatus.PENDING:
+        return None, edit_id
+    if action is EditAction.CANCEL:
         reason = "stopped by the policy after an edit: " + "; ".join(copy.reasons or (
             copy.says,))
-        d.status, d.last_error, d.updated, d.finished = "cancelled", reason, now, now
+        d.status, d.last_error, d.updated, d.finished = (DeliveryStatus.CANCELLED.value, reason,
+                                                         now, now)
         s.add(d)
         hub.audit.append(s, DeliveryDenied(
             actor="policy", post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
             target=d.target, rule_ids=list(copy.rule_ids), reasons=list(copy.reasons)), now=now)
-    elif copy.action in ("wait", "hold"):
-        if copy.action == "wait":
-            d.status, d.updated = "held", now
+    elif action in (EditAction.WAIT, EditAction.HOLD):
+        if action is EditAction.WAIT:
+            d.status, d.updated = DeliveryStatus.HELD.value, now
             s.add(d)
         hub.audit.append(s, CopyEditHeld(
             actor="policy", post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
             target=d.target, version=plan.version, rule_ids=list(copy.rule_ids)), now=now)
-    elif copy.action == "in-place":
+    elif action is EditAction.IN_PLACE:
         hub.audit.append(s, CopyEdited(
             actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
             target=d.target, version=plan.version, remote_id=d.remote_id, way="in-place"),
             now=now)
-    elif copy.action == "unchanged":
+    elif action is EditAction.UNCHANGED:
         hub.audit.append(s, CopyNotChanged(
             actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
             target=d.target, version=plan.version, reason=copy.says), now=now)
-    return None
+    return None, None
 
 
 async def approve_edits(hub: Hub, post_id: str, *, approver: str = "owner",
-                        author: Author | None = None) -> list[dict[str, Any]]:
-    """Release the held edits of a post: each copy then gets the edit (re-checked against the
-    policy as it goes: a copy denied by then is retracted instead)."""
-    await asyncio.to_thread(_release, hub, post_id, approver, author or Author())
-    await run_copy_edits(hub, post_id)
+                        author: Author | None = None, run: bool = False
+                        ) -> list[dict[str, Any]]:
+    """Release the held edits of a post to the workers: each copy then gets the edit
+    (re-checked against the policy as it goes: a copy denied by then is retracted instead).
+    ``run=True`` runs them here before answering."""
+    released = await asyncio.to_thread(_release, hub, post_id, approver, author or Author())
+    hub.wake_edits(released)
+    if run:
+        await run_copy_edits(hub, post_id)
     return await asyncio.to_thread(copy_versions, hub, post_id)
 
 
-def _release(hub: Hub, post_id: str, approver: str, author: Author) -> None:
+def _release(hub: Hub, post_id: str, approver: str, author: Author) -> list[str]:
     now = hub.now()
     with hub.db.transaction() as s:
         row = load_post(s, post_id)
         check_author(row, author)
         held = list(s.exec(select(CopyEditRow).where(CopyEditRow.post_id == post_id,
-                                                      CopyEditRow.status == "held")))
+                                                      CopyEditRow.status ==
+                                                      CopyEditStatus.HELD)))
         if not held:
             raise InvalidInput(f"post {post_id} has no edit awaiting approval")
         for e in held:
-            e.status, e.action, e.updated = "pending", "approved", now
+            e.status, e.action, e.updated = (CopyEditStatus.PENDING.value,
+                                             EditAction.APPROVED.value, now)
             s.add(e)
             hub.audit.append(s, DeliveryApproved(
                 actor=approver, post_id=post_id, delivery_id=e.delivery_id,
                 policy_digest=hub.policies.current.digest, target=e.target), now=now)
+        return [e.id for e in held]
 
 
 def copy_versions(hub: Hub, post_id: str) -> list[dict[str, Any]]:
@@ -198,7 +231,8 @@ def copy_versions(hub: Hub, post_id: str) -> list[dict[str, Any]]:
                         .order_by(col(DeliveryRow.created), col(DeliveryRow.target))):
             mine = [e for e in rows if e.delivery_id == d.id]
             carried = max((e.version for e in mine
-                           if e.status == "done" and e.action in CARRYING), default=1)
+                           if e.status == CopyEditStatus.DONE and e.action in CARRYING),
+                          default=1)
             last = mine[-1] if mine else None
             out.append({
                 "delivery_id": d.id, "target": d.target, "status": d.status,

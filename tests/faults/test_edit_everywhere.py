@@ -36,7 +36,7 @@ def fakes() -> dict:
 
 async def _edit(hub, post_id: str, change: EditInput) -> None:
     plan = plan_edit(hub, post_id, change, Author())
-    await edit_post(hub, post_id, change, Author(), confirm=plan.digest)
+    await edit_post(hub, post_id, change, Author(), confirm=plan.digest, run=True)
 
 
 async def test_edits_reach_every_real_peer_once_and_a_denied_tag_retracts_exactly_those(

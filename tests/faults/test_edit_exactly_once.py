@@ -128,7 +128,7 @@ async def test_a_correction_whose_answer_was_lost_is_resent_under_the_same_messa
         assert {c.target: c.action for c in plan.copies}["friends-mail"] == "correct"
         # The server stores the correction but answers after the client gave up.
         smtp.inbox.kill_window(1, lambda received: time.sleep(2.5))
-        await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+        await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
         row = _edit_row(hub, "friends-mail")
         assert row.status == "pending" and "will retry" in row.reason
         await run_copy_edits(hub, view.post.id)

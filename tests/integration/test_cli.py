@@ -256,3 +256,20 @@ def test_killing_the_hub_mid_delivery_loses_nothing_and_sends_nothing_twice(env,
         assert len(smtp.inbox.to("ana@example.org")) == 1
         assert len(smtp.inbox.to("bo@example.org")) == 1
     verify_chain()
+
+
+def test_edit_preview_says_an_edit_never_adds_audiences_and_edit_status_follows_it(env):
+    hub("init")
+    made = json.loads(hub("post", "Garden party", "--audience", "public,friends",
+                          "--tag", "private", "--json"))
+    post_id = made["id"]
+    preview = hub("edit", post_id, "--no-tags", input="n\n")
+    assert "note: bsky: the policy would allow the edited post here, but an edit never adds " \
+           "audiences; a new audience is a new post" in preview
+    assert "Nothing changed." in preview
+    as_json = json.loads(hub("edit", post_id, "--no-tags", "--json"))
+    assert sorted(as_json["not_added"]) == ["bsky", "masto-public"]
+    hub("edit", post_id, "--text", "Garden party at ours", "--yes")
+    status = json.loads(hub("edit-status", post_id, "--json"))
+    assert {c["target"]: c["latest_version"] for c in status["copies"]} == {
+        "friends-mail": 2, "friends-feed": 2}

@@ -57,7 +57,7 @@ async def test_an_edit_reaches_every_allowed_copy_once_the_networks_way(database
     assert {c.target: c.action for c in plan.copies} == {"bsky": "replace",
                                                          "masto-public": "edit"}
     result = await edit_post(hub, view.post.id, EditInput(text="Hello world"), Author(),
-                             confirm=plan.digest)
+                             confirm=plan.digest, run=True)
     await run_copy_edits(hub, view.post.id)          # a second run changes nothing more
     masto, bsky = fakes["mastodon:main"], fakes["bluesky:me"]
     assert [d.parts for _, d in masto.edited] == [("Hello world",)]
@@ -83,7 +83,7 @@ async def test_an_edit_that_adds_a_denied_tag_retracts_exactly_the_copies_now_de
     assert sorted(c.target for c in plan.retracted) == ["bsky", "masto-public"]
     assert {c.target: c.action for c in plan.copies if c.action != "retract"} == {
         "friends-mail": "unchanged", "friends-feed": "in-place"}
-    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
     copies = _by_target(hub, view.post.id)
     assert copies["bsky"]["status"] == copies["masto-public"]["status"] == "deleted"
     assert copies["friends-feed"]["status"] == "published"
@@ -105,11 +105,11 @@ async def test_a_held_edit_waits_with_the_old_copy_untouched_until_approved(data
     change = EditInput(text="Launch day for the new work site", tags=["work"])
     plan = plan_edit(hub, view.post.id, change, Author())
     assert {c.action for c in plan.copies} == {"hold"}
-    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
     assert fakes["mastodon:main"].edited == [] and len(fakes["bluesky:me"].published) == 1
     held = _by_target(hub, view.post.id)["masto-public"]
     assert held["carries_version"] == 1 and held["edit"]["status"] == "held"
-    await approve_edits(hub, view.post.id)
+    await approve_edits(hub, view.post.id, run=True)
     assert [d.parts for _, d in fakes["mastodon:main"].edited] == [
         ("Launch day for the new work site",)]
     assert len(fakes["bluesky:me"].published) == 2
@@ -130,7 +130,7 @@ async def test_scheduled_posts_take_the_edit_a_new_time_and_a_denial_before_they
     assert {c.target: c.action for c in plan.copies} == {
         "bsky": "cancel", "masto-public": "cancel", "friends-mail": "update",
         "friends-feed": "update"}
-    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
     post = get_post(hub, view.post.id)
     assert {d.target: d.status for d in post.deliveries} == {
         "bsky": "cancelled", "masto-public": "cancelled", "friends-mail": "pending",
@@ -157,7 +157,8 @@ async def test_bad_edits_get_a_clear_refusal_and_change_nothing(database_url, ma
         plan_edit(hub, public.post.id, EditInput(text="Hello!"), phone)
     plan = plan_edit(hub, view.post.id, EditInput(text="Hi!"), Author())
     with pytest.raises(Conflict, match="preview it again"):
-        await edit_post(hub, view.post.id, EditInput(text="Hi!!"), Author(), confirm=plan.digest)
+        await edit_post(hub, view.post.id, EditInput(text="Hi!!"), Author(),
+                        confirm=plan.digest, run=True)
     with pytest.raises(InvalidInput, match="changes nothing"):
         plan_edit(hub, view.post.id, EditInput(text="Hi"), Author())
     assert _events(hub, view.post.id) == before and get_post(hub, view.post.id).post.text == "Hi"
@@ -181,7 +182,7 @@ async def test_a_feed_entry_is_updated_in_place_for_the_same_members(database_ur
     hub.now.advance(60)
     change = EditInput(text="Picnic on Saturday")
     await edit_post(hub, view.post.id, change, Author(),
-                    confirm=plan_edit(hub, view.post.id, change, Author()).digest)
+                    confirm=plan_edit(hub, view.post.id, change, Author()).digest, run=True)
     [entry] = read_feed(hub, "friends", token).entries
     assert entry.text == "Picnic on Saturday" and entry.updated == hub.now()
     atom = render_atom(read_feed(hub, "friends", token), base="http://hub.test").decode()
@@ -200,7 +201,7 @@ async def test_a_transient_failure_is_retried_by_the_sweeper_after_its_backoff(d
     fakes["mastodon:main"].fail_next(1, TransientDeliveryError("503", platform="mastodon"))
     change = EditInput(text="Hello")
     await edit_post(hub, view.post.id, change, Author(),
-                    confirm=plan_edit(hub, view.post.id, change, Author()).digest)
+                    confirm=plan_edit(hub, view.post.id, change, Author()).digest, run=True)
     [copy] = copy_versions(hub, view.post.id)
     assert copy["edit"]["status"] == "pending" and "will retry: 503" in copy["edit"]["reason"]
     assert await resume_due_edits(hub) == 0                  # not before its backoff

@@ -15,6 +15,7 @@ from hub.bootstrap import Mode
 from hub.errors import PermanentDeliveryError
 from hub.services.delivery import deliver, due_ids
 from hub.services.drafts import Author, PostInput
+from hub.services.edit_copies import run_copy_edits
 from hub.services.posts import get_post, submit_post
 from hub.services.tokens import create_token
 from tests.integration.test_http import LiveServer
@@ -81,10 +82,17 @@ def test_edit_delete_and_retry_through_the_api_with_scoped_tokens(make_runtime, 
         preview = client.patch(url, json={"text": "Hello"}, headers=as_full).json()
         done = client.patch(url, json={"text": "Hello", "confirm": preview["confirm"]},
                             headers=as_full)
-        assert done.status_code == 200, done.text
-        assert {c["target"]: c["carries_version"] for c in done.json()["copies"]} == {
-            "bsky": 2, "masto-public": 2}
+        # Recorded, not run in the request: 202, and the copies wait for the workers.
+        assert done.status_code == 202, done.text
+        assert sorted(done.json()["in_progress"]) == ["bsky", "masto-public"]
+        assert {(c["target"], c["carries_version"], c["edit"]["status"])
+                for c in done.json()["copies"]} == {("bsky", 1, "pending"),
+                                                     ("masto-public", 1, "pending")}
+        assert fakes["mastodon:main"].edited == []
+        asyncio.run(run_copy_edits(hub, public.post.id))      # the workers' turn
         copies = client.get(f"{url}/copies", headers=as_full).json()["copies"]
+        assert {c["target"]: c["carries_version"] for c in copies} == {
+            "bsky": 2, "masto-public": 2}
         assert {c["edit"]["action"] for c in copies} == {"edit", "replace"}
 
         gone = client.delete(url, headers=as_full).json()
@@ -92,3 +100,28 @@ def test_edit_delete_and_retry_through_the_api_with_scoped_tokens(make_runtime, 
         again = client.patch(url, json={"text": "Hello?"}, headers=as_full)
         assert again.status_code == 409 and "deleted" in again.json()["detail"]
     assert len(fakes["mastodon:main"].edited) == 1
+
+
+def test_the_preview_names_targets_the_edit_would_newly_allow_and_never_adds_them(
+        make_runtime, sqlite_url, fakes):
+    runtime = make_runtime(sqlite_url, mode=Mode.CLI)
+    hub = runtime.hub
+    _, full = create_token(hub, "laptop", ["post", "read"])
+    view = submit_post(hub, PostInput("Garden party", ["public", "friends"], tags=["private"]),
+                       Author())
+    _published(hub, view.post.id)
+    sent_to = {d.target for d in get_post(hub, view.post.id).deliveries}
+    assert sent_to == {"friends-mail", "friends-feed"}          # #private kept it home
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        url = f"/api/posts/{view.post.id}"
+        auth = {"Authorization": f"Bearer {full}"}
+        preview = client.patch(url, json={"tags": []}, headers=auth).json()
+        assert sorted(preview["not_added"]) == ["bsky", "masto-public"]
+        assert any(n.startswith("bsky: ") and "an edit never adds audiences; a new audience "
+                   "is a new post" in n for n in preview["notes"])
+        done = client.patch(url, json={"tags": [], "confirm": preview["confirm"]},
+                            headers=auth)
+        assert done.status_code == 202, done.text
+    assert {d.target for d in get_post(hub, view.post.id).deliveries} == sent_to
+    assert fakes["bluesky:me"].published == {} and fakes["mastodon:main"].published == {}

@@ -4,10 +4,12 @@ version; held edits approved from the page; one target of a scheduled post cance
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
+from hub.services.edits import copy_versions
 from hub.services.posts import Author, PostInput, get_post, submit_post
 from tests.integration import test_ui_security as base
 from tests.integration.test_ui_security import csrf_of, wait_settled
@@ -15,6 +17,16 @@ from tests.integration.test_ui_security import csrf_of, wait_settled
 pytestmark = pytest.mark.integration
 site = base.site
 owner = base.owner
+
+
+def wait_edited(hub, post_id: str) -> None:
+    """Until the embedded workers finished every copy edit of the post."""
+    for _ in range(200):
+        if all((c["edit"] or {}).get("status") not in ("pending", "in_flight")
+               for c in copy_versions(hub, post_id)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("copy edits did not finish")
 
 
 def test_edit_from_the_page_previews_retractions_then_applies(site, owner):
@@ -35,6 +47,7 @@ def test_edit_from_the_page_previews_retractions_then_applies(site, owner):
     done = owner.post(f"/posts/{view.post.id}/edit",
                       data={**form, "action": "confirm", "confirm": confirm})
     assert done.status_code == 303
+    wait_edited(hub, view.post.id)
     assert {d.target: d.status for d in get_post(hub, view.post.id).deliveries} == {
         "bsky": "deleted", "masto-public": "deleted", "friends-mail": "published",
         "friends-feed": "published"}
@@ -62,6 +75,7 @@ def test_held_edits_are_approved_and_a_scheduled_target_cancelled_from_the_page(
     assert "Approve held edits" in page.text and "edit held" in page.text
     assert owner.post(f"/posts/{view.post.id}/edits/approve",
                       data={"csrf_token": token}).status_code == 303
+    wait_edited(hub, view.post.id)
     assert "Approve held edits" not in owner.get(f"/posts/{view.post.id}").text
 
     later = submit_post(hub, PostInput("Later", ["friends"],
@@ -73,3 +87,17 @@ def test_held_edits_are_approved_and_a_scheduled_target_cancelled_from_the_page(
         "friends-mail": "cancelled", "friends-feed": "pending"}
     again = owner.post(f"/deliveries/{mail.id}/cancel", data={"csrf_token": token})
     assert again.status_code == 409
+
+
+def test_the_preview_says_an_edit_never_adds_the_audiences_it_would_now_allow(site, owner):
+    hub, _ = site
+    view = submit_post(hub, PostInput("Garden party", ["public", "friends"], tags=["private"]),
+                       Author())
+    wait_settled(hub, view.post.id)
+    token = csrf_of(owner.get(f"/posts/{view.post.id}/edit").text)
+    form = {"csrf_token": token, "text": "Garden party", "content_warning": "",
+            "language": "", "tags": ""}
+    preview = owner.post(f"/posts/{view.post.id}/edit", data={**form, "action": "preview"})
+    assert preview.status_code == 200
+    assert "bsky: the policy would allow the edited post here, but an edit never adds " \
+           "audiences; a new audience is a new post" in preview.text

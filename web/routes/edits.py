@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -50,9 +50,12 @@ class EditIn(BaseModel):
 
 
 @router.patch("/posts/{post_id}", summary="Edit a post: preview, then confirm",
-              responses={200: {"description": "The preview, or the applied edit per copy"}})
-async def patch_post(post_id: str, body: EditIn, hub: HubDep, token: PostToken
-                     ) -> dict[str, Any]:
+              responses={200: {"description": "The preview: what the edit would do per copy"},
+                         202: {"description": "Confirmed and recorded: the workers change the "
+                                            "copies (``in_progress``); follow them on "
+                                            "``GET /api/posts/{id}/copies``"}})
+async def patch_post(post_id: str, body: EditIn, hub: HubDep, token: PostToken,
+                     response: Response) -> dict[str, Any]:
     change = EditInput(text=body.text, content_warning=body.content_warning,
                        language=body.language, tags=body.tags,
                        alts={m.sha256: m.alt for m in body.media}, audiences=body.audiences,
@@ -61,6 +64,7 @@ async def patch_post(post_id: str, body: EditIn, hub: HubDep, token: PostToken
         plan = await run_in_threadpool(plan_edit, hub, post_id, change, token.author)
         return {**plan.as_json(), "applied": False}
     result = await edit_post(hub, post_id, change, token.author, confirm=body.confirm)
+    response.status_code = 202
     return result.as_json()
 
 
@@ -74,7 +78,8 @@ async def delete_post(post_id: str, hub: HubDep, token: PostToken) -> dict[str, 
             "still_live": [o.target for o in outcomes if not o.removed]}
 
 
-@router.post("/posts/{post_id}/edits/approve", summary="Release held edits (re-checked)")
+@router.post("/posts/{post_id}/edits/approve", summary="Release held edits (re-checked)",
+             status_code=202)
 async def approve_post_edits(post_id: str, hub: HubDep, token: ApproveToken
                              ) -> dict[str, Any]:
     await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)

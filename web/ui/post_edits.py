@@ -86,7 +86,11 @@ async def edit_preview(post_id: str, request: Request, hub: HubDep, owner: Owner
 def _summary(plan: Any) -> str:
     gone = [c.target for c in plan.retracted]
     waiting = [c.target for c in plan.copies if c.action == "hold"]
+    changing = [c.target for c in plan.copies if c.action in ("edit", "replace", "correct")]
     words = [f"Edited (version {plan.version})."]
+    if changing:
+        words.append("Being changed by the workers: " + ", ".join(changing) +
+                     " (this page shows their progress).")
     if gone:
         words.append("Retracted, now denied: " + ", ".join(gone) + ".")
     if waiting:
@@ -98,7 +102,8 @@ def _summary(plan: Any) -> str:
 async def edits_approve(post_id: str, request: Request, hub: HubDep, owner: Owner,
                         form: CsrfForm) -> Response:
     await approve_edits(hub, post_id)
-    return redirect(request, f"/posts/{post_id}", flash="Held edits approved and sent.")
+    return redirect(request, f"/posts/{post_id}",
+                    flash="Held edits approved: the workers change those copies now.")
 
 
 @router.post("/deliveries/{delivery_id}/cancel")

@@ -21,14 +21,23 @@ def _print_plan(plan: Any) -> None:
                    "those copies will be DELETED")
     for c in data["copies"]:
         click.echo(f"  {c['target']:<16} {c['status']:<10} {c['action']:<9} {c['says']}")
+    for note in data["notes"]:
+        click.echo(f"  note: {note}")
 
 
 def _print_copies(copies: list[dict[str, Any]]) -> None:
+    busy = False
     for c in copies:
         edit = c["edit"] or {}
+        state = edit.get("status")
+        busy = busy or state in ("pending", "in_flight")
         extra = f" — {edit['reason']}" if edit.get("reason") else ""
+        mark = f" [{state}]" if state in ("pending", "in_flight", "held", "failed") else ""
         click.echo(f"  {c['target']:<16} {c['status']:<10} carries v{c['carries_version']} "
-                   f"of v{c['latest_version']}{extra}")
+                   f"of v{c['latest_version']}{mark}{extra}")
+    if busy:
+        click.echo("The hub's workers change the pending copies (`hub edit-status POST` "
+                   "shows their progress; with no running hub they wait for `hub serve`).")
 
 
 @click.command()
@@ -119,4 +128,19 @@ def cancel(delivery_id: str) -> None:
     print_post(cancel_delivery(open_hub(), delivery_id, Author()))
 
 
-COMMANDS = (edit, delete, edits_approve, cancel)
+@click.command("edit-status")
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def edit_status(post_id: str, as_json: bool) -> None:
+    """Which version each copy of a post carries, and how its latest edit stands."""
+    from hub.services.edits import copy_versions
+
+    copies = copy_versions(open_hub(), post_id)
+    if as_json:
+        echo_json({"post_id": post_id, "copies": copies})
+    else:
+        _print_copies(copies)
+
+
+COMMANDS = (edit, delete, edits_approve, edit_status, cancel)

@@ -139,7 +139,7 @@ async def test_an_edit_sends_a_correction_to_the_same_group(chat_hub, chat):
     change = EditInput(text="lunch at 1")
     plan = await asyncio.to_thread(plan_edit, chat_hub, view.post.id, change, Author())
     assert [c.action for c in plan.copies] == ["correct"]
-    await edit_post(chat_hub, view.post.id, change, Author(), confirm=plan.digest)
+    await edit_post(chat_hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
     [convo] = chat[0].convos.values()
     assert [m["text"] for m in convo.messages] == [
         "lunch at 12", "Correction of my earlier message:\n\nlunch at 1"]

@@ -207,7 +207,7 @@ async def test_an_edit_is_an_m_replace_of_the_same_event(matrix_hub, synapse, pe
     change = EditInput(text="meet at 9")
     plan = await asyncio.to_thread(plan_edit, matrix_hub, view.post.id, change, Author())
     assert [c.action for c in plan.copies] == ["edit"]
-    await edit_post(matrix_hub, view.post.id, change, Author(), confirm=plan.digest)
+    await edit_post(matrix_hub, view.post.id, change, Author(), confirm=plan.digest, run=True)
     first, edit = _messages(synapse, people["Ana"], club)
     assert first["event_id"] == original and first["content"]["body"] == "meet at 8"
     assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": original}
