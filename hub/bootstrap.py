@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import adapters
 from hub.audit.anchors import AnchorSink, DirectorySink
@@ -378,6 +379,18 @@ def connector(platform: str) -> Connector:
     if platform not in adapters.TARGET_SPECS:
         raise HubError(f"no adapter for platform {platform!r}")
     return adapters.load_connector(platform)
+
+
+def target_secret_rotation(platform: str) -> Callable[[str | None, str | None, str], str]:
+    """The adapter's ``with_target_secret(stored, target, secret)`` for platforms whose
+    accounts keep a secret per target (``hub accounts webhook-secret``)."""
+    if platform not in adapters.TARGET_SPECS:
+        raise HubError(f"no adapter for platform {platform!r}")
+    module_name = adapters.load_connector(platform).__module__
+    rotate = getattr(importlib.import_module(module_name), "with_target_secret", None)
+    if rotate is None:
+        raise HubError(f"{platform} accounts have one secret, not one per target")
+    return cast(Callable[[str | None, str | None, str], str], rotate)
 
 
 def contact_reader(hub: Hub, account: str) -> ContactReader:

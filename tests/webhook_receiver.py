@@ -33,10 +33,13 @@ class Received:
 
 
 class WebhookReceiver:
-    """``with WebhookReceiver(secret) as r: ... r.url ... r.received``"""
+    """``with WebhookReceiver(secret) as r: ... r.url ... r.received``. ``by_target``: the
+    secret each target signs with (a request is verified with its ``data.target``'s, else with
+    ``secret``), as a receiver holding one secret per target would."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, by_target: dict[str, str] | None = None) -> None:
         self.verifier = Webhook(secret)
+        self.by_target = {t: Webhook(v) for t, v in (by_target or {}).items()}
         self.received: list[Received] = []     # verified, whatever we answered
         self.rejected: list[str] = []          # signature failures (reason)
         self.script: deque[Answer] = deque()
@@ -70,7 +73,12 @@ class WebhookReceiver:
                 200, {"content-type": "application/json"},
                 json.dumps({"url": "https://receiver.example/p/1"}))
         try:
-            event = self.verifier.verify(body, headers)
+            claimed = json.loads(body).get("data", {}).get("target")
+        except (ValueError, AttributeError):
+            claimed = None
+        verifier = self.by_target.get(str(claimed), self.verifier)
+        try:
+            event = verifier.verify(body, headers)
         except WebhookVerificationError as exc:
             with self._lock:
                 self.rejected.append(str(exc))

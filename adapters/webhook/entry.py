@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adapters.webhook import render, signing
+from adapters.webhook.signing import with_target_secret
 from adapters.webhook.spec import WebhookOptions
 from hub.domain.model import PeopleSnapshot, Post, Reach, Target
 from hub.errors import (
@@ -31,6 +32,7 @@ from hub.errors import (
 )
 from hub.ports import JSON, Connection, CredentialStore, Draft, MediaLoader, Receipt, Steps
 
+__all__ = ["WebhookPublisher", "build", "connect", "with_target_secret"]
 USER_AGENT = "crosspost-hub (webhook)"
 _TRANSIENT = {408, 425, 429}
 
@@ -64,18 +66,28 @@ def _settings(raw: Mapping[str, JSON]) -> WebhookSettings:
 class WebhookPublisher:
     platform: ClassVar[str] = "webhook"
 
-    def __init__(self, account: str, settings: WebhookSettings, key: bytes, *,
+    def __init__(self, account: str, settings: WebhookSettings, key: bytes | None, *,
                  client: httpx.AsyncClient, media_loader: MediaLoader | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 target_keys: Mapping[str, bytes] | None = None) -> None:
         self.account = account
         self.settings = settings
-        self._key = key
+        self._key = key                         # the account's: targets without their own
+        self._target_keys = dict(target_keys or {})
         self._client = client
         self._media_loader = media_loader
         self._clock = clock
 
     def __repr__(self) -> str:
         return f"WebhookPublisher({self.account!r})"
+
+    def _key_for(self, target: str) -> bytes:
+        key = self._target_keys.get(target, self._key)
+        if key is None:
+            raise AccountNotConnected(
+                f"{self.account}: no signing secret for target {target}: run `hub accounts "
+                f"webhook-secret {self.account.split(':', 1)[1]} --target {target}`")
+        return key
 
     def prepare(self, post: Post, target: Target, people: PeopleSnapshot) -> Draft:
         options = WebhookOptions.model_validate(dict(target.options))
@@ -91,7 +103,7 @@ class WebhookPublisher:
 
     async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
         body = render.body(draft.payload, key=key, media_loader=self._media_loader)
-        answer = await self._post(key, body, action="deliver")
+        answer = await self._post(key, body, action="deliver", target=draft.target)
         details: dict[str, JSON] = {
             "status": answer.status_code, "target": draft.target, "delivery_key": key,
             "post_id": _data(draft.payload).get("post_id"),
@@ -106,14 +118,15 @@ class WebhookPublisher:
         already showed cannot be taken back by the hub."""
         msg_id = f"{receipt.remote_id}.deleted"
         await self._post(msg_id, render.deletion(receipt.details, remote_id=receipt.remote_id),
-                         action="delete")
+                         action="delete", target=str(receipt.details.get("target") or ""))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _post(self, msg_id: str, body: bytes, *, action: str) -> httpx.Response:
-        headers = signing.headers(self._key, msg_id=msg_id, timestamp=int(self._clock()),
-                                  body=body)
+    async def _post(self, msg_id: str, body: bytes, *, action: str,
+                    target: str) -> httpx.Response:
+        headers = signing.headers(self._key_for(target), msg_id=msg_id,
+                                  timestamp=int(self._clock()), body=body)
         try:
             answer = await self._client.post(self.settings.url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
@@ -141,7 +154,7 @@ def classify(answer: httpx.Response, *, action: str) -> None:
     if code in (401, 403):
         raise CredentialsRejected(
             f"the webhook receiver refused the signature ({code}){said}: check that it "
-            f"has this account's signing secret", platform="webhook", status_code=code)
+            f"has this target's signing secret", platform="webhook", status_code=code)
     if code == 410:
         raise PermanentDeliveryError(
             "the webhook receiver says this endpoint is gone (410): remove or reconnect it",
@@ -202,24 +215,36 @@ def build(connection: Connection, credentials: CredentialStore, *,
     if not connection.secret:
         raise AccountNotConnected(f"{connection.account}: no signing secret stored")
     settings = _settings(connection.settings)
+    default, targets = signing.parse_secrets(connection.secret)
     client = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False,
                                headers={"user-agent": USER_AGENT})
-    return WebhookPublisher(connection.account, settings, signing.secret_bytes(connection.secret),
-                            client=client, media_loader=media_loader)
+    return WebhookPublisher(
+        connection.account, settings, signing.secret_bytes(default) if default else None,
+        client=client, media_loader=media_loader,
+        target_keys={t: signing.secret_bytes(v) for t, v in targets.items()})
 
 
 async def connect(settings: Mapping[str, JSON], secret: str) -> tuple[dict[str, JSON], str]:
     """Validate the URL and the signing secret (``whsec_…``, as the receiver has it; the CLI
-    can generate one). The receiver is not called: Standard Webhooks defines no ping."""
+    can generate one), or the account's secrets per target (``signing.parse_secrets``: what
+    ``hub accounts webhook-secret`` stores). The receiver is not called: Standard Webhooks
+    defines no ping."""
     parsed = _settings(settings)
-    value = secret.strip()
-    if not value:
+    if not secret.strip():
         raise InvalidInput("a signing secret is needed (whsec_…)", field="secret")
     try:
-        signing.secret_bytes(value)
+        default, targets = signing.parse_secrets(secret)
+        if default is None and not targets:
+            raise ValueError("a signing secret is needed (whsec_…)")
+        default = _normal(default) if default else None
+        targets = {t: _normal(v) for t, v in targets.items()}
     except ValueError as exc:
         raise InvalidInput(str(exc), field="secret") from exc
-    if not value.startswith(signing.PREFIX):
-        value = signing.PREFIX + value
-    return parsed.model_dump(), value
+    return parsed.model_dump(), signing.dump_secrets(default, targets)
 
+
+def _normal(secret: str) -> str:
+    """A valid secret with its ``whsec_`` prefix (ValueError, never echoing it, if not)."""
+    value = secret.strip()
+    signing.secret_bytes(value)
+    return value if value.startswith(signing.PREFIX) else signing.PREFIX + value

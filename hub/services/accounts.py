@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from sqlmodel import select
 
 from hub.domain.events import AccountConnected
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, NotFound
 from hub.ports import JSON
 from hub.runtime import Hub
 from hub.store.tables import AccountRow
@@ -34,6 +34,16 @@ async def connect_account(hub: Hub, account: str, settings: Mapping[str, JSON], 
                          now=now)
     await hub.publishers.forget(account)
     return row
+
+
+def stored_credentials(hub: Hub, account: str) -> tuple[dict[str, JSON], str | None]:
+    """(settings, decrypted secret) of a connected account, to change one part of its
+    secret (a webhook target's own): never shown or logged."""
+    with hub.db.read() as s:
+        row = s.get(AccountRow, account)
+        if row is None:
+            raise NotFound(f"account {account} is not connected")
+        return dict(row.settings), hub.box.decrypt(row.secret_enc) if row.secret_enc else None
 
 
 def list_accounts(hub: Hub) -> list[AccountRow]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from hub.entrypoints.cli._common import handles_errors, open_hub, read_secret
+from hub.entrypoints.cli._common import fail, handles_errors, open_hub, read_secret
+from hub.errors import HubError
 
 
 @click.group()
@@ -124,6 +125,46 @@ def accounts_add_webhook(name: str, url: str, timeout: float, generate_secret: b
     else:
         secret = read_secret("Signing secret (whsec_…)")
     _connect(f"webhook:{name}", {"url": url, "timeout": timeout}, secret)
+    if generate_secret:
+        click.echo(f"signing secret (give it to the receiver; it is not shown again): {secret}")
+
+
+@accounts.command("webhook-secret")
+@click.argument("name")
+@click.option("--target", default=None,
+              help="The policy target that gets its own secret (default: the account's, "
+                   "used by its targets without their own).")
+@click.option("--generate-secret", is_flag=True,
+              help="Make a new signing secret and print it once, for the receiver.")
+@handles_errors
+def accounts_webhook_secret(name: str, target: str | None, generate_secret: bool) -> None:
+    """Set or rotate a webhook signing secret, per target: each target of the account can have
+    its own (stored encrypted with the account); the others keep theirs."""
+    from hub.bootstrap import connector, target_secret_rotation
+    from hub.services.accounts import connect_account, stored_credentials
+
+    account = f"webhook:{name}"
+    hub = open_hub(require_policy=False)
+    if target is not None:
+        try:
+            targets = hub.policies.current.targets
+        except HubError:
+            targets = None          # a broken policy does not stop a rotation
+        if targets is not None and (target not in targets or
+                                    targets[target].account != account):
+            fail(f"the policy has no target {target!r} on {account}")
+    settings, stored = stored_credentials(hub, account)
+    if generate_secret:
+        import base64
+        import secrets
+
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    else:
+        secret = read_secret("Signing secret (whsec_…)")
+    combined = target_secret_rotation("webhook")(stored, target, secret)
+    asyncio.run(connect_account(hub, account, settings, combined, connector("webhook")))
+    click.echo(f"{account}: new signing secret for " +
+               (f"target {target}" if target else "the account (targets without their own)"))
     if generate_secret:
         click.echo(f"signing secret (give it to the receiver; it is not shown again): {secret}")
 
