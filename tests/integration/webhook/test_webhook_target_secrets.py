@@ -85,8 +85,8 @@ async def test_an_old_single_secret_keeps_working_and_a_rotated_target_signs_alo
     await hub_.publishers.aclose()
 
 
-def test_the_cli_rotates_one_targets_secret_and_refuses_an_unknown_target(  # noqa: F811
-        env, policy_dir):
+def test_the_cli_rotates_one_targets_secret_and_refuses_an_unknown_target(
+        env, policy_dir):  # noqa: F811
     (policy_dir / "hub.yaml").write_text(POLICY)
     hub("init")
     first = new_secret()
