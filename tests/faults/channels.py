@@ -1,6 +1,8 @@
 """The fault suite's platforms for the newer channels, pluggable like ``platforms.py``: a signed
 webhook receiver (verifying every signature with the reference ``standardwebhooks`` library)
-that answers 5xx, 429 and holds answers past the hub's timeout on a seeded schedule."""
+that answers 5xx, 429 and holds answers past the hub's timeout on a seeded schedule; a room on
+the real Synapse; and a Bluesky group chat on the lexicon-validated chat double, which loses
+the answers of sends it performed."""
 
 from __future__ import annotations
 
@@ -132,3 +134,68 @@ class MatrixRoom(Platform):
 
     def notes(self) -> dict[str, Any]:
         return {"room_messages": len(self._bodies or [])}
+
+
+class BlueskyChat(Platform):
+    """A list's Bluesky group chat, on the lexicon-validated chat double (served from the
+    test process on 127.0.0.1; the workers reach it over HTTP). The chat API has no
+    idempotency key, so the faults are the hard ones: a send the service performed whose answer
+    is lost (502/504: the outcome unknown, the hub must read the conversation before sending
+    again), 5xx before anything happened, and 429. Exactly once: one message per post."""
+
+    def __init__(self, list_name: str = "chatters", members: int = 3) -> None:
+        from hub.services.people import NewPerson
+        from tests.bluesky_chat_double.app import World
+
+        super().__init__(
+            "bluesky-chat", accounts=("bluesky-chat:me",),
+            targets={"group-chat": f"{{account: bluesky-chat:me, list: {list_name}}}"},
+            audiences={list_name: ("recipients", ("group-chat",))})
+        self.world = World()
+        self.owner = self.world.account("me.test")
+        accounts = [self.world.account(f"chatter{i}.test") for i in range(members)]
+        self.people = [NewPerson(f"Chatter {i}", [("bluesky", a.did)], [list_name])
+                       for i, a in enumerate(accounts)]
+        self.url = ""
+
+    def start(self, stack: contextlib.ExitStack, tmp: Path) -> None:
+        from tests.bluesky_chat_double.app import create_app
+        from tests.integration.test_http import LiveServer
+
+        self.url = stack.enter_context(LiveServer(create_app(self.world))).url
+
+    async def connect(self, hub: Hub) -> None:
+        from adapters.bluesky_chat import connect
+        from hub.services.accounts import connect_account
+
+        await connect_account(hub, "bluesky-chat:me", {"handle": self.owner.handle,
+                                                       "service": self.url},
+                              self.owner.password, connect)
+
+    def inject(self, rng: random.Random) -> None:
+        if self.world.faults:          # one at a time: the double consumes them in order
+            return
+        kind = rng.choice(["lost", "lost", "500", "429"])
+        send = "chat.bsky.convo.sendMessage"
+        if kind == "lost":          # performed, then the answer is lost
+            fault = (send, rng.choice([502, 504]), {"error": "UpstreamFailure"}, True)
+        elif kind == "429":
+            fault = (send, 429, {"error": "RateLimitExceeded"}, False)
+        else:
+            fault = (send, 500, {"error": "InternalServerError"}, False)
+        self.world.faults.append(fault)
+        self.faults[f"chat {kind}"] += 1
+
+    def messages(self) -> list[str]:
+        return [str(m.get("text", "")) for c in self.world.convos.values() for m in c.messages]
+
+    def expected(self, target: str) -> set[str]:
+        return {"chat"}
+
+    def copies(self, marker: str, target: str) -> dict[str, int]:
+        n = sum(marker in text for text in self.messages())
+        return {"chat": n} if n else {}
+
+    def notes(self) -> dict[str, Any]:
+        return {"chat_messages": len(self.messages()), "convos": len(self.world.convos),
+                "lexicon_violations": list(self.world.violations)}

@@ -33,6 +33,7 @@ def _copies(client: httpx.Client, auth: dict[str, str], post_id: str) -> list[di
     return list(r.json()["copies"])
 
 
+@pytest.mark.timeout(300)
 def test_a_worker_killed_mid_edit_leaves_it_to_the_next_worker_which_finishes_it_once(
         tmp_path) -> None:
     require_services()
