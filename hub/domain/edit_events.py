@@ -98,3 +98,14 @@ class DeliveryCancelled(Event):
 
     name: ClassVar[str] = "DeliveryCancelled"
     target: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostUndeleted(Event):
+    """A deleted post is published again (Micropub ``action=undelete``): routed again by the
+    policy in force on its own audiences; ``resent`` are the targets that get a new copy,
+    ``still_live`` those whose copy was never removed (nothing is sent there again)."""
+
+    name: ClassVar[str] = "PostUndeleted"
+    resent: list[str]
+    still_live: list[str]

@@ -2,12 +2,14 @@
 
 ``POST /micropub`` creates a post from an h-entry (form-encoded, multipart or JSON): ``content``
 (text, or HTML reduced to text), ``name`` (a first line), ``category`` as tags,
-``mp-syndicate-to`` as the audiences, ``photo`` (uploaded, or a URL from the media endpoint,
+``mp-syndicate-to`` as the audiences, ``photo`` (uploaded, a URL from the media endpoint, or
+another site's URL fetched safely,
 with ``alt``), ``published`` in the future as the schedule, ``summary`` / ``content-warning`` as
 the content warning, and ``visibility`` as a ceiling on the audiences' reach. Without
 ``mp-syndicate-to`` the token's single allowed audience is used (never a wider default).
 ``action=delete`` deletes everywhere; ``action=update`` (replace / add / delete of content,
-category, summary, mp-lang) goes through the hub's edit service; ``undelete`` is refused.
+category, summary, mp-lang) goes through the hub's edit service; ``undelete`` publishes a deleted
+post again to its audiences, judged again by the policy (``hub.services.undelete``).
 ``GET /micropub?q=config|syndicate-to|source`` and ``POST /micropub/media``.
 
 Errors are Micropub's: ``unauthorized`` (401), ``insufficient_scope`` (401, with ``scope``),
@@ -29,12 +31,13 @@ from starlette.datastructures import UploadFile
 
 from hub.domain.model import Reach
 from hub.errors import AuthError, Forbidden, HubError, InvalidInput
-from hub.media import store_media
+from hub.media import MAX_MEDIA_BYTES, store_media
 from hub.runtime import Hub
 from hub.services import token_scope
 from hub.services.deletion import delete_everywhere
 from hub.services.posts import MediaRef, PostInput, get_post, submit_post
 from hub.services.tokens import TokenIdentity, authenticate
+from hub.services.undelete import undelete_post
 from web.deps import HubDep
 from web.routes import _micropub_entry as entry
 from web.routes._micropub_update import update
@@ -201,8 +204,12 @@ async def create(request: Request, hub: HubDep) -> Response:
             post_id = _post_id(hub, request, req.url)
             return JSONResponse(await update(hub, post_id, token, req))
         if req.action == "undelete":
-            raise InvalidInput("action=undelete is not supported: the hub cannot restore a "
-                               "deleted post's copies; write it again")
+            post_id = _post_id(hub, request, req.url)
+            view = await run_in_threadpool(undelete_post, hub, post_id, token.author)
+            return JSONResponse({"url": f"{_base(hub, request)}/posts/{post_id}",
+                                 "deliveries": [{"target": d.target, "status": d.status}
+                                                for d in view.deliveries
+                                                if d.status != "deleted"]})
         if req.action != "create":
             raise InvalidInput(f"unknown action {req.action!r}")
         data = await _post_input(hub, request, token, req)
@@ -289,10 +296,19 @@ async def _photo(hub: Hub, request: Request, photo: entry.Photo) -> MediaRef:
         return MediaRef(row.sha256, photo.alt)
     parts = urlsplit(photo.url or "")
     found = _MEDIA_PATH.match(parts.path)
-    if found is None or parts.netloc != urlsplit(_base(hub, request)).netloc:
-        raise InvalidInput(f"photo {photo.url!r}: upload it to the media endpoint first (the "
+    if found is not None and parts.netloc == urlsplit(_base(hub, request)).netloc:
+        return MediaRef(found.group(1), photo.alt)
+    if hub.remote is None:
+        raise InvalidInput(f"photo {photo.url!r}: upload it to the media endpoint first (this "
                            "hub does not fetch images from other sites)")
-    return MediaRef(found.group(1), photo.alt)
+    # Someone else's URL: fetched with the link-card fetcher's rules (public addresses only,
+    # pinned, every redirect checked, the upload's size cap), then checked as an upload.
+    try:
+        data = await hub.remote.fetch(photo.url or "", limit=MAX_MEDIA_BYTES, kind="image/")
+        row = await run_in_threadpool(store_media, hub, data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"photo {photo.url!r}: {exc.message}", field="photo") from exc
+    return MediaRef(row.sha256, photo.alt)
 
 
 async def _delete(hub: Hub, request: Request, token: TokenIdentity, req: entry.Request

@@ -204,3 +204,4 @@ def _latest(mp) -> str:
     from hub.services.posts import list_posts
 
     return list_posts(mp.hub, limit=1)[0].post.id
+
