@@ -35,6 +35,7 @@ from hub.ports import (
     MediaLoader,
     Publisher,
     PublisherFactory,
+    RemoteFiles,
     TargetSpec,
 )
 from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
@@ -237,7 +238,7 @@ class Runtime:
 def bootstrap(settings: Settings, mode: Mode, *,
               publishers: Mapping[str, Publisher] | None = None,
               now: Callable[[], datetime] = utcnow, require_policy: bool = True,
-              require_schema: bool = True) -> Runtime:
+              require_schema: bool = True, remote: RemoteFiles | None = None) -> Runtime:
     """Assemble the runtime for ``mode``; the policy is loaded here (a bad file raises
     ``PolicyFileInvalid`` with file:line, unless ``require_policy`` is False: then only what
     asks for the policy fails). ``publishers`` overrides accounts (tests, development)."""
@@ -265,7 +266,7 @@ def bootstrap(settings: Settings, mode: Mode, *,
 
         waker = BlockingEnqueuer(settings.redis_url, db, now)
     hub = _hub(settings, db, box, policies, publishers=publishers, now=now, waker=waker,
-               keep_drafts=queue is not None)
+               keep_drafts=queue is not None, remote=remote)
     workers = None
     if queue is not None:
         from hub.dispatch.worker import EmbeddedWorkers
@@ -308,13 +309,36 @@ def _open(settings: Settings, *, require_schema: bool) -> tuple[Database, Secret
 
 def _hub(settings: Settings, db: Database, box: SecretBox, policies: PolicyState, *,
          publishers: Mapping[str, Publisher] | None, now: Callable[[], datetime],
-         waker: Waker, keep_drafts: bool = False) -> Hub:
+         waker: Waker, keep_drafts: bool = False,
+         remote: RemoteFiles | None = None) -> Hub:
     accounts = AccountPublishers(db, box, adapters.TARGET_SPECS, overrides=publishers,
                                  media_loader=_media_reader(settings),
                                  lock_dir=settings.data_dir / "locks",
                                  keep_drafts=keep_drafts)
     return Hub(settings=settings, db=db, policies=policies, publishers=accounts, box=box,
-               now=now, waker=waker, limits=AccountLimits(settings.account_concurrency))
+               now=now, waker=waker, limits=AccountLimits(settings.account_concurrency),
+               remote=remote or _remote_files(settings))
+
+
+def _remote_files(settings: Settings) -> RemoteFiles:
+    """The SSRF-safe fetcher of Micropub photo URLs (the link-card fetcher's rules)."""
+    import ipaddress
+
+    from adapters.bluesky.linkcard import RemoteFiles as Fetcher
+    from adapters.bluesky.linkcard import is_public
+
+    extra = [ipaddress.ip_network(n, strict=False) for n in settings.remote_fetch_allow]
+
+    def allowed(address: str) -> bool:
+        if is_public(address):
+            return True
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in net for net in extra)
+
+    return Fetcher(allowed=allowed)
 
 
 def anchor_sinks(hub: Hub) -> list[AnchorSink]:

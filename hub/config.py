@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     """Largest accepted JSON or form request body."""
     max_upload_bytes: int = 4 * 20 * 1024 * 1024 + 1_000_000
     """Largest accepted multipart body (up to four 20 MiB images plus the form)."""
+    remote_fetch_allow: list[str] = Field(default_factory=list)
+    """Addresses or networks (``192.168.1.10``, ``10.0.0.0/8``) from which Micropub photo URLs
+    may be fetched although they are not public. Empty (the default): public addresses only."""
     log_level: str = "info"
     allowed_hosts: NameList = ()
     """Host names this hub answers to (comma-separated; ``*`` for any). The loopback names,

@@ -220,6 +220,16 @@ class Connection:
     secret: str | None = field(default=None, repr=False)   # decrypted; never logged
 
 
+class RemoteFiles(Protocol):
+    """Fetching a file at a URL a client sent (Micropub's ``photo``), safely: public
+    addresses only, pinned, redirects checked, a byte cap (``adapters.bluesky.linkcard``)."""
+
+    async def fetch(self, url: str, *, limit: int, kind: str) -> bytes:
+        """The body, if its content type starts with ``kind``; ``InvalidInput`` with the
+        reason otherwise (a private address, a redirect to one, too large, not found...)."""
+        ...
+
+
 MediaLoader: TypeAlias = Callable[[str], bytes]
 """sha256 -> the media file's bytes (the hub's content-addressed media store)."""
 

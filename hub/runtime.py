@@ -21,7 +21,7 @@ from hub.dispatch.limits import AccountLimits
 from hub.domain.model import PeopleSnapshot, Post, Target
 from hub.errors import PolicyFileInvalid
 from hub.policy import Policy, load_policy
-from hub.ports import Draft, Publisher, TargetSpec
+from hub.ports import Draft, Publisher, RemoteFiles, TargetSpec
 from hub.store.db import Database
 from hub.store.people import PeopleCache
 from hub.store.versions import LocalDomains
@@ -142,6 +142,8 @@ class Hub:
     """The Mastodon accounts' domains, read again only when an account changed."""
     limits: AccountLimits = field(default_factory=lambda: AccountLimits(4))
     """Deliveries to one account published at once (``HUB_ACCOUNT_CONCURRENCY``)."""
+    remote: RemoteFiles | None = None
+    """Fetches files at URLs clients send (Micropub photos); None: such URLs are refused."""
 
     def wake(self, delivery_ids: Sequence[str], *, due_now: bool = False) -> None:
         """Tell workers (in-process queue or arq) that these deliveries may be due now

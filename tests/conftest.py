@@ -186,7 +186,7 @@ def make_runtime(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublishe
 
     def factory(url: str | None = None, *, clock: Clock | None = None,
                 real_clock: bool = False, mode: Mode = Mode.WORKER,
-                **overrides: object) -> Runtime:
+                remote: object = None, **overrides: object) -> Runtime:
         data = tmp_path / "var"
         data.mkdir(exist_ok=True)
         settings = Settings(data_dir=data, database_url=url or "", policy_dir=policy_dir,
@@ -196,7 +196,8 @@ def make_runtime(tmp_path: Path, policy_dir: Path, fakes: dict[str, FakePublishe
         upgrade(engine)
         engine.dispose()
         now = clock or Clock(live=real_clock)
-        runtime = bootstrap(settings, mode, publishers=fakes, now=now)
+        runtime = bootstrap(settings, mode, publishers=fakes, now=now,
+                            remote=remote)  # type: ignore[arg-type]
         built.append(runtime)
         return runtime
 

@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from hub.errors import InvalidInput
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
@@ -208,3 +210,64 @@ class CardFetcher:
                         break                # the head of a long page is enough
                 return uri, body[:limit]
         return None
+
+
+class FetchRefused(InvalidInput):
+    """A file the hub would not (or could not) fetch, with a reason fit to show the user."""
+
+
+class RemoteFiles:
+    """``hub.ports.RemoteFiles``: a file at a URL someone sent (Micropub's ``photo``), fetched
+    with the card fetcher's discipline — http(s) only, every hop's address resolved once,
+    checked and pinned (no private, loopback or link-local address unless ``allowed`` says so),
+    at most ``MAX_REDIRECTS`` redirects, a byte cap read as a stream, one overall deadline."""
+
+    def __init__(self, *, timeout: float = 10.0, resolver: Resolver | None = None,
+                 allowed: Callable[[str], bool] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.timeout = timeout
+        self._resolver = resolver or system_resolver
+        self._allowed = allowed or is_public
+        self._transport = transport
+
+    async def fetch(self, url: str, *, limit: int, kind: str) -> bytes:
+        """The body (``kind``: the content type's prefix, e.g. ``image/``); ``FetchRefused``
+        with the reason otherwise."""
+        transport = PinnedTransport(self._transport or httpx.AsyncHTTPTransport(),
+                                    resolver=self._resolver, allowed=self._allowed)
+        try:
+            async with asyncio.timeout(self.timeout), httpx.AsyncClient(
+                    transport=transport, timeout=self.timeout,
+                    headers={"User-Agent": "crosspost-hub media fetch"}) as http:
+                return await self._get(http, url, limit, kind)
+        except RefusedAddress as exc:
+            raise FetchRefused(f"{exc}: the hub fetches only from public addresses") from None
+        except TimeoutError:
+            raise FetchRefused(f"no answer within {self.timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise FetchRefused(f"cannot fetch it ({type(exc).__name__})") from None
+
+    async def _get(self, http: httpx.AsyncClient, url: str, limit: int, kind: str) -> bytes:
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchRefused("only http:// and https:// addresses are fetched")
+            async with http.stream("GET", url) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue        # the transport checks the next hop's address again
+                if response.status_code != 200:
+                    raise FetchRefused(f"the server answered {response.status_code}")
+                ctype = response.headers.get("content-type", "")
+                if not ctype.startswith(kind):
+                    raise FetchRefused(f"it is {ctype or 'of no declared type'}, not {kind}…")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise FetchRefused(f"it is larger than {limit // 1024 // 1024} MiB")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise FetchRefused(f"it is larger than {limit // 1024 // 1024} MiB")
+                return bytes(body)
+        raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
