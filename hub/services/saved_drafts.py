@@ -13,7 +13,7 @@ Usage: ``d = save_draft(hub, DraftInput(...), author)``; ``update_draft(hub, d.i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from hub.services.drafts import (
 )
 from hub.services.post_views import PostView
 from hub.services.posts import submit_post
+from hub.services.text_variants import VariantsInput, clean_parts, clean_variants
 from hub.store.queue_tables import SavedDraftRow
 
 MAX_DRAFTS_PAGE = 100
@@ -57,6 +58,10 @@ class DraftInput:
     schedule_at: datetime | None = None
     media: Sequence[MediaRef] = field(default_factory=tuple)
     time_zone: str = ""     # the zone the send-later time was typed in (shown again in it)
+    thread: Sequence[str] = ()
+    """The text as a thread, one string per part (then ``text`` is usually empty)."""
+    variants: VariantsInput = field(default_factory=dict)
+    """Texts for some networks or targets: a string or a thread's parts (checked when sent)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,9 @@ class SavedDraft:
                 "language": d.language or None,
                 "schedule_at": d.schedule_at.isoformat() if d.schedule_at else None,
                 "media": [{"sha256": m.sha256, "alt": m.alt} for m in d.media],
+                "thread": list(d.thread),
+                "variants": {k: v if isinstance(v, str) else list(v)
+                             for k, v in d.variants.items()},
                 "author": self.author, "created": self.created.isoformat(),
                 "updated": self.updated.isoformat(), "sent": False}
 
@@ -81,7 +89,8 @@ class SavedDraft:
         d = self.data
         return PostInput(text=d.text, audiences=d.audiences, tags=d.tags,
                          content_warning=d.content_warning, language=d.language,
-                         schedule_at=d.schedule_at, media=d.media)
+                         schedule_at=d.schedule_at, media=d.media, thread=d.thread,
+                         variants=d.variants)
 
 
 def check(data: DraftInput) -> DraftInput:
@@ -121,15 +130,37 @@ def check(data: DraftInput) -> DraftInput:
                        one_line=True)
     if len(zone) > 64:
         raise InvalidInput("time zone is longer than 64 characters", field="schedule_at")
+    # An unfinished draft may hold empty parts: they are dropped, the rest is kept as typed
+    # (sending checks the whole thread and every variant against the policy in force).
+    thread = clean_parts(data.thread, field="thread", label="the thread", check_text=False)
+    variants = {v.key: v.parts[0] if len(v.parts) == 1 else v.parts
+                for v in clean_variants(data.variants, check_text=False)}
     return DraftInput(text, audiences, tags, cw, lang, data.schedule_at, tuple(data.media),
-                      zone)
+                      zone, thread, variants)
+
+
+def _texts_json(data: DraftInput) -> dict[str, Any] | None:
+    """The thread and variants as stored (the post table's shape), or None for one text."""
+    if not data.thread and not data.variants:
+        return None
+    return {"thread": list(data.thread),
+            "variants": {k: [v] if isinstance(v, str) else list(v)
+                         for k, v in data.variants.items()}}
+
+
+def _texts_from(stored: Mapping[str, Any] | None) -> tuple[tuple[str, ...], VariantsInput]:
+    stored = stored or {}
+    variants = {str(k): v[0] if len(v) == 1 else tuple(v)
+                for k, v in (stored.get("variants") or {}).items()}
+    return tuple(stored.get("thread") or ()), variants
 
 
 def _from_row(row: SavedDraftRow) -> SavedDraft:
+    thread, variants = _texts_from(row.variants)
     data = DraftInput(row.text, tuple(row.audiences), tuple(row.tags), row.content_warning,
                       row.language, row.schedule_at,
                       tuple(MediaRef(m["sha256"], m.get("alt", "")) for m in row.media),
-                      row.time_zone)
+                      row.time_zone, thread, variants)
     return SavedDraft(row.id, data, row.author, row.created, row.updated)
 
 
@@ -153,6 +184,7 @@ def _fill(row: SavedDraftRow, data: DraftInput, now: datetime) -> None:
     row.schedule_at = data.schedule_at.astimezone(UTC) if data.schedule_at else None
     row.media = [{"sha256": m.sha256, "alt": m.alt} for m in data.media]
     row.time_zone = data.time_zone
+    row.variants = _texts_json(data)
     row.updated = now
 
 

@@ -26,6 +26,8 @@ class SavedDraftRow(SQLModel, table=True):
     schedule_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     time_zone: str = Field(default="", max_length=64)   # the zone it was typed in
     media: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    # {"thread": [parts], "variants": {key: [parts]}} as for a post; None for one text
+    variants: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     author: str = Field(max_length=120, index=True)
     created: datetime = Field(sa_type=UTCDateTime)
     updated: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -142,3 +142,43 @@ def test_bad_drafts_are_refused_with_a_reason(api, body, word):
         assert 400 <= r.status_code < 500, r.text
         assert word in r.json()["detail"]
         assert owner.get("/api/drafts").json()["drafts"] == []
+
+
+def test_a_draft_keeps_its_thread_and_variants_and_sending_judges_each_text(api):
+    """Saved with a thread and a Bluesky text, read back whole, and sent: a #private typed only
+    in the Bluesky variant denies Bluesky alone, as the same post would be."""
+    hub, server, tokens = api
+    with _client(server, tokens["owner"]) as owner:
+        draft = owner.post("/api/drafts", json={
+            "thread": ["Part one of the news", "", "Part two of the news"],
+            "variants": {"bluesky": "Short news #private",
+                         "mastodon": ["Long part one", "Long part two"]},
+            "audiences": ["public", "friends"]}).json()
+        assert draft["thread"] == ["Part one of the news", "Part two of the news"]  # empty dropped
+        assert draft["variants"] == {"bluesky": "Short news #private",
+                                     "mastodon": ["Long part one", "Long part two"]}
+        changed = owner.patch(f"/api/drafts/{draft['id']}", json={"tags": ["news"]}).json()
+        assert changed["thread"] == draft["thread"] and changed["variants"] == draft["variants"]
+        again = owner.get(f"/api/drafts/{draft['id']}").json()
+        assert again["thread"] == draft["thread"] and again["variants"] == draft["variants"]
+        sent = owner.post(f"/api/drafts/{draft['id']}/send")
+        assert sent.status_code == 202
+        outcome = {d["target"]: d["outcome"] for d in sent.json()["decisions"]}
+        assert outcome["bsky"] == "deny"
+        assert outcome["masto-public"] == "allow" and outcome["friends-mail"] == "allow"
+        post = owner.get(f"/api/posts/{sent.json()['id']}").json()
+        assert post["thread_parts"] == 2 and sorted(post["variants"]) == ["bluesky", "mastodon"]
+
+
+@pytest.mark.parametrize("body,word", [
+    ({"thread": ["ok", "bell \x07"]}, "U+0007"),
+    ({"thread": ["x"] * 26}, "thread"),
+    ({"variants": {" ": "text"}}, "variant"),
+    ({"variants": {"bluesky": ["fine", "nul \x00"]}}, "NUL"),
+])
+def test_bad_draft_threads_and_variants_are_refused_with_a_reason(api, body, word):
+    hub, server, tokens = api
+    with _client(server, tokens["owner"]) as owner:
+        r = owner.post("/api/drafts", json=body)
+        assert 400 <= r.status_code < 500 and word in r.text, r.text
+        assert owner.get("/api/drafts").json()["drafts"] == []

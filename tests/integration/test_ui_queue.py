@@ -197,3 +197,22 @@ def test_the_queue_keeps_the_policys_separate_approver_rule(site, owner):
     r = owner.post(f"/queue/posts/{phone.post.id}/approve", data={"csrf_token": token},
                    follow_redirects=True)
     assert "Approved: 2 released" in r.text
+
+
+def test_a_draft_saved_from_the_form_keeps_its_thread_parts_and_network_texts(site, owner):
+    """Nothing typed is lost: a thread's later parts and the shorter Bluesky text come back
+    when the draft is resumed, and are what is sent."""
+    hub, _ = site
+    token = csrf_of(owner.get("/compose").text)
+    form = {"csrf_token": token, "text": "first part", "audiences": "friends",
+            "thread_part": ["second part", "third part"],
+            "variants[bluesky]": "the short one", "action": "save-draft"}
+    r = owner.post("/drafts", data=form, files={"image": ("", b"")})
+    assert r.status_code == 303
+    [draft] = list_drafts(hub, Author())
+    assert list(draft.data.thread) == ["first part", "second part", "third part"]
+    assert dict(draft.data.variants) == {"bluesky": "the short one"}
+    resumed = owner.get(f"/drafts/{draft.id}").text
+    assert "first part</textarea>" in resumed
+    assert "second part</textarea>" in resumed and "third part</textarea>" in resumed
+    assert "the short one</textarea>" in resumed

@@ -22,6 +22,7 @@ from hub.services.saved_drafts import (
     update_draft,
 )
 from hub.services.send_report import report_from_view
+from hub.services.text_variants import MAX_PARTS, MAX_VARIANTS
 from web.deps import HubDep, PostToken
 from web.routes.api import _errors
 
@@ -47,11 +48,18 @@ class DraftIn(BaseModel):
     language: str = Field(default="", max_length=16)
     schedule_at: datetime | None = Field(default=None, description="ISO 8601 with zone")
     media: list[DraftMediaIn] = Field(default_factory=list, max_length=MAX_IMAGES)
+    thread: list[str] = Field(default_factory=list, max_length=MAX_PARTS,
+                              description="The text as a thread, one string per part")
+    variants: dict[str, str | list[str]] = Field(
+        default_factory=dict, max_length=MAX_VARIANTS,
+        description='Text for some networks or targets: {"bluesky": "a shorter text"} or a '
+                    "thread's parts; judged per target when the draft is sent")
 
     def data(self) -> DraftInput:
         return DraftInput(self.text, self.audiences, self.tags, self.content_warning,
                           self.language, self.schedule_at,
-                          tuple(MediaRef(m.sha256, m.alt) for m in self.media))
+                          tuple(MediaRef(m.sha256, m.alt) for m in self.media),
+                          thread=self.thread, variants=self.variants)
 
 
 @router.post("", status_code=201, summary="Save a draft (not routed, not delivered)")
@@ -87,7 +95,10 @@ async def patch_draft(draft_id: str, body: DraftIn, hub: HubDep, token: PostToke
             "language": body.language if "language" in given else old.language,
             "schedule_at": body.schedule_at if "schedule_at" in given else old.schedule_at,
             "media": [m.model_dump() for m in body.media] if "media" in given
-            else [{"sha256": m.sha256, "alt": m.alt} for m in old.media]})
+            else [{"sha256": m.sha256, "alt": m.alt} for m in old.media],
+            "thread": body.thread if "thread" in given else list(old.thread),
+            "variants": body.variants if "variants" in given
+            else {k: v if isinstance(v, str) else list(v) for k, v in old.variants.items()}})
         return update_draft(hub, draft_id, merged.data(), token.author).as_json()
 
     return await run_in_threadpool(change)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from hub.domain.model import join_thread
 from hub.errors import HubError
 from hub.services.drafts import MAX_IMAGES, Author, MediaRef
 from hub.services.saved_drafts import (
@@ -39,20 +40,29 @@ def _as_form(draft: SavedDraft) -> ComposeForm:
         except (ZoneInfoNotFoundError, ValueError):
             zone, zone_name = ZoneInfo("Etc/UTC"), "Etc/UTC"
         when = d.schedule_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-    return ComposeForm(text=d.text, audiences=list(d.audiences), tags=" ".join(d.tags),
+    # The form has one text box per network: a variant written as a thread (through the API)
+    # shows its parts joined by a blank line, as networks without threads receive it.
+    variants = {k: v if isinstance(v, str) else join_thread(list(v))
+                for k, v in d.variants.items()}
+    text, parts = (d.thread[0], list(d.thread[1:])) if d.thread else (d.text, [])
+    return ComposeForm(text=text, audiences=list(d.audiences), tags=" ".join(d.tags),
                        content_warning=d.content_warning, language=d.language,
                        schedule_at=when, tz=zone_name,
                        media=[(m.sha256, m.alt) for m in d.media][:MAX_IMAGES],
-                       draft_id=draft.id)
+                       parts=parts, variants=variants, draft_id=draft.id)
 
 
 def _as_input(draft: ComposeForm) -> DraftInput:
     when = draft._when()
-    return DraftInput(text=draft.text, audiences=draft.audiences, tags=[draft.tags],
+    parts = [p for p in draft.parts if p.strip()]
+    return DraftInput(text="" if parts else draft.text, audiences=draft.audiences,
+                      tags=[draft.tags],
                       content_warning=draft.content_warning, language=draft.language,
                       schedule_at=when.astimezone(UTC) if when else None,
                       media=[MediaRef(sha, alt) for sha, alt in draft.media],
-                      time_zone=draft.tz if when else "")
+                      time_zone=draft.tz if when else "",
+                      thread=[draft.text, *parts] if parts else (),
+                      variants={k: v for k, v in draft.variants.items() if v.strip()})
 
 
 @router.get("/drafts")
@@ -69,8 +79,8 @@ async def draft_resume(draft_id: str, request: Request, hub: HubDep, owner: Owne
 
 @router.post("/drafts")
 def draft_save(request: Request, hub: HubDep, owner: Owner, form: CsrfForm) -> Response:
-    """The compose form's "Save draft": stored as typed (images uploaded), nothing routed.
-    (A thread's later parts and per-network variants are not kept in a draft yet.)"""
+    """The compose form's "Save draft": stored as typed (images uploaded, the thread's parts and
+    the per-network texts kept), nothing routed."""
     typed = ComposeForm.from_form(form)
     try:
         _upload_new(hub, form, typed)
