@@ -51,6 +51,7 @@ def load_connector(platform: str) -> Connector:
 CONTACT_READERS = {
     "mastodon": "adapters.mastodon.contacts:build",
     "bluesky": "adapters.bluesky.contacts:build",
+    "matrix": "adapters.matrix.contacts:build",
 }
 
 

@@ -42,6 +42,7 @@ from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
 from hub.services.audit_growth import GrowthSchedule
 from hub.services.audit_proofs import AnchorSchedule
 from hub.services.jobs import JobRunner
+from hub.services.contacts_schedule import ContactSync
 from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
@@ -199,6 +200,8 @@ class Runtime:
     """Background jobs (imports, exports, verification) of ``hub serve``."""
     sequencer: Sequencer | None = None
     growth: GrowthSchedule | None = None
+    contacts: ContactSync | None = None
+    """Contact syncs started from the web UI, and the ``contacts_sync_hours`` schedule."""
 
     async def start(self) -> None:
         if self.sequencer is not None:
@@ -213,6 +216,8 @@ class Runtime:
             await self.anchors.start()
         if self.growth is not None:
             await self.growth.start()
+        if self.contacts is not None and self.hub.settings.contacts_sync_hours > 0:
+            await self.contacts.start_schedule()
 
     async def stop(self) -> None:
         """Stop the workers, close every publisher's client, then the Redis pool."""
@@ -222,6 +227,8 @@ class Runtime:
             await self.anchors.stop()
         if self.jobs is not None:
             await asyncio.to_thread(self.jobs.stop)
+        if self.contacts is not None:
+            await self.contacts.stop()
         if self.workers is not None:
             await self.workers.stop()
         await self.hub.publishers.aclose()
@@ -278,8 +285,9 @@ def bootstrap(settings: Settings, mode: Mode, *,
     sequencer = Sequencer(db, delay=settings.audit_sequence_seconds) if serving else None
     growth = (GrowthSchedule(hub, lambda account: contact_reader(hub, account))
               if serving else None)
+    contacts = ContactSync(hub, contact_reader, adapters.CONTACT_READERS) if serving else None
     return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors,
-                   jobs=jobs, sequencer=sequencer, growth=growth)
+                   jobs=jobs, sequencer=sequencer, growth=growth, contacts=contacts)
 
 
 def job_services(hub: Hub) -> dict[str, object]:

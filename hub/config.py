@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     audit_sequence_seconds: float = Field(default=0.2, gt=0, le=60)
     """Events commit queued with what they record; every this often a sequencer gives all
     queued events their place in the hash chain and the Merkle tree in one transaction."""
+    contacts_sync_hours: float = Field(default=0.0, ge=0, le=24 * 30)
+    """Sync followers and follows of every connected account this often, in hours, while
+    ``hub serve`` runs (0: only on demand, ``hub contacts sync`` or the Contacts page). A run
+    paused by a rate limit is resumed once the limit resets."""
+    contacts_sync_max_wait: float = Field(default=300.0, ge=0, le=3600)
+    """A contact sync refused with 429 waits this many seconds at most for the limit to
+    reset (``Retry-After`` / ``X-RateLimit-Reset``) and goes on; a longer wait pauses it."""
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

@@ -269,6 +269,8 @@ class Contact:
     remote_id: str               # the network's stable id (Mastodon account id, DID)
     display_name: str = ""
     handle: str = ""             # Bluesky handle, when known
+    links: tuple[str, ...] = ()  # what the profile links to (Mastodon profile fields)
+    verified: tuple[str, ...] = ()   # the links the network verified (rel=me)
 
 
 @dataclass(frozen=True)

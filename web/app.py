@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
             app.state.metrics = rt.workers.metrics   # attempts and latency for /metrics
         app.state.enqueuer = rt.enqueuer
         app.state.jobs = rt.jobs   # background jobs (hub.services.jobs)
+        app.state.contact_sync = rt.contacts
         log.info("hub.started", policy=policy.digest[:12], workers=rt.workers is not None)
         try:
             yield {"hub": the_hub}

@@ -7,6 +7,8 @@ A 429, or Mastodon.py seeing the budget spent (``ratelimit_method="throw"``), be
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any, ClassVar
 
 from mastodon import Mastodon
@@ -19,6 +21,8 @@ from hub.errors import AccountNotConnected
 from hub.ports import Connection, Contact, ContactDirection, ContactPage, CredentialStore
 
 PAGE = 80
+_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
 
 class MastodonContacts:
@@ -46,12 +50,33 @@ class MastodonContacts:
         return await self._client.call(f"read the {direction.value}", read)
 
     def _contact(self, account: Any) -> Contact:
+        links, verified = profile_links(account.get("fields") or [])
         return Contact(IdentityKind.MASTODON,
                        "@" + full_acct(str(account["acct"]), self._settings.domain),
-                       str(account["id"]), str(account.get("display_name") or ""))
+                       str(account["id"]), str(account.get("display_name") or ""),
+                       links=links, verified=verified)
 
     async def aclose(self) -> None:
         self._client.close()
+
+
+def profile_links(fields: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What an account's profile fields point at: each ``href`` of a field's HTML value, or
+    its plain text when it has none (a handle like ``@ana@example.social``); and those of
+    fields the instance verified (``verified_at``: the page links back with rel=me)."""
+    links: list[str] = []
+    verified: list[str] = []
+    for f in fields if isinstance(fields, list) else []:
+        if not isinstance(f, dict):
+            continue
+        value = str(f.get("value") or "")
+        found = _HREF.findall(value) or [html.unescape(_TAG.sub("", value)).strip()]
+        for link in (html.unescape(x).strip() for x in found):
+            if link and link not in links:
+                links.append(link)
+                if f.get("verified_at"):
+                    verified.append(link)
+    return tuple(links), tuple(verified)
 
 
 def build(connection: Connection, credentials: CredentialStore | None = None

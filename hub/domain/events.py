@@ -223,3 +223,35 @@ class SecretKeyInstalled(Event):
     reencrypted: int
     unreadable: list[str] = field(default_factory=list)
     links_reissued: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeopleMerged(Event):
+    """The owner merged person ``merged`` into ``subject`` (contact sorting): its identities,
+    lists and note moved over and it was removed. Recorded who-could-see rows keep naming
+    ``merged``: a merge never rewrites what was seen at send time."""
+
+    name: ClassVar[str] = "PeopleMerged"
+    merged: str
+    identities: int
+    lists: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonSplit(Event):
+    """The owner moved some identities (their kinds listed) of ``subject`` to a new person
+    ``new_person``, who joined none of ``subject``'s lists."""
+
+    name: ClassVar[str] = "PersonSplit"
+    new_person: str
+    kinds: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityIgnored(Event):
+    """The owner told the people-to-sort inbox to leave an identity alone (``ignored``) or
+    to offer it again; ``subject`` is the SHA-256 of ``kind:address``, not the address."""
+
+    name: ClassVar[str] = "IdentityIgnored"
+    kind: str
+    ignored: bool

@@ -1,18 +1,33 @@
 """People to sort: identities seen through contact sync that no person in the address book
-holds yet, each with suggestions of who it might be. Accepting one adds a person or an
-identity through the address book's own (audited) services; nothing here rewrites the past."""
+holds yet (and the owner has not ignored), each with suggestions of who it might be:
+
+* a person with the same name as the identity's display name;
+* a Bluesky handle on a domain that is someone's email domain;
+* a Mastodon profile field (``fields``, rel=me style) linking to an identity someone holds —
+  their Bluesky profile, Mastodon account, Matrix id or email — or to a website on someone's
+  email domain (fields the instance verified say so).
+
+Accepting one adds a person or an identity through the address book's own (audited)
+services; merging, splitting and ignoring are :mod:`hub.services.contacts_sort`. Nothing here
+rewrites the past."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
-from sqlmodel import col, select
+import regex
+from sqlmodel import Session, col, select
 
+from hub.domain.identities import normalise_identity
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.contacts import direction_of
 from hub.services.people import NewPerson, add_identity, add_person
-from hub.store.contact_tables import RelationshipRow
+from hub.store.contact_tables import IgnoredIdentityRow, RelationshipRow
 from hub.store.tables import IdentityRow, PersonRow
+
+_HANDLE = regex.compile(r"^@?([A-Za-z0-9_.-]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
 
 
 @dataclass(frozen=True)
@@ -33,14 +48,60 @@ class Unsorted:
     display_name: str
     relations: tuple[str, ...]          # "mastodon:main: mutual"
     suggestions: tuple[Suggestion, ...]
+    links: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> str:
+        return f"{self.kind}:{self.address}"
+
+
+def link_identities(link: str) -> list[tuple[str, str]]:
+    """The identities a profile link may name: (kind, value), normalised; a bare website
+    gives ("site", host)."""
+    link = link.strip()
+    found: list[tuple[str, str]] = []
+    handle = _HANDLE.match(link)
+    if handle:
+        found += [("mastodon", f"@{handle[1]}@{handle[2]}"), ("email", f"{handle[1]}@{handle[2]}")]
+    if link.lower().startswith("mailto:"):
+        found.append(("email", unquote(link[7:]).split("?", 1)[0]))
+    parts = urlsplit(link if "://" in link else "")
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path)
+    if host in ("bsky.app", "staging.bsky.app") and path.startswith("/profile/"):
+        found.append(("bluesky", path.split("/")[2]))
+    elif host == "matrix.to":
+        found.append(("matrix", unquote(parts.fragment).lstrip("/").split("?", 1)[0]))
+    elif host and path.startswith("/@") and len(path) > 2:
+        found.append(("mastodon", f"@{path[2:].split('/')[0]}@{host}"))
+    if host:
+        found.append(("site", host.removeprefix("www.")))
+    out = []
+    for kind, value in found:
+        if kind == "site":
+            out.append((kind, value))
+            continue
+        try:
+            k, v = normalise_identity(kind, value)
+        except InvalidInput:
+            continue
+        out.append((k.value, v))
+    return out
+
+
+def _ignored(s: Session) -> set[tuple[str, str]]:
+    return {(k, a) for k, a in s.exec(select(IgnoredIdentityRow.kind,
+                                             IgnoredIdentityRow.address)).all()}
 
 
 def inbox(hub: Hub) -> list[Unsorted]:
-    """Every synced identity no person holds, oldest first seen first."""
+    """Every synced identity no person holds and the owner has not ignored, oldest first
+    seen first."""
     with hub.db.read() as s:
-        known = set(s.exec(select(IdentityRow.kind, IdentityRow.value)).all())
+        held = {(k, v): pid for k, v, pid in s.exec(
+            select(IdentityRow.kind, IdentityRow.value, IdentityRow.person_id)).all()}
+        ignored = _ignored(s)
         people = list(s.exec(select(PersonRow)))
-        emails = list(s.exec(select(IdentityRow).where(IdentityRow.kind == "email")))
         rows = list(s.exec(select(RelationshipRow).order_by(col(RelationshipRow.first_seen),
                                                             col(RelationshipRow.address))))
     by_name: dict[str, list[PersonRow]] = {}
@@ -48,12 +109,14 @@ def inbox(hub: Hub) -> list[Unsorted]:
         by_name.setdefault(p.name.strip().lower(), []).append(p)
     names = {p.id: p.name for p in people}
     domains: dict[str, set[str]] = {}
-    for e in emails:
-        domains.setdefault(e.value.rsplit("@", 1)[-1], set()).add(e.person_id)
+    for (kind, value), pid in held.items():
+        if kind == "email":
+            domains.setdefault(value.rsplit("@", 1)[-1], set()).add(pid)
     grouped: dict[tuple[str, str], list[RelationshipRow]] = {}
     for r in rows:
-        if (r.kind, r.address) not in known and (r.follows_me or r.i_follow):
-            grouped.setdefault((r.kind, r.address), []).append(r)
+        key = (r.kind, r.address)
+        if key not in held and key not in ignored and (r.follows_me or r.i_follow):
+            grouped.setdefault(key, []).append(r)
     out = []
     for (kind, address), rels in grouped.items():
         display = next((r.display_name for r in rels if r.display_name), "")
@@ -66,9 +129,22 @@ def inbox(hub: Hub) -> list[Unsorted]:
                 for pid in ids:
                     found.setdefault(pid, Suggestion(pid, names[pid],
                                                      f"handle on {domain}, their email domain"))
+        links = list(dict.fromkeys(link for r in rels for link in r.links))
+        verified = {link for r in rels for link in r.links_verified}
+        for link in links:
+            how = "verified profile link" if link in verified else "profile link"
+            for k, v in link_identities(link):
+                if k == "site":
+                    for pid in domains.get(v, ()):
+                        found.setdefault(pid, Suggestion(
+                            pid, names[pid], f"{how} to {v}, their email domain"))
+                elif (k, v) in held:
+                    pid = held[(k, v)]
+                    found.setdefault(pid, Suggestion(pid, names[pid],
+                                                     f"{how} to {k}:{v}, which is theirs"))
         out.append(Unsorted(kind, address, display,
                             tuple(f"{r.account}: {direction_of(r)}" for r in rels),
-                            tuple(found.values())))
+                            tuple(found.values()), tuple(links)))
     return out
 
 
@@ -78,10 +154,40 @@ def _handle_domain(kind: str, address: str) -> str:
     return ""
 
 
+def check_unsorted(hub: Hub, kind: str, address: str) -> None:
+    """Refuse (nothing changed) an identity that is not waiting in the inbox: never seen by
+    a sync, already held by someone, or ignored."""
+    with hub.db.read() as s:
+        if s.exec(select(RelationshipRow).where(RelationshipRow.kind == kind,
+                                                RelationshipRow.address == address)
+                  ).first() is None:
+            raise NotFound(f"{kind}:{address} was not seen by any contact sync")
+        taken = s.exec(select(IdentityRow).where(IdentityRow.kind == kind,
+                                                 IdentityRow.value == address)).first()
+        if taken is not None:
+            owner = s.get(PersonRow, taken.person_id)
+            raise Conflict(f"{kind}:{address} is already filed on "
+                           f"{owner.name if owner else taken.person_id}")
+        if s.get(IgnoredIdentityRow, (kind, address)) is not None:
+            raise Conflict(f"{kind}:{address} is ignored; un-ignore it first "
+                           "(hub contacts unignore)")
+
+
+def split_identity(spec: str) -> tuple[str, str]:
+    """``kind:address`` from the CLI or a form, normalised."""
+    kind, sep, address = spec.strip().partition(":")
+    if not sep or not address:
+        raise InvalidInput(f"{spec!r} is not kind:address (e.g. mastodon:@ana@example.social)",
+                           field="identity")
+    k, v = normalise_identity(kind, address)
+    return k.value, v
+
+
 def accept(hub: Hub, kind: str, address: str, *, name: str | None = None,
            person: str | None = None, actor: str = "owner") -> str:
     """File an unsorted identity: on ``person`` (id, name or identity), or as a new person
     called ``name``. Returns the person's name. Audited by the address book's services."""
+    check_unsorted(hub, kind, address)
     if person:
         add_identity(hub, person, f"{kind}:{address}", actor=actor)
         return person

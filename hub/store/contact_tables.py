@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from hub.store.tables import UTCDateTime
@@ -34,6 +34,11 @@ class RelationshipRow(SQLModel, table=True):
     followers_run: str | None = Field(default=None, max_length=32)
     following_run: str | None = Field(default=None, max_length=32)
     first_seen: datetime = Field(sa_type=UTCDateTime)
+    # What the identity's profile links to (Mastodon profile fields: URLs and handles), for
+    # the inbox's suggestions; ``links_verified`` the subset the instance verified (rel=me).
+    links: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    links_verified: list[str] = Field(default_factory=list,
+                                      sa_column=Column(JSON, nullable=False))
 
 
 class ContactSyncRow(SQLModel, table=True):
@@ -45,9 +50,23 @@ class ContactSyncRow(SQLModel, table=True):
     direction: str = Field(primary_key=True, max_length=16)
     run: str | None = Field(default=None, max_length=32)
     cursor: str | None = Field(default=None, max_length=500)
-    status: str = Field(default="idle", max_length=16)     # running | paused | done
+    status: str = Field(default="idle", max_length=16)  # running | waiting | paused | done
     pages: int = 0
     seen: int = 0
     started: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished: datetime | None = Field(default=None, sa_type=UTCDateTime)
     retry_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    new: int = 0                  # relationships begun in the current / last run
+    lost: int = 0                 # relationships ended by the last finished run
+    error: str = Field(default="", max_length=500)   # why the last run could not read
+    updated: datetime | None = Field(default=None, sa_type=UTCDateTime)   # last progress
+
+
+class IgnoredIdentityRow(SQLModel, table=True):
+    """An identity the owner told the inbox to leave alone: later syncs still record its
+    relationships, but it is not offered for sorting again (until un-ignored)."""
+
+    __tablename__ = "contact_ignored"
+    kind: str = Field(primary_key=True, max_length=16)
+    address: str = Field(primary_key=True, max_length=300)
+    ignored: datetime = Field(sa_type=UTCDateTime)

@@ -46,9 +46,11 @@ class Fault:
     seconds: float = 0.0
     when: str = "before"
     reset_in: float = 2.0
+    query: str = ""          # only requests carrying this query parameter (e.g. max_id)
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method in ("*", method)) and fnmatch.fnmatch(path, self.path)
+    def matches(self, method: str, path: str, params: Any = None) -> bool:
+        return (self.method in ("*", method)) and fnmatch.fnmatch(path, self.path) and \
+            (not self.query or (params is not None and self.query in params))
 
 
 class Double:
@@ -91,7 +93,8 @@ class Double:
                  "at": time.time()}
         self.requests.append(entry)
         op = checked.operation
-        fault = next((f for f in self.faults if f.matches(method, path.rstrip("/"))), None)
+        fault = next((f for f in self.faults
+                      if f.matches(method, path.rstrip("/"), request.query_params)), None)
         if fault is not None:
             fault.count -= 1
             if fault.count <= 0:
@@ -214,7 +217,9 @@ class Double:
             scopes = data.get("scopes")
             account, token = world.add_account(
                 data["username"], data.get("domain"), locked=bool(data.get("locked")),
-                known=data.get("known", True), scopes=set(scopes) if scopes is not None else None)
+                known=data.get("known", True), scopes=set(scopes) if scopes is not None else None,
+                display_name=str(data.get("display_name") or ""))
+            account.fields = list(data.get("fields") or [])
             return JSONResponse({"id": account.id, "acct": world.full_acct(account),
                                  "token": token})
         if action == "follows":

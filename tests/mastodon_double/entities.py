@@ -29,7 +29,9 @@ def account(world: World, acc: Account, base: str) -> dict[str, Any]:
         "header_static": f"{base}/headers/original/missing.png",
         "followers_count": followers, "following_count": following,
         "statuses_count": statuses, "last_status_at": None, "hide_collections": None,
-        "noindex": False, "emojis": [], "roles": [], "fields": [],
+        "noindex": False, "emojis": [], "roles": [],
+        "fields": [{"name": str(f.get("name", "")), "value": str(f.get("value", "")),
+                    "verified_at": f.get("verified_at")} for f in acc.fields],
     }
 
 

@@ -56,6 +56,8 @@ class Account:
     locked: bool = False
     known: bool = True            # remote accounts: already in the instance's database
     created_at: str = field(default_factory=now_iso)
+    # Profile fields: {"name", "value" (HTML), "verified_at" (ISO or None)}
+    fields: list[dict[str, Any]] = field(default_factory=list)
 
     def acct(self) -> str:
         return self.username if self.domain is None else f"{self.username}@{self.domain}"

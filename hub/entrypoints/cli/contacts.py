@@ -37,6 +37,10 @@ def contacts_sync(account: str | None) -> None:
     def show(p: SyncProgress) -> None:
         if p.error:
             click.echo(f"{p.account} {p.direction.value}: not synced: {p.error}")
+        elif p.waiting_until is not None:
+            click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
+                       f"waiting until {p.waiting_until:%H:%M:%S} UTC, "
+                       "then going on")
         elif p.paused_until is not None:
             click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
                        f"run again after {p.paused_until:%H:%M:%S} UTC to resume")
@@ -90,8 +94,8 @@ def contacts_status() -> None:
         extra = f" until {s.retry_after:%H:%M:%S}" if s.status == "paused" and s.retry_after \
             else ""
         click.echo(f"{s.account}\t{s.direction}\t{s.status}{extra}\t{s.seen} seen, "
-                   f"{s.pages} pages")
-
+                   f"{s.pages} pages, {s.new} new, {s.lost} gone"
+                   + (f"\t{s.error}" if s.error else ""))
 
 
 @contacts.command("inbox")
@@ -100,10 +104,61 @@ def contacts_inbox() -> None:
     """People to sort: synced identities nobody in the address book holds, with suggestions."""
     from hub.services.contacts_inbox import inbox
 
-    for u in inbox(open_hub(require_policy=False)):
+    box = inbox(open_hub(require_policy=False))
+    if not box:
+        click.echo("nobody to sort: every synced identity is filed or ignored")
+    for u in box:
         click.echo(f"{u.kind}:{u.address}\t{u.display_name}\t{'; '.join(u.relations)}")
         for s in u.suggestions:
             click.echo(f"    maybe {s.name} ({s.person_id}): {s.reason}")
+
+
+@contacts.command("ignore")
+@click.argument("identity")
+@handles_errors
+def contacts_ignore(identity: str) -> None:
+    """Stop offering IDENTITY (kind:address) in the inbox (its relationships still sync)."""
+    from hub.services.contacts_sort import ignore
+
+    ignore(open_hub(require_policy=False), identity)
+    click.echo(f"ignoring {identity}; `hub contacts unignore {identity}` offers it again")
+
+
+@contacts.command("unignore")
+@click.argument("identity")
+@handles_errors
+def contacts_unignore(identity: str) -> None:
+    """Offer an ignored IDENTITY in the inbox again."""
+    from hub.services.contacts_sort import unignore
+
+    unignore(open_hub(require_policy=False), identity)
+    click.echo(f"{identity} is back in the inbox")
+
+
+@contacts.command("merge")
+@click.argument("into")
+@click.argument("other")
+@handles_errors
+def contacts_merge(into: str, other: str) -> None:
+    """Merge person OTHER into INTO (id, name or identity): identities, lists and note move,
+    OTHER is removed. What either could see at send time stays recorded as it was."""
+    from hub.services.contacts_sort import merge
+
+    kept = merge(open_hub(require_policy=False), into, other)
+    click.echo(f"merged {other} into {kept.name} ({kept.id})")
+
+
+@contacts.command("split")
+@click.argument("person")
+@click.argument("identities", nargs=-1, required=True)
+@click.option("--name", required=True, help="Name of the new person.")
+@handles_errors
+def contacts_split(person: str, identities: tuple[str, ...], name: str) -> None:
+    """Move IDENTITIES (kind:value) of PERSON to a new person called --name."""
+    from hub.services.contacts_sort import split
+
+    new = split(open_hub(require_policy=False), person, identities, name)
+    click.echo(f"split {len(identities)} identities off {person} into {new.name} ({new.id})")
 
 
 @contacts.command("accept")
@@ -113,9 +168,9 @@ def contacts_inbox() -> None:
 @handles_errors
 def contacts_accept(identity: str, person: str | None, name: str | None) -> None:
     """File an identity from the inbox (kind:value) on a person, or as a new one."""
-    from hub.services.contacts_inbox import accept
+    from hub.services.contacts_inbox import accept, split_identity
 
-    kind, _, address = identity.partition(":")
+    kind, address = split_identity(identity)
     who = accept(open_hub(require_policy=False), kind, address, name=name, person=person)
     click.echo(f"{identity} filed on {who}")
 

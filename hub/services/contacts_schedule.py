@@ -1,0 +1,161 @@
+"""Contact syncs in the background of ``hub serve``: on demand (the Contacts page's button)
+and on a schedule (``contacts_sync_hours``).
+
+Progress lives in the database (``contact_sync``: status, pages, seen, new, lost), so the
+page shows a sync started from the CLI as well as one started here, and a sync that died with
+its process (``kill -9``) is picked up again: its cursor is kept and it is resumed at the next
+tick, as is a run paused by a rate limit once its ``retry_after`` has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+
+import structlog
+
+from hub.errors import Conflict, HubError, NotFound
+from hub.ports import ContactReader
+from hub.runtime import Hub
+from hub.services.accounts import list_accounts
+from hub.services.contacts import SyncProgress, sync_account, sync_states
+from hub.store.contact_tables import ContactSyncRow
+
+log = structlog.get_logger("hub.contacts")
+
+ReaderFactory = Callable[[Hub, str], ContactReader]
+UNFINISHED = ("running", "waiting", "finishing", "paused")
+STALE = timedelta(minutes=10)
+
+
+def syncable_accounts(hub: Hub, platforms: Collection[str]) -> list[str]:
+    """Connected accounts whose network has a contact reader."""
+    return [a.name for a in list_accounts(hub) if a.name.partition(":")[0] in platforms]
+
+
+def due_accounts(hub: Hub, accounts: Collection[str], *, every: timedelta | None,
+                 now: datetime, busy: Collection[str] = ()) -> list[str]:
+    """Which of ``accounts`` should sync now: never synced or last finished ``every`` ago
+    (when there is a schedule), a run left unfinished by a dead process, or a paused run
+    whose rate limit has reset. ``busy`` are running here already."""
+    states: dict[str, list[ContactSyncRow]] = {}
+    for row in sync_states(hub):
+        states.setdefault(row.account, []).append(row)
+    due = []
+    for account in accounts:
+        if account in busy:
+            continue
+        rows = states.get(account, [])
+        unfinished = [r for r in rows if r.status in UNFINISHED]
+        if unfinished:
+            if all(_resumable(r, now) for r in unfinished):
+                due.append(account)
+            continue
+        if every is None:
+            continue
+        stamps = [t for r in rows for t in (r.finished or r.started,) if t is not None]
+        last = max(stamps, default=None)
+        if last is None or now - last >= every:
+            due.append(account)
+    return due
+
+
+def _resumable(row: ContactSyncRow, now: datetime) -> bool:
+    """A paused run whose limit has reset, or a run nobody has moved on for ``STALE`` (its
+    process died: a live one writes a page, or its wait, far more often)."""
+    if row.status == "paused":
+        return row.retry_after is None or row.retry_after <= now
+    if row.status == "waiting" and row.retry_after is not None:
+        return row.retry_after + STALE <= now
+    return row.updated is None or row.updated + STALE <= now
+
+
+class ContactSync:
+    """Starts syncs as asyncio tasks of this process (one per account at a time)."""
+
+    def __init__(self, hub: Hub, make_reader: ReaderFactory, platforms: Collection[str]) -> None:
+        self.hub = hub
+        self.make_reader = make_reader
+        self.platforms = tuple(platforms)
+        self.tasks: dict[str, asyncio.Task[list[SyncProgress]]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def running(self) -> set[str]:
+        return {a for a, t in self.tasks.items() if not t.done()}
+
+    def start(self, account: str | None = None) -> list[str]:
+        """Start syncing ``account`` (or every syncable account not already syncing); the
+        names started. An unknown account is NotFound; one already syncing a Conflict."""
+        accounts = syncable_accounts(self.hub, self.platforms)
+        if account is not None:
+            if account not in accounts:
+                raise NotFound(f"no connected account {account!r} to sync contacts from "
+                               f"(only {', '.join(self.platforms)} accounts can)")
+            if account in self.running():
+                raise Conflict(f"{account} is already syncing")
+            accounts = [account]
+        started = [a for a in accounts if a not in self.running()]
+        for name in started:
+            self.tasks[name] = asyncio.create_task(self._sync(name))
+        return started
+
+    async def _sync(self, account: str) -> list[SyncProgress]:
+        try:
+            reader = await asyncio.to_thread(self.make_reader, self.hub, account)
+            try:
+                return await sync_account(self.hub, account, reader)
+            finally:
+                await reader.aclose()
+        except HubError as exc:       # recorded on the sync's row; the page shows it
+            log.warning("contacts.sync_failed", account=account, reason=exc.message)
+        except Exception:
+            log.exception("contacts.sync_crashed", account=account)
+        return []
+
+    async def wait(self) -> None:
+        """Until every started sync has ended (tests, shutdown)."""
+        tasks = [t for t in self.tasks.values() if not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- the schedule ---------------------------------------------------------------------
+
+    def tick(self) -> list[str]:
+        """Start whatever is due (see :func:`due_accounts`); the names started."""
+        hours = self.hub.settings.contacts_sync_hours
+        every = timedelta(hours=hours) if hours > 0 else None
+        accounts = syncable_accounts(self.hub, self.platforms)
+        due = due_accounts(self.hub, accounts, every=every, now=self.hub.now(),
+                           busy=self.running())
+        for name in due:
+            self.tasks[name] = asyncio.create_task(self._sync(name))
+        return due
+
+    async def start_schedule(self, tick_seconds: float = 60.0) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._run(tick_seconds))
+
+    async def _run(self, tick_seconds: float) -> None:
+        while True:
+            try:
+                for name in self.tick():
+                    log.info("contacts.sync_started", account=name)
+            except HubError as exc:
+                log.warning("contacts.sync_not_started", reason=exc.message)
+            except Exception:    # a broken account must not stop the hub: next tick
+                log.exception("contacts.schedule_failed")
+            await asyncio.sleep(tick_seconds)
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
