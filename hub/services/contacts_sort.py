@@ -51,7 +51,8 @@ def merge(hub: Hub, into: str, other: str, *, actor: str = "owner") -> PersonRow
         s.execute(update(IdentityRow).where(IdentityRow.person_id == gone.id)  # type: ignore[arg-type]
                   .values(person_id=keep.id))
         lists = []
-        for m in list(s.exec(select(ListMemberRow).where(ListMemberRow.person_id == gone.id))):
+        for m in list(s.exec(select(ListMemberRow).where(ListMemberRow.person_id == gone.id)
+                             .order_by(ListMemberRow.list_name))):
             added = []
             if s.get(ListMemberRow, (m.list_name, keep.id)) is None:
                 s.add(ListMemberRow(list_name=m.list_name, person_id=keep.id, added=now))
@@ -111,9 +112,9 @@ def split(hub: Hub, ref: str, identities: Sequence[str], name: str, *,
         return new
 
 
-def ignore(hub: Hub, spec: str, *, actor: str = "owner") -> None:
+def ignore(hub: Hub, spec: str, *, actor: str = "owner") -> str:
     """Stop offering identity ``spec`` (``kind:address``) in the inbox. Its relationships are
-    still synced; ``unignore`` offers it again."""
+    still synced; ``unignore`` offers it again. Returns the identity as stored."""
     kind, address = split_identity(spec)
     with hub.db.transaction() as s:
         _seen(s, kind, address)
@@ -129,9 +130,10 @@ def ignore(hub: Hub, spec: str, *, actor: str = "owner") -> None:
         s.add(IgnoredIdentityRow(kind=kind, address=address, ignored=hub.now()))
         hub.audit.append(s, IdentityIgnored(actor=actor, subject=_identity_hash(kind, address),
                                             kind=kind, ignored=True), now=hub.now())
+    return f"{kind}:{address}"
 
 
-def unignore(hub: Hub, spec: str, *, actor: str = "owner") -> None:
+def unignore(hub: Hub, spec: str, *, actor: str = "owner") -> str:
     kind, address = split_identity(spec)
     with hub.db.transaction() as s:
         row = s.get(IgnoredIdentityRow, (kind, address))
@@ -140,6 +142,7 @@ def unignore(hub: Hub, spec: str, *, actor: str = "owner") -> None:
         s.delete(row)
         hub.audit.append(s, IdentityIgnored(actor=actor, subject=_identity_hash(kind, address),
                                             kind=kind, ignored=False), now=hub.now())
+    return f"{kind}:{address}"
 
 
 def ignored(hub: Hub) -> list[IgnoredIdentityRow]:

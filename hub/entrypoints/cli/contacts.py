@@ -120,8 +120,8 @@ def contacts_ignore(identity: str) -> None:
     """Stop offering IDENTITY (kind:address) in the inbox (its relationships still sync)."""
     from hub.services.contacts_sort import ignore
 
-    ignore(open_hub(require_policy=False), identity)
-    click.echo(f"ignoring {identity}; `hub contacts unignore {identity}` offers it again")
+    stored = ignore(open_hub(require_policy=False), identity)
+    click.echo(f"ignoring {stored}; `hub contacts unignore {stored}` offers it again")
 
 
 @contacts.command("unignore")
@@ -131,8 +131,8 @@ def contacts_unignore(identity: str) -> None:
     """Offer an ignored IDENTITY in the inbox again."""
     from hub.services.contacts_sort import unignore
 
-    unignore(open_hub(require_policy=False), identity)
-    click.echo(f"{identity} is back in the inbox")
+    stored = unignore(open_hub(require_policy=False), identity)
+    click.echo(f"{stored} is back in the inbox")
 
 
 @contacts.command("merge")
