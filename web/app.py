@@ -31,6 +31,7 @@ from web import middleware, ui
 from web.routes import (
     api,
     audit,
+    contacts,
     drafts,
     edits,
     feeds,
@@ -150,6 +151,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.include_router(metrics.router)
     app.include_router(micropub.router)
     ui.install(app)   # the owner's HTML pages
+    app.include_router(contacts.router)   # the Contacts pages (sync, people to sort)
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
