@@ -17,7 +17,7 @@ from bench._suite import dump, load, run, table
 MODULES = {"fanout": "bench.m_fanout", "submit": "bench.m_submit", "workers": "bench.m_workers",
            "rss": "bench.m_rss", "people": "bench.m_people", "policy": "bench.m_policy",
            "pages": "bench.bench_pages", "pages_people": "bench.m_pages_people",
-           "import": "bench.m_import"}
+           "import": "bench.m_import", "contacts": "bench.m_contacts"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,22 +13,24 @@ longer follows), a few hundred rows a transaction, so the write lock is never he
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
 
 from hub.errors import PermanentDeliveryError, TransientDeliveryError
 from hub.ids import new_id
-from hub.ports import Contact, ContactDirection, ContactPage, ContactReader
+from hub.ports import ContactDirection, ContactPage, ContactReader
 from hub.runtime import Hub
 from hub.store.contact_tables import ContactSyncRow, RelationshipRow
 
 ALL_DIRECTIONS = (ContactDirection.FOLLOWERS, ContactDirection.FOLLOWING)
 END_BATCH = 500          # rows marked gone per transaction at the end of a run
 MAX_RETRIES = 5          # 429s in a row on one page before the run is paused instead
+_REL = RelationshipRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -152,33 +154,45 @@ def _stop(hub: Hub, account: str, direction: ContactDirection, status: str,
 def _write_page(hub: Hub, account: str, direction: ContactDirection, run: str,
                 page: ContactPage) -> int:
     """One transaction: the page's relationships and the cursor after it (the last page
-    leaves the run ``finishing``). Returns how many relationships began."""
+    leaves the run ``finishing``). Returns how many relationships began.
+
+    Plain ``INSERT`` (executemany) and ``UPDATE`` statements rather than ORM objects: the
+    write lock is held for a page of rows only as long as the database needs to write them."""
     now = hub.now()
     followers = direction is ContactDirection.FOLLOWERS
+    flag, since, seen_run = (("follows_me", "follows_me_since", "followers_run") if followers
+                             else ("i_follow", "i_follow_since", "following_run"))
+    contacts = {(c.kind.value, c.address): c for c in page.contacts
+                if len(c.address) <= 300 and len(c.remote_id) <= 200}
     with hub.db.transaction() as s:
-        existing = _rows(s, account, page.contacts)
-        begun = 0
-        for contact in page.contacts:
-            row = existing.get((contact.kind.value, contact.address))
-            if row is None:
-                row = RelationshipRow(account=account, kind=contact.kind.value,
-                                      address=contact.address, remote_id=contact.remote_id,
-                                      first_seen=now)
-                existing[(row.kind, row.address)] = row
-            row.remote_id = contact.remote_id
-            row.display_name = (contact.display_name or row.display_name)[:200]
-            if contact.links or contact.verified:
-                row.links = [link[:300] for link in contact.links][:20]
-                row.links_verified = [link[:300] for link in contact.verified][:20]
-            if followers:
-                if not row.follows_me:
-                    row.follows_me, row.follows_me_since, begun = True, now, begun + 1
-                row.followers_run = run
+        conn = s.connection()
+        existing: dict[tuple[str, str], bool] = {}
+        if contacts:
+            existing = {(k, a): bool(on) for k, a, on in conn.execute(
+                sa_select(_REL.c.kind, _REL.c.address, _REL.c[flag]).where(
+                    _REL.c.account == account,
+                    _REL.c.address.in_([a for _, a in contacts])))}
+        fresh, changed = [], []
+        for key, c in contacts.items():
+            values: dict[str, object] = {"remote_id": c.remote_id, seen_run: run}
+            if c.display_name:
+                values["display_name"] = c.display_name[:200]
+            if c.links or c.verified:
+                values["links"] = [link[:300] for link in c.links][:20]
+                values["links_verified"] = [link[:300] for link in c.verified][:20]
+            if key not in existing:
+                fresh.append({"account": account, "kind": key[0], "address": key[1],
+                              "display_name": "", "follows_me": False, "i_follow": False,
+                              "first_seen": now, "links": [], "links_verified": [],
+                              **values, flag: True, since: now})
             else:
-                if not row.i_follow:
-                    row.i_follow, row.i_follow_since, begun = True, now, begun + 1
-                row.following_run = run
-            s.add(row)
+                if not existing[key]:
+                    values.update({flag: True, since: now})
+                changed.append((key, values))
+        if fresh:
+            conn.execute(insert(_REL), fresh)
+        _update_many(conn, account, changed)
+        begun = len(fresh) + sum(1 for key, _ in changed if not existing[key])
         state = s.get(ContactSyncRow, (account, direction.value))
         assert state is not None and state.run == run, "the sync run changed under us"
         state.cursor, state.pages = page.cursor, state.pages + 1
@@ -190,14 +204,19 @@ def _write_page(hub: Hub, account: str, direction: ContactDirection, run: str,
         return begun
 
 
-def _rows(s: Session, account: str, contacts: Iterable[Contact]
-          ) -> dict[tuple[str, str], RelationshipRow]:
-    addresses = [c.address for c in contacts]
-    if not addresses:
-        return {}
-    rows = s.exec(select(RelationshipRow).where(RelationshipRow.account == account,
-                                                col(RelationshipRow.address).in_(addresses)))
-    return {(r.kind, r.address): r for r in rows}
+def _update_many(conn: Connection, account: str,
+                 rows: list[tuple[tuple[str, str], dict[str, object]]]) -> None:
+    """``UPDATE`` each (kind, address) row with its values: one executemany per set of
+    columns (a page's rows share one or two)."""
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for (kind, address), values in rows:
+        groups.setdefault(tuple(sorted(values)), []).append(
+            {"b_kind": kind, "b_address": address, **{f"v_{k}": v for k, v in values.items()}})
+    for columns, params in groups.items():
+        conn.execute(update(_REL).where(
+            _REL.c.account == account, _REL.c.kind == bindparam("b_kind"),
+            _REL.c.address == bindparam("b_address")).values(
+            {c: bindparam(f"v_{c}") for c in columns}), params)
 
 
 def _finish(hub: Hub, account: str, direction: ContactDirection, run: str) -> int:
@@ -217,11 +236,9 @@ def _finish(hub: Hub, account: str, direction: ContactDirection, run: str) -> in
             gone = list(s.exec(select(RelationshipRow.kind, RelationshipRow.address).where(
                 RelationshipRow.account == account, flag.is_(True),
                 (seen_run.is_(None)) | (seen_run != run)).limit(END_BATCH)))
-            for kind, address in gone:
-                s.execute(update(RelationshipRow).where(
-                    col(RelationshipRow.account) == account, col(RelationshipRow.kind) == kind,
-                    col(RelationshipRow.address) == address).values(
-                    {flag_name: False, lost_at: now}))
+            _update_many(s.connection(), account,
+                         [((kind, address), {flag_name: False, lost_at: now})
+                          for kind, address in gone])
             state = s.get(ContactSyncRow, (account, direction.value))
             assert state is not None and state.run == run, "the sync run changed under us"
             state.lost += len(gone)
