@@ -13,6 +13,7 @@ longer follows), a few hundred rows a transaction, so the write lock is never he
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from hub.store.contact_tables import ContactSyncRow, RelationshipRow
 
 ALL_DIRECTIONS = (ContactDirection.FOLLOWERS, ContactDirection.FOLLOWING)
 END_BATCH = 500          # rows marked gone per transaction at the end of a run
+PACE_MAX = 0.25         # the longest pause after a page's write transaction
 MAX_RETRIES = 5          # 429s in a row on one page before the run is paused instead
 _REL = RelationshipRow.__table__  # type: ignore[attr-defined]
 
@@ -109,7 +111,11 @@ async def _sync_direction(hub: Hub, account: str, reader: ContactReader,
                 progress(state)
             return state
         limited = 0
+        began = time.monotonic()
         added = _write_page(hub, account, direction, run, page)
+        # As long again without the lock: a writer of another process (hub serve beside
+        # ``hub contacts sync``) gets its turn even when the network answers at once.
+        await sleep(min(time.monotonic() - began, PACE_MAX))
         pages, seen, new, cursor = pages + 1, seen + len(page.contacts), new + added, page.cursor
         finishing = cursor is None
         if progress and not finishing:
