@@ -41,8 +41,8 @@ from hub.ports import (
 from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
 from hub.services.audit_growth import GrowthSchedule
 from hub.services.audit_proofs import AnchorSchedule
-from hub.services.jobs import JobRunner
 from hub.services.contacts_schedule import ContactSync
+from hub.services.jobs import JobRunner
 from hub.store.credentials import DbCredentials
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
@@ -285,14 +285,16 @@ def bootstrap(settings: Settings, mode: Mode, *,
     sequencer = Sequencer(db, delay=settings.audit_sequence_seconds) if serving else None
     growth = (GrowthSchedule(hub, lambda account: contact_reader(hub, account))
               if serving else None)
-    contacts = ContactSync(hub, contact_reader, adapters.CONTACT_READERS) if serving else None
+    contacts = (ContactSync(hub, contact_reader, adapters.CONTACT_READERS, runner=jobs.name)
+                if jobs is not None else None)
     return Runtime(hub=hub, mode=mode, workers=workers, enqueuer=enqueuer, anchors=anchors,
                    jobs=jobs, sequencer=sequencer, growth=growth, contacts=contacts)
 
 
 def job_services(hub: Hub) -> dict[str, object]:
     """What background jobs get from the composition root (``hub.services.jobs``)."""
-    return {"anchor_sinks": lambda: anchor_sinks(hub)}
+    return {"anchor_sinks": lambda: anchor_sinks(hub),
+            "contact_reader": lambda account: contact_reader(hub, account)}
 
 
 def build_hub(settings: Settings, *, publishers: Mapping[str, Publisher] | None = None,

@@ -1,5 +1,7 @@
 """Contact syncs in the background of ``hub serve``: on demand (the Contacts page's button)
-and on a schedule (``contacts_sync_hours``).
+and on a schedule (``contacts_sync_hours``), each run as a ``contacts-sync`` background job
+(:mod:`hub.services.jobs`: its row shows the progress, and a job left running by a dead
+process is marked interrupted).
 
 Progress lives in the database (``contact_sync``: status, pages, seen, new, lost), so the
 page shows a sync started from the CLI as well as one started here, and a sync that died with
@@ -11,17 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 import structlog
+from sqlmodel import col, select
 
 from hub.errors import Conflict, HubError, NotFound
+from hub.ids import new_id
 from hub.ports import ContactReader
 from hub.runtime import Hub
+from hub.services import jobs
 from hub.services.accounts import list_accounts
-from hub.services.contacts import SyncProgress, sync_account, sync_states
+from hub.services.contacts import sync_states
+from hub.services.contacts_job import KIND
 from hub.store.contact_tables import ContactSyncRow
+from hub.store.job_tables import JobRow
 
 log = structlog.get_logger("hub.contacts")
 
@@ -72,14 +80,33 @@ def _resumable(row: ContactSyncRow, now: datetime) -> bool:
     return row.updated is None or row.updated + STALE <= now
 
 
-class ContactSync:
-    """Starts syncs as asyncio tasks of this process (one per account at a time)."""
+def syncing_elsewhere(hub: Hub, me: str | None = None) -> set[str]:
+    """Accounts a live ``contacts-sync`` job is syncing (this process or another, e.g. the
+    CLI). Jobs whose process is gone (``kill -9``) are marked interrupted first (``me``
+    names this process's runner), and one whose heartbeat is older than the jobs'
+    ``STALE_AFTER`` is not counted."""
+    jobs.recover(hub, me=me)
+    now = hub.now()
+    with hub.db.read() as s:
+        rows = s.exec(select(JobRow).where(JobRow.kind == KIND,
+                                           col(JobRow.state).in_(jobs.ACTIVE)))
+        return {str(r.params.get("account")) for r in rows
+                if now - (r.heartbeat or r.created) < jobs.STALE_AFTER}
 
-    def __init__(self, hub: Hub, make_reader: ReaderFactory, platforms: Collection[str]) -> None:
+
+class ContactSync:
+    """Runs each sync as a ``contacts-sync`` job (:mod:`hub.services.contacts_job`) on a
+    thread of its own, one per account at a time; ``runner`` is the job runner's name in
+    ``hub serve`` (so its recovery knows these jobs are alive)."""
+
+    def __init__(self, hub: Hub, make_reader: ReaderFactory, platforms: Collection[str], *,
+                 runner: str | None = None) -> None:
         self.hub = hub
         self.make_reader = make_reader
         self.platforms = tuple(platforms)
-        self.tasks: dict[str, asyncio.Task[list[SyncProgress]]] = {}
+        self.runner = runner or jobs.runner_name(new_id("c"))
+        self.tasks: dict[str, asyncio.Task[JobRow | None]] = {}
+        self._stop = threading.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
     def running(self) -> set[str]:
@@ -89,30 +116,29 @@ class ContactSync:
         """Start syncing ``account`` (or every syncable account not already syncing); the
         names started. An unknown account is NotFound; one already syncing a Conflict."""
         accounts = syncable_accounts(self.hub, self.platforms)
+        busy = self.running() | syncing_elsewhere(self.hub, self.runner)
         if account is not None:
             if account not in accounts:
                 raise NotFound(f"no connected account {account!r} to sync contacts from "
                                f"(only {', '.join(self.platforms)} accounts can)")
-            if account in self.running():
+            if account in busy:
                 raise Conflict(f"{account} is already syncing")
             accounts = [account]
-        started = [a for a in accounts if a not in self.running()]
+        started = [a for a in accounts if a not in busy]
         for name in started:
             self.tasks[name] = asyncio.create_task(self._sync(name))
         return started
 
-    async def _sync(self, account: str) -> list[SyncProgress]:
+    async def _sync(self, account: str) -> JobRow | None:
         try:
-            reader = await asyncio.to_thread(self.make_reader, self.hub, account)
-            try:
-                return await sync_account(self.hub, account, reader)
-            finally:
-                await reader.aclose()
-        except HubError as exc:       # recorded on the sync's row; the page shows it
-            log.warning("contacts.sync_failed", account=account, reason=exc.message)
-        except Exception:
+            job = await asyncio.to_thread(jobs.create, self.hub, KIND, {"account": account},
+                                          runner=self.runner)
+            return await asyncio.to_thread(
+                jobs.run, self.hub, job.id, runner=self.runner, stop=self._stop,
+                services={"contact_reader": lambda a: self.make_reader(self.hub, a)})
+        except Exception:    # jobs.run records a job's own failure; this is bookkeeping
             log.exception("contacts.sync_crashed", account=account)
-        return []
+            return None
 
     async def wait(self) -> None:
         """Until every started sync has ended (tests, shutdown)."""
@@ -129,6 +155,8 @@ class ContactSync:
         accounts = syncable_accounts(self.hub, self.platforms)
         due = due_accounts(self.hub, accounts, every=every, now=self.hub.now(),
                            busy=self.running())
+        elsewhere = syncing_elsewhere(self.hub, self.runner)
+        due = [a for a in due if a not in elsewhere]
         for name in due:
             self.tasks[name] = asyncio.create_task(self._sync(name))
         return due
@@ -149,13 +177,12 @@ class ContactSync:
             await asyncio.sleep(tick_seconds)
 
     async def stop(self) -> None:
+        """Stop the schedule; a running sync stops after its current page (its job ends
+        interrupted, its cursor kept for the next run)."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        for task in self.tasks.values():
-            task.cancel()
-        for task in self.tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        self._stop.set()
+        await self.wait()

@@ -19,8 +19,10 @@ from starlette.datastructures import FormData
 from hub.bootstrap import contact_reader
 from hub.errors import HubError, InvalidInput
 from hub.runtime import Hub
+from hub.services import jobs
 from hub.services.contacts import direction_of, relationships, sync_states
 from hub.services.contacts_inbox import accept, inbox, split_identity
+from hub.services.contacts_job import KIND
 from hub.services.contacts_schedule import UNFINISHED, ContactSync, syncable_accounts
 from hub.services.contacts_sort import ignore, ignored, merge, split, unignore
 from hub.services.people import list_people
@@ -58,8 +60,11 @@ def _status_page(request: Request, hub: Hub, *, error: str = "", status: int = 2
     lost = relationships(hub, lost=True)[:50]
     busy = runner.running() | {s.account for s in states if s.status in UNFINISHED
                                and s.status != "paused"}
+    recent = jobs.recent(hub, limit=10, kinds=[KIND])
+    busy |= {str(j.params.get("account")) for j in recent if j.state in jobs.ACTIVE}
     return render(request, "contacts/index.html", {
         "section": "contacts", "accounts": syncable_accounts(hub, runner.platforms),
+        "jobs": recent,
         "states": states, "counts": counts, "lost": lost, "busy": bool(busy),
         "unsorted": len(inbox(hub)), "error": error}, status=status,
         headers={"Refresh": "2"} if busy and not error else None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from hub.entrypoints.cli._common import echo_json, handles_errors, open_hub
@@ -20,45 +18,38 @@ def contacts() -> None:
 def contacts_sync(account: str | None) -> None:
     """Sync followers and follows of ACCOUNT (default: every connected account that can).
 
-    A sync stopped by a crash or a rate limit resumes where it was on the next run."""
+    Runs as a background job (its progress is on the Contacts page too). A sync stopped by a
+    crash or a long rate limit resumes where it was on the next run."""
     import adapters
     from hub.bootstrap import contact_reader
-    from hub.services.accounts import list_accounts
-    from hub.services.contacts import SyncProgress, sync_account
+    from hub.errors import Conflict, HubError
+    from hub.services import jobs
+    from hub.services.contacts_job import KIND
+    from hub.services.contacts_schedule import syncable_accounts, syncing_elsewhere
 
     hub = open_hub(require_policy=False)
-    names = [account] if account else [
-        a.name for a in list_accounts(hub)
-        if a.name.partition(":")[0] in adapters.CONTACT_READERS]
+    names = [account] if account else syncable_accounts(hub, adapters.CONTACT_READERS)
     if not names:
         click.echo("no connected account to sync contacts from")
         return
+    busy = syncing_elsewhere(hub)
+    shown = [""]
 
-    def show(p: SyncProgress) -> None:
-        if p.error:
-            click.echo(f"{p.account} {p.direction.value}: not synced: {p.error}")
-        elif p.waiting_until is not None:
-            click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
-                       f"waiting until {p.waiting_until:%H:%M:%S} UTC, "
-                       "then going on")
-        elif p.paused_until is not None:
-            click.echo(f"{p.account} {p.direction.value}: rate-limited after {p.seen} seen; "
-                       f"run again after {p.paused_until:%H:%M:%S} UTC to resume")
-        elif p.done:
-            click.echo(f"{p.account} {p.direction.value}: done, {p.seen} seen, {p.new} new, "
-                       f"{p.lost} gone")
-        else:
-            click.echo(f"{p.account} {p.direction.value}: page {p.pages}, {p.seen} seen…")
+    def show(done: int, total: int | None, message: str) -> None:
+        if message and message != shown[0] and not message.startswith(("started", "waiting")):
+            shown[0] = message
+            click.echo(message)
 
-    async def run() -> None:
-        for name in names:
-            reader = contact_reader(hub, name)
-            try:
-                await sync_account(hub, name, reader, progress=show)
-            finally:
-                await reader.aclose()
-
-    asyncio.run(run())
+    failed = []
+    for name in names:
+        if name in busy:
+            raise Conflict(f"{name} is already syncing (see the Contacts page); wait for it")
+        job = jobs.run_now(hub, KIND, {"account": name}, on_update=show,
+                           services={"contact_reader": lambda a: contact_reader(hub, a)})
+        if job.state != "done":
+            failed.append(f"{name}: {job.error or job.state}")
+    if failed:
+        raise HubError("; ".join(failed))
 
 
 @contacts.command("list")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import adapters.mastodon
+from hub.services import jobs
 from hub.services.accounts import connect_account
 from hub.services.contacts import relationships, sync_states
 from hub.services.contacts_inbox import inbox
@@ -66,8 +67,9 @@ def test_sync_now_shows_progress_and_figures_then_the_inbox_files_a_suggestion(
     r = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                            "account": "mastodon:main"})
     assert r.status_code == 303
-    wait_until(lambda: [s.status for s in sync_states(hub)] == ["done", "done"], timeout=60,
-               what="the sync started from the page to finish")
+    wait_until(lambda: [s.status for s in sync_states(hub)] == ["done", "done"]
+               and [j.state for j in jobs.recent(hub, kinds=["contacts-sync"])] == ["done"],
+               timeout=60, what="the sync (and its job) started from the page to finish")
     page = owner.get("/contacts")
     assert "Refresh" not in page.headers        # refreshes itself only while one runs
     assert re.search(r'data-sync="mastodon:main followers" data-status="done">.*?'
@@ -75,6 +77,8 @@ def test_sync_now_shows_progress_and_figures_then_the_inbox_files_a_suggestion(
     assert re.search(r'data-counts="mastodon:main">.*?<td data-label="Mutual">1</td>'
                      r'<td data-label="Follow me">90</td>', page.text, re.S)
     assert "People to sort (91)" in page.text
+    assert re.search(r'data-state="done">\s*<strong>mastodon:main</strong>.*?'
+                     r"mastodon:main: followers done, following done", page.text, re.S)
     again = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                                "account": "mastodon:nope"})
     assert again.status_code == 404 and "no connected account" in again.text

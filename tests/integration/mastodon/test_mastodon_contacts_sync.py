@@ -19,6 +19,7 @@ import adapters.mastodon
 from adapters.mastodon import connect
 from adapters.mastodon.contacts import build
 from hub.ports import Connection, ContactDirection
+from hub.services import jobs
 from hub.services.accounts import connect_account
 from hub.services.contacts import relationships, sync_account, sync_states
 from hub.services.contacts_inbox import inbox
@@ -91,6 +92,9 @@ async def test_hub_contacts_sync_killed_mid_sync_resumes_without_duplicates(
     assert (state.status, state.pages, state.seen, state.new, state.lost) == \
         ("done", 3, 170, 170, 0)
     assert relationships(hub, "mastodon:main", lost=True) == []
+    second, killed = jobs.recent(hub, kinds=["contacts-sync"])      # newest first
+    assert (second.state, second.done) == ("done", 170)
+    assert killed.state == "interrupted" and "re-run it to finish" in (killed.error or "")
 
 
 async def test_a_429_is_waited_out_until_the_reset_and_the_page_asked_again(
