@@ -106,6 +106,7 @@ class ContactSync:
         self.platforms = tuple(platforms)
         self.runner = runner or jobs.runner_name(new_id("c"))
         self.tasks: dict[str, asyncio.Task[JobRow | None]] = {}
+        self.started: dict[str, JobRow] = {}     # the last job started for each account
         self._stop = threading.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -126,13 +127,18 @@ class ContactSync:
             accounts = [account]
         started = [a for a in accounts if a not in busy]
         for name in started:
-            self.tasks[name] = asyncio.create_task(self._sync(name))
+            self._launch(name)
         return started
 
-    async def _sync(self, account: str) -> JobRow | None:
+    def _launch(self, account: str) -> JobRow:
+        """The job's row (written now: a page can link to it at once) and its task."""
+        job = jobs.create(self.hub, KIND, {"account": account}, runner=self.runner)
+        self.started[account] = job
+        self.tasks[account] = asyncio.create_task(self._sync(account, job))
+        return job
+
+    async def _sync(self, account: str, job: JobRow) -> JobRow | None:
         try:
-            job = await asyncio.to_thread(jobs.create, self.hub, KIND, {"account": account},
-                                          runner=self.runner)
             return await asyncio.to_thread(
                 jobs.run, self.hub, job.id, runner=self.runner, stop=self._stop,
                 services={"contact_reader": lambda a: self.make_reader(self.hub, a)})
@@ -158,7 +164,7 @@ class ContactSync:
         elsewhere = syncing_elsewhere(self.hub, self.runner)
         due = [a for a in due if a not in elsewhere]
         for name in due:
-            self.tasks[name] = asyncio.create_task(self._sync(name))
+            self._launch(name)
         return due
 
     async def start_schedule(self, tick_seconds: float = 60.0) -> None:

@@ -66,8 +66,7 @@ def _status_page(request: Request, hub: Hub, *, error: str = "", status: int = 2
         "section": "contacts", "accounts": syncable_accounts(hub, runner.platforms),
         "jobs": recent,
         "states": states, "counts": counts, "lost": lost, "busy": bool(busy),
-        "unsorted": len(inbox(hub)), "error": error}, status=status,
-        headers={"Refresh": "2"} if busy and not error else None)
+        "unsorted": len(inbox(hub)), "error": error}, status=status)
 
 
 @router.get("/contacts")
@@ -86,6 +85,9 @@ async def contacts_sync(request: Request, hub: HubDep, owner: Owner,
     if not started:
         return redirect(request, "/contacts", flash="Every account is syncing already.",
                         kind="warn")
+    if len(started) == 1:     # the job's page follows it with a progress bar
+        job = _runner(request, hub).started[started[0]]
+        return redirect(request, f"/jobs/{job.id}", flash=f"Syncing {started[0]}…")
     return redirect(request, "/contacts", flash=f"Syncing {', '.join(started)}…")
 
 

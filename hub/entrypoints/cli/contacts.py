@@ -22,6 +22,7 @@ def contacts_sync(account: str | None) -> None:
     crash or a long rate limit resumes where it was on the next run."""
     import adapters
     from hub.bootstrap import contact_reader
+    from hub.entrypoints.cli._progress import progress_bar
     from hub.errors import Conflict, HubError
     from hub.services import jobs
     from hub.services.contacts_job import KIND
@@ -44,8 +45,13 @@ def contacts_sync(account: str | None) -> None:
     for name in names:
         if name in busy:
             raise Conflict(f"{name} is already syncing (see the Contacts page); wait for it")
-        job = jobs.run_now(hub, KIND, {"account": name}, on_update=show,
-                           services={"contact_reader": lambda a: contact_reader(hub, a)})
+        with progress_bar(f"sync {name}") as bar:
+            def update(done: int, total: int | None, message: str) -> None:
+                bar(done, total, message)
+                show(done, total, message)
+
+            job = jobs.run_now(hub, KIND, {"account": name}, on_update=update,
+                               services={"contact_reader": lambda a: contact_reader(hub, a)})
         if job.state != "done":
             failed.append(f"{name}: {job.error or job.state}")
     if failed:

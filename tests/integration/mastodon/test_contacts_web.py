@@ -66,18 +66,20 @@ def test_sync_now_shows_progress_and_figures_then_the_inbox_files_a_suggestion(
     assert page.status_code == 200 and 'data-sync="mastodon:main" data-status="never"' in page.text
     r = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                            "account": "mastodon:main"})
-    assert r.status_code == 303
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/j")
+    job_page = owner.get(r.headers["location"])          # the jobs' page follows it
+    assert job_page.status_code == 200 and "Sync contacts" in job_page.text
     wait_until(lambda: [s.status for s in sync_states(hub)] == ["done", "done"]
                and [j.state for j in jobs.recent(hub, kinds=["contacts-sync"])] == ["done"],
                timeout=60, what="the sync (and its job) started from the page to finish")
     page = owner.get("/contacts")
-    assert "Refresh" not in page.headers        # refreshes itself only while one runs
+    assert "Refresh" not in page.headers
     assert re.search(r'data-sync="mastodon:main followers" data-status="done">.*?'
                      r"2 pages, 91 seen, 91 new, 0 gone", page.text, re.S)
     assert re.search(r'data-counts="mastodon:main">.*?<td data-label="Mutual">1</td>'
                      r'<td data-label="Follow me">90</td>', page.text, re.S)
     assert "People to sort (91)" in page.text
-    assert re.search(r'data-state="done">\s*<strong>mastodon:main</strong>.*?'
+    assert re.search(r'data-state="done">\s*<a href="/jobs/j[^"]+"><strong>mastodon:main</strong>.*?'
                      r"mastodon:main: followers done, following done", page.text, re.S)
     again = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                                "account": "mastodon:nope"})
