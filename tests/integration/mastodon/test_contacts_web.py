@@ -79,8 +79,9 @@ def test_sync_now_shows_progress_and_figures_then_the_inbox_files_a_suggestion(
     assert re.search(r'data-counts="mastodon:main">.*?<td data-label="Mutual">1</td>'
                      r'<td data-label="Follow me">90</td>', page.text, re.S)
     assert "People to sort (91)" in page.text
-    assert re.search(r'data-state="done">\s*<a href="/jobs/j[^"]+"><strong>mastodon:main</strong>.*?'
-                     r"mastodon:main: followers done, following done", page.text, re.S)
+    assert re.search(r'data-state="done">\s*<a href="/jobs/j[^"]+"><strong>mastodon:main'
+                     r"</strong>.*?mastodon:main: followers done, following done", page.text,
+                     re.S)
     again = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                                "account": "mastodon:nope"})
     assert again.status_code == 404 and "no connected account" in again.text
