@@ -1,7 +1,7 @@
 """contact sync: profile links, run figures and errors, ignored identities
 
 Revision ID: 0015_contacts_sync
-Revises: 0013_perf
+Revises: 0019_draft_threads
 Create Date: 2026-12-01 12:20:00.000000
 
 Additive only: existing relationships get empty link lists and zero figures.
@@ -16,7 +16,7 @@ from alembic import op
 import hub.store.tables
 
 revision = "0015_contacts_sync"
-down_revision = "0013_perf"
+down_revision = "0019_draft_threads"
 branch_labels = None
 depends_on = None
 
