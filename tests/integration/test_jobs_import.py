@@ -96,3 +96,19 @@ def test_an_import_job_counts_what_is_committed_and_removes_its_upload(database_
     bad = keep_upload(hub, "bad.csv", b"\xff\xfe not text")
     failed = jobs.run_now(hub, "people-import", import_params(bad, filename="bad.csv"))
     assert failed.state == "failed" and failed.error == "bad.csv is not UTF-8 text"
+
+
+def test_a_vcard_file_goes_in_as_a_job_and_a_bad_card_is_named(database_url, make_hub):
+    hub = make_hub(database_url)
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{name}\r\nEMAIL:{email}\r\n"
+            "CATEGORIES:club\r\nEND:VCARD\r\n")
+    good = "".join(card.format(name=f"Card {i}", email=f"c{i}@example.org") for i in range(12))
+    row = jobs.run_now(hub, "people-import", import_params(
+        keep_upload(hub, "cards.vcf", good.encode()), filename="cards.vcf", keep=False))
+    assert (row.state, row.done, row.result["added"]) == ("done", 12, 12)
+    bad = good + card.format(name="Broken", email="nope")
+    failed = jobs.run_now(hub, "people-import", import_params(
+        keep_upload(hub, "more.vcf", bad.encode()), filename="more.vcf", keep=False))
+    assert failed.state == "failed"
+    assert failed.error is not None and failed.error.startswith("vCard #13 (Broken): 'nope'")
+    assert len(names(hub)) == 12
