@@ -1,0 +1,143 @@
+"""A security review of the features of 2026-12-01 (variants and threads, drafts, the queue,
+paged lists, rule lists, the people pages, notices), as an outsider would try them: through the
+real HTTP API with tokens of each scope and audience list, and the web pages with a session.
+Each test is a finding (fixed) or a probe that found nothing and stays as a regression test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from hub.bootstrap import Mode
+from hub.services.feeds import feed_links
+from hub.services.people import NewPerson, add_person
+from hub.services.posts import Author, PostInput, submit_post
+from hub.services.saved_drafts import DraftInput, save_draft
+from hub.services.tokens import create_token
+from tests.integration import test_ui_security as ui
+from tests.integration.test_http import LiveServer, _wait_done
+from tests.integration.test_ui_security import csrf_of
+from web.app import create_app
+
+pytestmark = pytest.mark.integration
+site = ui.site
+owner = ui.owner
+
+
+@pytest.fixture
+def api(make_runtime, sqlite_url) -> Iterator[tuple[object, LiveServer, dict[str, str]]]:
+    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
+    hub = runtime.hub
+    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
+    add_person(hub, NewPerson("Cy", [("email", "cy@clients.example")], ["clients"]))
+    tokens = {
+        "all": create_token(hub, "all", ["post", "read", "audit", "approve"])[1],
+        "poster": create_token(hub, "poster", ["post"])[1],
+        "friends": create_token(hub, "friends", ["post", "read", "audit", "approve"],
+                                ["friends"])[1],
+    }
+    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
+        hub.settings.public_url = server.url
+        yield hub, server, tokens
+
+
+def _client(server: LiveServer, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def feed_rule(policy_dir):
+    """The test policy plus a rule that keeps a word out of the friends' feed only."""
+    path = policy_dir / "hub.yaml"
+    path.write_text(path.read_text() + "  - id: no-secrets-in-the-feed\n"
+                    "    deny: {text: [secret], targets: [friends-feed]}\n")
+    return path
+
+
+def test_a_feed_gets_the_text_the_policy_judged_for_it_not_the_main_text(feed_rule, api):
+    """Finding: the policy judged the feed target on its variant, but the feed served the main
+    text, so a clean variant keyed by the feed laundered a text the feed's rules refuse."""
+    hub, server, tokens = api
+    with _client(server, tokens["all"]) as client:
+        for key in ("feed", "friends-feed"):
+            r = client.post("/api/posts", json={
+                "text": f"the secret plan ({key})", "audiences": ["friends"],
+                "variants": {key: f"a nice walk today ({key})"}})
+            assert r.status_code == 202, r.text
+            body = r.json()
+            outcomes = {d["target"]: d["outcome"] for d in body["decisions"]}
+            assert outcomes == {**outcomes, "friends-feed": "allow", "friends-mail": "allow"}
+            _wait_done(client, body["id"], tokens["all"])
+        r = client.post("/api/posts", json={"text": "the secret plan", "audiences": ["friends"]})
+        outcomes = {d["target"]: d["outcome"] for d in r.json()["decisions"]}
+        assert outcomes["friends-feed"] == "deny"            # the rule does hold the main text
+    link = next(x.url for x in feed_links(hub, "friends") if x.name == "Ana")
+    feed = httpx.get(link)
+    assert feed.status_code == 200
+    assert "a nice walk today (feed)" in feed.text
+    assert "a nice walk today (friends-feed)" in feed.text
+    assert "secret" not in feed.text
+
+
+def test_a_variant_for_a_target_of_another_audience_goes_nowhere(api, fakes):
+    hub, server, tokens = api
+    with _client(server, tokens["friends"]) as phone:
+        r = phone.post("/api/posts", json={
+            "text": "hello friends", "audiences": ["friends"],
+            "variants": {"clients-mail": "hello @cy@clients.example"}})
+        assert r.status_code == 202, r.text
+        body = _wait_done(phone, r.json()["id"], tokens["friends"])
+        allowed = {d["target"] for d in body["decisions"] if d["outcome"] == "allow"}
+        assert allowed == {"friends-mail", "friends-feed"}
+        r = phone.post("/api/posts", json={"text": "x", "audiences": ["friends"],
+                                           "variants": {"nowhere": "y"}})
+        assert r.status_code == 400 and "nowhere" in r.json()["detail"]
+    for name, fake in fakes.items():
+        for sent in fake.published.values():
+            assert "clients.example" not in " ".join(sent.parts), name
+
+
+def test_a_fullwidth_private_tag_only_in_a_later_thread_part_keeps_it_off_the_networks(api):
+    hub, server, tokens = api
+    with _client(server, tokens["all"]) as client:
+        r = client.post("/api/posts", json={
+            "thread": ["a harmless start", "and then #ｐｒｉｖａｔｅ"],
+            "audiences": ["public"]})
+        assert r.status_code == 202, r.text
+        outcomes = {d["target"]: d["outcome"] for d in r.json()["decisions"]}
+        assert outcomes["bsky"] in ("deny", "hold") and outcomes["masto-public"] in ("deny",
+                                                                                     "hold")
+
+
+def test_a_draft_that_launders_nothing_is_judged_when_sent(api):
+    hub, server, tokens = api
+    with _client(server, tokens["friends"]) as phone:
+        d = phone.post("/api/drafts", json={"text": "ok", "audiences": ["friends"]}).json()
+        r = phone.patch(f"/api/drafts/{d['id']}", json={"text": "news #private",
+                                                        "audiences": ["friends", "public"]})
+        assert r.status_code == 403
+
+
+def test_variant_text_notes_and_drafts_are_inert_on_the_new_pages(site, owner):
+    hub, _ = site
+    xss = ui.XSS
+    person = add_person(hub, NewPerson(f"Eve {xss}", [("email", "eve@example.org")],
+                                       ["friends"]))
+    token = csrf_of(owner.get(f"/people/{person.id}").text)
+    owner.post(f"/people/{person.id}/edit", data={"csrf_token": token, "name": f"Eve {xss}",
+                                                  "notes": f"note {xss}"})
+    view = submit_post(hub, PostInput(text=f"held {xss} #work", audiences=["public"],
+                                      variants={"bluesky": f"variant {xss}"}), Author())
+    draft = save_draft(hub, DraftInput(text=f"draft {xss}", audiences=["friends"],
+                                       tags=["ok"], content_warning=xss, time_zone="UTC"),
+                       Author())
+    for path in ("/queue", "/drafts", f"/drafts/{draft.id}", f"/posts/{view.post.id}",
+                 f"/people/{person.id}", "/people", "/people/export.vcf",
+                 "/people/export.csv", "/deliveries", "/posts?q=held"):
+        r = owner.get(path)
+        assert r.status_code == 200, path
+        if r.headers["content-type"].startswith("text/html"):
+            assert "<script>window.__xss" not in r.text, path
+            assert "<img src=x" not in r.text, path
