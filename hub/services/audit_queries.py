@@ -85,10 +85,11 @@ def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, int]
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, row_id = raw.partition("|")
         created = datetime.fromisoformat(when)
-        if created.tzinfo is None:
-            raise ValueError("naive")
-        return created, int(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        number = int(row_id)
+        if created.tzinfo is None or not 0 <= number < 2**63:   # a naive time, no row id
+            raise ValueError("not a cursor")
+        return created.astimezone(UTC), number
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(f"{field} is not a cursor this hub gave out", field=field) from None
 
 

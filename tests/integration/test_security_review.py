@@ -5,6 +5,7 @@ Each test is a finding (fixed) or a probe that found nothing and stays as a regr
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import httpx
@@ -118,6 +119,25 @@ def test_a_draft_that_launders_nothing_is_judged_when_sent(api):
         r = phone.patch(f"/api/drafts/{d['id']}", json={"text": "news #private",
                                                         "audiences": ["friends", "public"]})
         assert r.status_code == 403
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("cursor", [
+    _b64("2026-12-01T00:00:00+00:00|" + "9" * 30),
+    _b64("2026-12-01T00:00:00+00:00|-" + "9" * 30),
+    _b64("9999-12-31T23:59:59-23:59|1"),
+    _b64("2026-12-01T00:00:00+00:00|1\x00"),
+])
+def test_a_crafted_audit_cursor_is_a_4xx(api, cursor):
+    hub, server, tokens = api
+    with _client(server, tokens["all"]) as client:
+        for path in ("/api/audit/people/Ana", "/api/audit/people/Cy"):
+            r = client.get(path, params={"cursor": cursor})
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+            assert "cursor" in r.text
 
 
 def test_variant_text_notes_and_drafts_are_inert_on_the_new_pages(site, owner):
