@@ -104,7 +104,7 @@ def _hours_text(value: object) -> object:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):   # OSError: a folder, too long
         raise ValueError(
             f"unknown time zone {value!r}: use an IANA name such as 'Europe/Paris' or 'UTC'"
         ) from None

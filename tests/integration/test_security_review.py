@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -138,6 +139,29 @@ def test_a_crafted_audit_cursor_is_a_4xx(api, cursor):
             r = client.get(path, params={"cursor": cursor})
             assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
             assert "cursor" in r.text
+
+
+@pytest.mark.parametrize("zone", ["Europe", "a" * 300, "America/", "\x00"])
+def test_a_time_zone_naming_a_folder_or_too_long_is_a_4xx_on_every_form(site, owner, zone):
+    """Finding: ``ZoneInfo("Europe")`` raises IsADirectoryError and a 300-character name
+    OSError, which the forms did not catch: a 500 from the compose form, the draft save, the
+    queue's reschedule and the edit form."""
+    hub, _ = site
+    token = csrf_of(owner.get("/compose").text)
+    base = {"csrf_token": token, "text": "hello", "audiences": "friends",
+            "schedule_at": "2030-01-01T09:00", "tz": zone}
+    for path, extra in (("/compose", {"action": "send"}), ("/compose", {"action": "draft"}),
+                        ("/drafts", {})):
+        r = owner.post(path, data={**base, **extra})
+        assert 400 <= r.status_code < 500, (path, extra, r.status_code)
+        assert "time zone" in r.text or "NUL" in r.text, path
+    assert owner.post("/compose/preview", data=base).status_code in (200, 422)   # never 500
+    view = submit_post(hub, PostInput(text="later", audiences=["friends"],
+                                      schedule_at=hub.now() + timedelta(days=2)), Author())
+    for path in (f"/queue/posts/{view.post.id}/reschedule", f"/posts/{view.post.id}/edit"):
+        r = owner.post(path, data={"csrf_token": token, "text": "later",
+                                   "schedule_at": "2030-01-01T09:00", "tz": zone})
+        assert 400 <= r.status_code < 500, (path, r.status_code)
 
 
 def test_variant_text_notes_and_drafts_are_inert_on_the_new_pages(site, owner):

@@ -276,6 +276,12 @@ BAD_FILES = [
     pytest.param(edit("tags: [private]", "hours: '22:00-07:00', timezone: Mars/Olympus"), 13,
                  ["unknown time zone 'Mars/Olympus'"],
                  id="unknown-timezone"),
+    pytest.param(edit("tags: [private]", "hours: '22:00-07:00', timezone: Europe"), 13,
+                 ["unknown time zone 'Europe'"],
+                 id="timezone-naming-a-folder"),        # IsADirectoryError (found by review)
+    pytest.param(edit("tags: [private]", "hours: '22:00-07:00', timezone: " + "a" * 300), 13,
+                 ["unknown time zone 'aaaa"],
+                 id="timezone-too-long-for-a-file"),    # OSError (found by review)
     pytest.param(edit("tags: [private]", "weekdays: [monday]"), 13,
                  ["'deny.weekdays'", "'mon', 'tue'", "(got 'monday')"],
                  id="bad-weekday"),

@@ -90,7 +90,7 @@ class ComposeForm:
             return None
         try:
             zone = ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):   # OSError: a folder, too long
             raise InvalidInput(f"unknown time zone {self.tz!r}", field="schedule_at") from None
         try:
             when = datetime.fromisoformat(self.schedule_at.strip())

@@ -37,7 +37,7 @@ def _as_form(draft: SavedDraft) -> ComposeForm:
     if d.schedule_at is not None:
         try:
             zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             zone, zone_name = ZoneInfo("Etc/UTC"), "Etc/UTC"
         when = d.schedule_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
     # The form has one text box per network: a variant written as a thread (through the API)

@@ -39,7 +39,7 @@ def _change(form: FormData) -> EditInput:
         try:
             zone = ZoneInfo(text("tz") or "UTC")
             when = datetime.fromisoformat(raw)
-        except (ValueError, ZoneInfoNotFoundError) as exc:
+        except (ValueError, ZoneInfoNotFoundError, OSError) as exc:   # a folder, too long
             raise InvalidInput(f"schedule_at: {exc}", field="schedule_at") from None
         when = when.replace(tzinfo=zone) if when.tzinfo is None else when
     return EditInput(text=text("text"), content_warning=text("content_warning") or "",

@@ -78,7 +78,7 @@ def _when(raw: str, tz: str) -> datetime:
     try:
         zone = ZoneInfo(tz or "UTC")
         when = datetime.fromisoformat(raw.strip())
-    except (ValueError, ZoneInfoNotFoundError) as exc:
+    except (ValueError, ZoneInfoNotFoundError, OSError) as exc:   # OSError: a folder, too long
         raise InvalidInput(f"the new time is not a date and time like 2026-12-24T09:00 "
                            f"({exc})", field="schedule_at") from None
     return when.replace(tzinfo=zone) if when.tzinfo is None else when
