@@ -85,6 +85,8 @@ class Author:
 
     name: str = "owner"
     audiences: frozenset[str] | None = None   # None: any audience
+    reads_others: bool = True
+    """May it see what others wrote (their saved drafts)? A token needs the ``read`` scope."""
 
 
 @dataclass(frozen=True)

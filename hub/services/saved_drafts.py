@@ -3,9 +3,9 @@
 A draft is stored exactly as typed and is never routed or delivered: ``send_draft`` turns it
 into a post through ``submit_post``, so the policy in force at that moment decides (a draft
 holding a denied tag is denied just as the same post would be), and removes the draft in the
-same step. Who may see a draft: the owner sees every draft; an API token without an audience
-allow-list sees every draft too; a token with one sees only the drafts it wrote, inside its
-audiences.
+same step. Who may see a draft: the owner sees every draft; an API token with the ``read``
+scope and without an audience allow-list sees every draft too; any other token sees only the
+drafts it wrote (inside its audiences, if it has a list).
 
 Usage: ``d = save_draft(hub, DraftInput(...), author)``; ``update_draft(hub, d.id, ...)``;
 ``view = send_draft(hub, d.id, author)``; ``delete_draft(hub, d.id, author)``.
@@ -166,7 +166,7 @@ def _from_row(row: SavedDraftRow) -> SavedDraft:
 
 def _may_see(author: Author, row: SavedDraftRow) -> bool:
     if author.audiences is None:
-        return True
+        return author.reads_others or row.author == author.name
     return row.author == author.name and set(row.audiences) <= author.audiences
 
 
@@ -236,7 +236,7 @@ def list_drafts(hub: Hub, author: Author, *, limit: int = MAX_DRAFTS_PAGE) -> li
     """Newest changed first."""
     with hub.db.read() as s:
         q = select(SavedDraftRow).order_by(col(SavedDraftRow.updated).desc()).limit(limit)
-        if author.audiences is not None:
+        if author.audiences is not None or not author.reads_others:
             q = q.where(SavedDraftRow.author == author.name)
         return [_from_row(r) for r in s.exec(q) if _may_see(author, r)]
 

@@ -34,7 +34,8 @@ class TokenIdentity:
 
     @property
     def author(self) -> Author:
-        return Author(name=f"token:{self.name}", audiences=self.audiences)
+        return Author(name=f"token:{self.name}", audiences=self.audiences,
+                      reads_others="read" in self.scopes)
 
 
 def create_token(hub: Hub, name: str, scopes: Sequence[str],

@@ -113,6 +113,35 @@ def test_a_fullwidth_private_tag_only_in_a_later_thread_part_keeps_it_off_the_ne
                                                                                      "hold")
 
 
+def test_drafts_of_others_stay_out_of_reach_of_limited_and_post_only_tokens(api):
+    """A friends-only token cannot read, change, send or delete a draft of another audience or
+    author; a token with only the ``post`` scope cannot read the owner's drafts (it cannot read
+    posts either)."""
+    hub, server, tokens = api
+    with (_client(server, tokens["all"]) as owner, _client(server, tokens["friends"]) as phone,
+          _client(server, tokens["poster"]) as poster):
+        theirs = owner.post("/api/drafts", json={"text": "client plans",
+                                                 "audiences": ["clients"]}).json()
+        own = phone.post("/api/drafts", json={"text": "mine", "audiences": ["friends"]}).json()
+        assert phone.post("/api/drafts", json={"audiences": ["clients"]}).status_code == 403
+        for method, path, body in (("GET", "", None), ("PATCH", "", {"text": "x"}),
+                                   ("POST", "/send", None), ("DELETE", "", None)):
+            r = phone.request(method, f"/api/drafts/{theirs['id']}{path}", json=body)
+            assert r.status_code in (403, 404), (method, path, r.status_code)
+            assert "client plans" not in r.text
+        assert [d["id"] for d in phone.get("/api/drafts").json()["drafts"]] == [own["id"]]
+        r = phone.patch(f"/api/drafts/{own['id']}", json={"audiences": ["clients"]})
+        assert r.status_code == 403
+        assert owner.get(f"/api/drafts/{theirs['id']}").json()["text"] == "client plans"
+        # post-only: it may keep drafts of its own, not read what the owner wrote
+        mine = poster.post("/api/drafts", json={"text": "p", "audiences": ["friends"]})
+        assert mine.status_code == 201
+        listed = poster.get("/api/drafts").json()["drafts"]
+        assert [d["id"] for d in listed] == [mine.json()["id"]]
+        r = poster.get(f"/api/drafts/{theirs['id']}")
+        assert r.status_code in (403, 404) and "client plans" not in r.text
+
+
 def test_a_draft_that_launders_nothing_is_judged_when_sent(api):
     hub, server, tokens = api
     with _client(server, tokens["friends"]) as phone:
