@@ -25,7 +25,8 @@ from hub.domain.delivery import DeliveryStatus
 from hub.domain.text import check_clean
 from hub.errors import InvalidInput
 from hub.runtime import Hub
-from hub.services import cursors
+from hub.services import cursors, token_scope
+from hub.services.drafts import Author
 from hub.services.post_views import DeliveryView, PostView, views_in
 from hub.store.tables import DeliveryRow, PostRow, UTCDateTime
 
@@ -154,6 +155,34 @@ def queue_page(hub: Hub, flt: ListFilter, cursor: str | None = None,
         q = q.where(or_(key > after, and_(key == after, col(PostRow.id) > last)))
     q = q.order_by(key, col(PostRow.id)).limit(limit + 1)
     return _page(hub, q, "queue", limit)
+
+
+def scoped_post_page(hub: Hub, flt: ListFilter, author: Author, cursor: str | None = None,
+                     limit: int = PAGE, *, max_reads: int = 20) -> Page:
+    """``post_page`` for an API token: only posts inside the token's audience allow-list, and
+    still ``limit`` of them when there are (pages are read on until full, at most
+    ``max_reads`` of them; then the cursor continues where the reading stopped, so no post is
+    skipped). An unrestricted token gets ``post_page`` itself."""
+    if author.audiences is None:
+        return post_page(hub, flt, cursor, limit)
+    views: list[PostView] = []
+    keys: dict[str, datetime] = {}
+    for _ in range(max_reads):
+        page = post_page(hub, flt, cursor, limit)
+        for n, view in enumerate(page.views):
+            if not token_scope.in_scope(author, view.post.audiences):
+                continue
+            views.append(view)
+            keys[view.post.id] = page.keys[view.post.id]
+            if len(views) == limit:
+                rest = n + 1 < len(page.views) or page.next_cursor is not None
+                last = view.post.id
+                return Page(views, cursors.encode(hub, "posts", keys[last], last)
+                            if rest else None, keys)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return Page(views, cursor, keys)
 
 
 def _page(hub: Hub, q: Any, kind: str, limit: int) -> Page:

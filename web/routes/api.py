@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,8 @@ from hub.media import store_media
 from hub.services import token_scope
 from hub.services.drafts import MAX_ALT, MAX_IMAGES, MediaRef, PostInput, split_list
 from hub.services.edits import copy_versions
-from hub.services.posts import approve, get_post, list_posts, submit_post
+from hub.services.post_pages import MAX_QUERY, ListFilter, Page, scoped_post_page
+from hub.services.posts import approve, get_post, submit_post
 from hub.services.send_report import report_from_view
 from hub.services.text_variants import MAX_PARTS, MAX_VARIANTS
 from web.deps import ApproveToken, HubDep, PostToken, ReadToken
@@ -158,12 +159,31 @@ async def read_post(post_id: str, hub: HubDep, token: ReadToken) -> dict[str, An
     return body
 
 
-@router.get("/posts", tags=["posts"], summary="Recent posts, newest first")
-async def recent_posts(hub: HubDep, token: ReadToken,
-                       limit: Annotated[int, Field(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
-    views = await run_in_threadpool(list_posts, hub, limit=limit)
-    return [v.as_json() for v in views
-            if token_scope.in_scope(token.author, v.post.audiences)]
+@router.get("/posts", tags=["posts"], summary="Posts, newest first, a page at a time",
+            responses={200: {"description": "A page of posts. When older ones exist, the "
+                             "`Link` header holds the next page (rel=\"next\") and "
+                             "`X-Next-Cursor` its cursor."}})
+async def recent_posts(
+        request: Request, response: Response, hub: HubDep, token: ReadToken,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Field(max_length=400, description=(
+            "From the previous page's X-Next-Cursor"))] = None,
+        q: Annotated[str, Field(max_length=MAX_QUERY, description="Text search")] = "",
+        state: Annotated[str, Field(max_length=20, description=(
+            "failed, held or scheduled"))] = "",
+        audience: Annotated[str, Field(max_length=100)] = "",
+        account: Annotated[str, Field(max_length=100)] = "") -> list[dict[str, Any]]:
+    """Only posts inside the token's audiences; a page is full whenever there are enough."""
+    def read() -> Page:
+        flt = ListFilter.parse(hub, q=q, state=state, audience=audience, account=account)
+        return scoped_post_page(hub, flt, token.author, cursor, limit)
+
+    page = await run_in_threadpool(read)
+    if page.next_cursor:
+        nxt = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+        response.headers["X-Next-Cursor"] = page.next_cursor
+    return [v.as_json() for v in page.views]
 
 
 @router.post("/posts/{post_id}/approve", tags=["posts"],
