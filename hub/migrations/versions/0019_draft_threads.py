@@ -21,10 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("saved_draft") as batch:
-        batch.add_column(sa.Column("variants", sa.JSON(), nullable=True))
+    op.add_column("saved_draft", sa.Column("variants", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("saved_draft") as batch:
-        batch.drop_column("variants")
+    op.drop_column("saved_draft", "variants")
