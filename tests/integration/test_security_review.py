@@ -214,3 +214,40 @@ def test_variant_text_notes_and_drafts_are_inert_on_the_new_pages(site, owner):
         if r.headers["content-type"].startswith("text/html"):
             assert "<script>window.__xss" not in r.text, path
             assert "<img src=x" not in r.text, path
+
+
+CRAFTED_VARIANTS = [
+    {"variants": {"x" * 5000: "long key"}},
+    {"variants": {"bluesky": ["part"] * 5000}},
+    {"variants": {f"k{i}": "v" for i in range(500)}},
+    {"variants": {"bluesky": [""]}},
+    {"variants": {"bluesky": "\u202e\u200b"}},
+    {"variants": {" ": "blank key"}},
+    {"variants": {"bluesky": ["a", ["nested"]]}},
+    {"thread": ["x" * 49_999, "y" * 49_999]},
+    {"thread": ["ok", "bell\x07"]},
+    {"thread": []},
+    {"variants": {"bluesky": "ok"}, "audiences": ["nobody"]},
+]
+
+
+@pytest.mark.parametrize("extra", CRAFTED_VARIANTS, ids=range(len(CRAFTED_VARIANTS)))
+def test_crafted_variants_and_threads_are_a_4xx_or_accepted_never_a_500(api, extra):
+    hub, server, tokens = api
+    with _client(server, tokens["all"]) as client:
+        for path in ("/api/posts", "/api/drafts"):
+            body = {"text": "hello", "audiences": ["friends"], **extra}
+            if "thread" in extra:
+                body.pop("text")
+            r = client.post(path, json=body)
+            assert r.status_code < 500, (path, r.status_code, r.text[:200])
+            if r.status_code >= 400:
+                assert r.json()["detail"], path
+
+
+def test_job_lists_refuse_a_crafted_before_with_a_reason(api):
+    hub, server, tokens = api
+    with _client(server, tokens["all"]) as client:
+        for before in ("x" * 5000, "j_nope", "%", "'; drop table job;--"):
+            r = client.get("/api/jobs", params={"before": before})
+            assert 400 <= r.status_code < 500, (before, r.status_code)
