@@ -22,7 +22,7 @@ from hub.domain.events import (
     DeliverySucceeded,
     RouteDecided,
 )
-from hub.domain.model import Decision, Outcome, PeopleSnapshot, Reach
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Reach, Routing
 from hub.errors import (
     AccountNotConnected,
     ContentRejected,
@@ -139,9 +139,10 @@ def claim_many(hub: Hub, claims: Sequence[tuple[str, str]]) -> dict[str, Claimed
         with hub.db.transaction() as s:
             in_force = policy_in_force(hub, s, policy)
             out: dict[str, Claimed] = {}
+            routed: _Routed = {}     # one book read and one route() per post of the batch
             for delivery_id, worker in claims:
                 out[delivery_id] = Claimed(_take_in(hub, s, delivery_id, worker, policy,
-                                                    in_force))
+                                                    in_force, routed))
             return out
     except Exception:  # noqa: BLE001 - a bug in one re-check must not stop the others
         log.exception("delivery.batch_claim_failed", deliveries=len(claims))
@@ -223,7 +224,7 @@ def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy) -> _T
 
 
 def _take_in(hub: Hub, s: Session, delivery_id: str, worker: str, policy: Policy,
-             in_force: Policy | None) -> _Taken:
+             in_force: Policy | None, routed: _Routed | None = None) -> _Taken:
     if in_force is None:    # left pending: the sweeper offers it again
         return Attempt(AttemptOutcome.SKIPPED, "the policy in force is not loaded here yet",
                        policy_digest=policy.digest)
@@ -231,7 +232,7 @@ def _take_in(hub: Hub, s: Session, delivery_id: str, worker: str, policy: Policy
     if d is None:
         return None
     run = _Run(delivery_from_row(d), worker, in_force)
-    return run, _recheck(hub, s, run, d)
+    return run, _recheck(hub, s, run, d, routed)
 
 
 def policy_in_force(hub: Hub, s: Session, policy: Policy) -> Policy | None:
@@ -250,7 +251,12 @@ def policy_in_force(hub: Hub, s: Session, policy: Policy) -> Policy | None:
     return fresh if fresh.digest == recorded else None
 
 
-def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:
+_Routed = dict[str, tuple[PeopleSnapshot, Routing]]
+"""Within one claim transaction: each post's people and routing, computed once."""
+
+
+def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow,
+             routed: _Routed | None = None) -> _Checked:
     now = hub.now()
     policy = run.policy
     post_row = s.get(PostRow, d.post_id)
@@ -260,10 +266,15 @@ def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow) -> _Checked:
                 "cancelled: the post was deleted before it was sent", now)
         s.add(d)
         return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
-    people, domains = book(hub.people, hub.domains, s)
-    people = policy.with_lists(people)   # rule lists: members as of now
-    routing = route(post_from_row(post_row), policy, people, now, recheck=True,
-                    local_domains=domains)
+    if routed is not None and d.post_id in routed:
+        people, routing = routed[d.post_id]
+    else:
+        people, domains = book(hub.people, hub.domains, s)
+        people = policy.with_lists(people)   # rule lists: members as of now
+        routing = route(post_from_row(post_row), policy, people, now, recheck=True,
+                        local_domains=domains)
+        if routed is not None:
+            routed[d.post_id] = (people, routing)
     decision = next((x for x in routing.decisions if x.target.name == d.target), None)
     if decision is None or decision.target.account != d.account:
         rule, why = ("target-removed", f"target {d.target!r} is no longer in the policy") \

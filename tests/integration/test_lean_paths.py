@@ -196,3 +196,44 @@ def test_an_embedded_hub_renders_a_draft_once_unless_the_book_changed(
         hub, NewPerson("Bo", [("mastodon", "@bo@example.social")], ["l"]))) == [
         "@ana@example.social", "@bo@example.social"]
     assert counting.prepared == ["once", "again", "again"]
+
+
+def test_a_batch_claim_re_checks_each_delivery_under_the_policy_in_force(
+        database_url, make_runtime, policy_dir):
+    """The deliveries claimed together are each judged again: a rule added after the post
+    was accepted denies its target at publish time, the others publish."""
+    import asyncio
+
+    from hub.bootstrap import Mode
+    from hub.services.people import NewPerson, add_person
+    from hub.services.policy import reload_policy
+    from hub.services.posts import Author, PostInput, get_post, submit_post
+    from tests.conftest import async_wait_until
+
+    policy = ("version: 1\naccounts: [feed:site]\ntargets:\n"
+              "  a: {account: feed:site, list: l}\n  b: {account: feed:site, list: l}\n"
+              "  c: {account: feed:site, list: l}\n"
+              "audiences:\n  l: {reach: recipients, targets: [a, b, c]}\n")
+    (policy_dir / "hub.yaml").write_text(policy)
+    runtime = make_runtime(database_url, real_clock=True, mode=Mode.EMBEDDED,
+                           sweep_seconds=3600)
+    hub = runtime.hub
+    add_person(hub, NewPerson("Ana", [], ["l"]))
+    view = submit_post(hub, PostInput("before the rule", ["l"]), Author())  # nobody woken yet
+    (policy_dir / "hub.yaml").write_text(
+        policy + "rules:\n  - id: not-b\n    deny: {targets: [b]}\n")
+    reload_policy(hub, actor="test")
+
+    def states() -> dict[str, str]:
+        return {d.target: d.status for d in get_post(hub, view.post.id).deliveries}
+
+    async def run() -> None:
+        await runtime.start()     # the sweeper hands all three to the dispatcher at once
+        try:
+            await async_wait_until(lambda: set(states().values()) <= {"published", "denied"},
+                                   what="every delivery final")
+        finally:
+            await runtime.stop()
+
+    asyncio.run(run())
+    assert states() == {"a": "published", "b": "denied", "c": "published"}
