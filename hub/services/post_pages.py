@@ -158,31 +158,31 @@ def queue_page(hub: Hub, flt: ListFilter, cursor: str | None = None,
 
 
 def scoped_post_page(hub: Hub, flt: ListFilter, author: Author, cursor: str | None = None,
-                     limit: int = PAGE, *, max_reads: int = 20) -> Page:
+                     limit: int = PAGE) -> Page:
     """``post_page`` for an API token: only posts inside the token's audience allow-list, and
-    still ``limit`` of them when there are (pages are read on until full, at most
-    ``max_reads`` of them; then the cursor continues where the reading stopped, so no post is
-    skipped). An unrestricted token gets ``post_page`` itself."""
+    ``limit`` of them whenever there are that many. Pages are read on until one more post in
+    the allow-list is found (or none is left), so the answer and its cursor depend only on the
+    token's own posts: the cursor names the last post returned, and there is a next page only
+    when another post of its own follows (never a hint that other audiences' posts match a
+    search). An unrestricted token gets ``post_page`` itself."""
     if author.audiences is None:
         return post_page(hub, flt, cursor, limit)
     views: list[PostView] = []
     keys: dict[str, datetime] = {}
-    for _ in range(max_reads):
-        page = post_page(hub, flt, cursor, limit)
-        for n, view in enumerate(page.views):
+    chunk = max(limit + 1, 200)
+    while True:
+        page = post_page(hub, flt, cursor, chunk)
+        for view in page.views:
             if not token_scope.in_scope(author, view.post.audiences):
                 continue
+            if len(views) == limit:          # one more of its own: there is a next page
+                last = views[-1].post.id
+                return Page(views, cursors.encode(hub, "posts", keys[last], last), keys)
             views.append(view)
             keys[view.post.id] = page.keys[view.post.id]
-            if len(views) == limit:
-                rest = n + 1 < len(page.views) or page.next_cursor is not None
-                last = view.post.id
-                return Page(views, cursors.encode(hub, "posts", keys[last], last)
-                            if rest else None, keys)
         cursor = page.next_cursor
         if cursor is None:
-            break
-    return Page(views, cursor, keys)
+            return Page(views, None, keys)
 
 
 def _page(hub: Hub, q: Any, kind: str, limit: int) -> Page:

@@ -267,11 +267,6 @@ def test_the_csv_export_does_not_hand_a_spreadsheet_a_formula(site, owner):
     assert not any(c.startswith(("=", "+", "@")) for c in cells), r.text
 
 
-@pytest.mark.xfail(strict=True, reason="GET /api/posts filters a limited token's page after "
-                   "reading (hub/services/post_pages.py scoped_post_page, max_reads pages): past "
-                   "20 pages of other audiences' matches it answers with a cursor naming one of "
-                   "their posts, so ?q= tells whether their text holds a word; the audience "
-                   "filter belongs in the query (the paging helper's file)")
 def test_a_limited_tokens_search_tells_nothing_about_other_audiences_posts(api):
     hub, server, tokens = api
     for n in range(25):
