@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import vobject
 
 from hub.runtime import Hub
+from hub.services.csv_cells import csv_cell
 from hub.services.people_import import CSV_COLUMNS
 from hub.store.people import read_people
 from hub.store.tables import ListRow, PersonRow
@@ -60,7 +61,7 @@ def _csv(entries: Iterable[_Entry]) -> str:
     for name, idents, lists, note in entries:
         row = {"name": name, "lists": ";".join(lists), "note": note,
                **{k: " ".join(v) for k, v in idents.items()}}
-        writer.writerow([row[c] for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 

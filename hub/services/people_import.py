@@ -36,6 +36,7 @@ from hub.domain.identities import check_list_name, normalise_identity
 from hub.domain.model import IdentityKind
 from hub.errors import InvalidInput
 from hub.runtime import Hub
+from hub.services.csv_cells import csv_uncell
 from hub.services.people import (
     NewPerson,
     check_person_name,
@@ -99,7 +100,7 @@ def csv_entries(data: str) -> list[Entry]:
         line = reader.line_num
         if None in row:
             raise InvalidInput(f"CSV line {line}: more fields than columns")
-        clean = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        clean = {k.strip().lower(): csv_uncell((v or "").strip()) for k, v in row.items() if k}
         try:
             people.append(Entry(f"CSV line {line}", _csv_person(clean)))
         except InvalidInput as exc:

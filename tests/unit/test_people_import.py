@@ -80,3 +80,14 @@ def test_one_sniff_tells_csv_from_vcard(filename, data, expected):
     from hub.services.people_import import sniff_format
 
     assert sniff_format(filename, data) == expected
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_escaped_and_come_back_exact() -> None:
+    from hub.services.csv_cells import csv_cell, csv_uncell
+
+    for value in ("=1+1", "+cmd", "-2", "@ana@example.social", "\tx", "'=quoted", "''",
+                  "'Tis", "plain", "", "'"):
+        cell = csv_cell(value)
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+        assert csv_uncell(cell) == value
+    assert csv_uncell("'Tis") == "'Tis"      # a file from elsewhere keeps its apostrophe
