@@ -42,7 +42,7 @@ from hub.runtime import Hub, NoWaker, PolicyState, Waker, utcnow
 from hub.services.audit_growth import GrowthSchedule
 from hub.services.audit_proofs import AnchorSchedule
 from hub.services.contacts_schedule import ContactSync
-from hub.services.jobs import JobRunner
+from hub.services.job_runner import JobRunner
 from hub.store.db import Database, make_engine
 from hub.store.migrate import current as current_revision
 

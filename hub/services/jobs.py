@@ -10,7 +10,7 @@ Two ways to run one:
 
 - :func:`run_now` runs a job in the calling thread (the CLI), calling ``on_update`` at every
   step for a progress bar; the row is there for the pages meanwhile.
-- :class:`JobRunner` (built by the composition root for ``hub serve``) runs submitted jobs one
+- :class:`hub.services.job_runner.JobRunner` (built by the composition root for ``hub serve``) runs submitted jobs one
   at a time on a thread of its own, so the hub keeps serving. When it starts it marks the jobs
   whose process is gone as interrupted (:func:`recover`); :func:`rerun` queues one again.
 
@@ -32,10 +32,8 @@ job ends interrupted; re-running it must redo nothing twice).
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
-import queue
 import socket
 import threading
 import time
@@ -360,76 +358,3 @@ def rerun(hub: Hub, job_id: str, *, actor: str = "owner", runner: str | None = N
     if old.state not in FINISHED:
         raise Conflict(f"job {job_id} is still {old.state}; wait for it to end")
     return create(hub, old.kind, old.params, actor=actor, runner=runner, rerun_of=old.id)
-
-
-class JobRunner:
-    """Runs submitted jobs one at a time on a daemon thread of ``hub serve``. ``start``
-    recovers what an earlier process left running; ``stop`` asks the running job to stop at
-    its next progress step (it ends interrupted) and waits up to ``grace`` seconds."""
-
-    def __init__(self, hub: Hub, *, services: Mapping[str, Any] | None = None,
-                 grace: float = 10.0) -> None:
-        self.hub = hub
-        self.services = dict(services or {})
-        self.name = runner_name(new_id("r"))
-        self.grace = grace
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        recover(self.hub, me=self.name)
-        self._thread = threading.Thread(target=self._loop, name="hub-jobs", daemon=True)
-        self._thread.start()
-
-    def submit(self, kind: str, params: Mapping[str, Any] | None = None, *,
-               actor: str = "owner", total: int | None = None) -> JobRow:
-        row = create(self.hub, kind, params, actor=actor, runner=self.name, total=total)
-        self._queue.put(row.id)
-        return row
-
-    def rerun(self, job_id: str, *, actor: str = "owner") -> JobRow:
-        row = rerun(self.hub, job_id, actor=actor, runner=self.name)
-        self._queue.put(row.id)
-        return row
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(self.grace)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job_id = self._queue.get(timeout=60)
-            except queue.Empty:
-                self._safely(lambda: recover(self.hub, me=self.name))  # a dead CLI's jobs
-                continue
-            if job_id is None:
-                break
-            self._safely(functools.partial(run, self.hub, job_id, runner=self.name,
-                                           stop=self._stop, services=self.services))
-        self._safely(lambda: self._interrupt_queued())
-
-    def _interrupt_queued(self) -> None:
-        while True:
-            try:
-                job_id = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if job_id is not None:
-                with self.hub.db.transaction() as s:
-                    row = s.get(JobRow, job_id)
-                    if row is not None and row.state == "queued":
-                        row.state, row.finished = "interrupted", self.hub.now()
-                        row.error = row.message = ("the hub stopped before this job began; "
-                                                   "re-run it")
-                        s.add(row)
-
-    @staticmethod
-    def _safely(fn: Callable[[], object]) -> None:
-        try:
-            fn()
-        except Exception:   # one job's bookkeeping failing never stops the runner
-            log.exception("jobs.runner_error")

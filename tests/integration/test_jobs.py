@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from hub.errors import Conflict, InvalidInput
-from hub.services import jobs
+from hub.services import job_runner, jobs
 from hub.services.job_kinds import audit_export_job, export_file
 from hub.services.people import NewPerson, add_person, list_people
 from hub.store.job_tables import JobRow
@@ -115,7 +115,7 @@ def test_stopping_the_runner_interrupts_a_job_whose_count_matches_what_was_commi
         database_url, make_hub):
     hub = make_hub(database_url)
     GATE.update(at3=threading.Event(), go=threading.Event())
-    runner = jobs.JobRunner(hub)
+    runner = job_runner.JobRunner(hub)
     runner.start()
     job = runner.submit("test-lists", {"n": 8})
     assert GATE["at3"].wait(30)
@@ -135,7 +135,7 @@ def test_the_runner_runs_jobs_off_the_callers_thread_and_reruns_them(database_ur
     hub = make_hub(database_url, real_clock=True)
     GATE.update(at3=threading.Event(), go=threading.Event())
     GATE["go"].set()
-    runner = jobs.JobRunner(hub)
+    runner = job_runner.JobRunner(hub)
     runner.start()
     try:
         job = runner.submit("test-lists", {"n": 4})

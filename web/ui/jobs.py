@@ -18,7 +18,7 @@ from hub.runtime import Hub
 from hub.services import jobs
 from hub.services.audit_export import ExportFilter
 from hub.services.job_kinds import export_file, export_params
-from hub.services.jobs import JobRunner
+from hub.services.job_runner import JobRunner
 from hub.store.job_tables import JobRow
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
