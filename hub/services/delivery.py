@@ -4,7 +4,6 @@ that in-process workers and arq workers both run; safe to run more than once."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,16 +12,12 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from hub.audit import SnapshotMember
 from hub.domain.delivery import AttemptOutcome, Delivery, DeliveryStatus
 from hub.domain.events import (
-    AccountCredentialsRejected,
     DeliveryDenied,
-    DeliveryFailed,
-    DeliverySucceeded,
     RouteDecided,
 )
-from hub.domain.model import Decision, Outcome, PeopleSnapshot, Reach, Routing
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Routing
 from hub.errors import (
     AccountNotConnected,
     ContentRejected,
@@ -33,45 +28,27 @@ from hub.errors import (
 )
 from hub.policy import Policy
 from hub.policy.engine import route
-from hub.ports import Draft, Receipt
 from hub.runtime import Hub
+from hub.services.delivery_outcomes import (
+    Attempt,
+    Run,
+    backoff,
+    fail,
+    finish,
+    retry_later,
+    sha256,
+    succeed,
+)
 from hub.store.deliveries import DbSteps, claimable, delivery_from_row
 from hub.store.policy_state import recorded_digest
 from hub.store.repos import post_from_row
-from hub.store.tables import AccountRow, DeliveryRow, PostRow
+from hub.store.tables import DeliveryRow, PostRow
 from hub.store.versions import book
 
 log = structlog.get_logger("hub.delivery")
 
-
-@dataclass(frozen=True)
-class Attempt:
-    """What one run of :func:`deliver` did, on which platform, under which policy (the one
-    the delivery was checked against; a reload meanwhile does not change it)."""
-
-    status: AttemptOutcome
-    reason: str = ""
-    retry_at: datetime | None = None
-    platform: str = ""
-    policy_digest: str = ""
-
-
-@dataclass(frozen=True)
-class _Run:
-    """One attempt in progress: the claimed delivery, by whom, under which policy."""
-
-    delivery: Delivery
-    worker: str
-    policy: Policy
-
-    def outcome(self, status: AttemptOutcome, reason: str = "",
-                retry_at: datetime | None = None) -> Attempt:
-        return Attempt(status, reason, retry_at, self.delivery.platform, self.policy.digest)
-
-
-def backoff(attempt: int) -> float:
-    """Seconds before retry ``attempt`` (1-based): 5 s doubling, at most 15 minutes."""
-    return float(min(5 * 2 ** max(attempt - 1, 0), 900))
+__all__ = ["Attempt", "Claimed", "backoff", "claim", "claim_many", "deliver", "due_ids",
+           "policy_in_force", "take"]
 
 
 def due_ids(hub: Hub, *, limit: int = 100) -> list[str]:
@@ -109,17 +86,10 @@ def _lease(hub: Hub, s: Session, delivery_id: str, worker: str) -> DeliveryRow |
         execution_options={"synchronize_session": False, "populate_existing": True}).first()
 
 
-def _mine(s: Session, run: _Run) -> DeliveryRow | None:
-    d = s.get(DeliveryRow, run.delivery.id, with_for_update=True)
-    if d is None or d.status != DeliveryStatus.IN_FLIGHT or d.lease_owner != run.worker:
-        return None   # our lease ran out and another worker took over: it records the outcome
-    return d
-
-
 _Checked = Attempt | tuple[Decision, PeopleSnapshot, PostRow]
 
 
-_Taken = tuple[_Run, _Checked] | Attempt | None
+_Taken = tuple[Run, _Checked] | Attempt | None
 
 
 @dataclass(frozen=True)
@@ -156,14 +126,14 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str,
     policy = hub.policies.current        # this attempt is checked and recorded under it
     bound = log.bind(delivery_id=delivery_id, worker=worker)
     started = hub.now()
-    taken: tuple[_Run, _Checked | Exception] | Attempt | None
+    taken: tuple[Run, _Checked | Exception] | Attempt | None
     try:
         taken = claimed.taken if claimed is not None else await asyncio.to_thread(
             _take_checked, hub, delivery_id, worker, policy)
     except Exception as exc:  # the re-check failed (a bug?): nothing was written; retry later
         bound.exception("delivery.crashed")
         delivery = await asyncio.to_thread(take, hub, delivery_id, worker)
-        taken = None if delivery is None else (_Run(delivery, worker, policy), exc)
+        taken = None if delivery is None else (Run(delivery, worker, policy), exc)
     if taken is None:
         return Attempt(AttemptOutcome.SKIPPED,
                        "not due, already done, or claimed by another worker",
@@ -182,14 +152,14 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str,
         if exc is not check:
             bound.exception("delivery.crashed")
         attempt = await asyncio.to_thread(
-            _transient, hub, run, f"internal error ({type(exc).__name__}); retrying", None)
+            retry_later, hub, run, f"internal error ({type(exc).__name__}); retrying", None)
     bound.info("delivery.attempt", outcome=attempt.status.value, reason=attempt.reason or None,
                policy=policy.digest[:12],
                duration_ms=round((hub.now() - started).total_seconds() * 1000))
     return attempt
 
 
-async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot, PostRow]
+async def _publish(hub: Hub, run: Run, checked: tuple[Decision, PeopleSnapshot, PostRow]
                    ) -> Attempt:
     decision, people, post_row = checked
     post = post_from_row(post_row)
@@ -204,15 +174,15 @@ async def _publish(hub: Hub, run: _Run, checked: tuple[Decision, PeopleSnapshot,
             receipt = await publisher.publish(draft, key=delivery.key,
                                               steps=DbSteps(hub.db, delivery.id, hub.now))
     except TransientDeliveryError as exc:
-        return await asyncio.to_thread(_transient, hub, run, exc.message, exc.retry_after)
+        return await asyncio.to_thread(retry_later, hub, run, exc.message, exc.retry_after)
     except (PermanentDeliveryError, ContentRejected, AccountNotConnected) as exc:
         if isinstance(exc, CredentialsRejected):
             await hub.publishers.forget(delivery.account)
-        return await asyncio.to_thread(_fail, hub, run, exc)
+        return await asyncio.to_thread(fail, hub, run, exc)
     carried = post.as_sent_to(decision.target)
     variant = post.variant_for(decision.target)
-    return await asyncio.to_thread(_succeed, hub, run, decision, people, draft, receipt,
-                                   _sha256(carried.text), variant.key if variant else None)
+    return await asyncio.to_thread(succeed, hub, run, decision, people, draft, receipt,
+                                   sha256(carried.text), variant.key if variant else None)
 
 
 def _take_checked(hub: Hub, delivery_id: str, worker: str, policy: Policy) -> _Taken:
@@ -231,7 +201,7 @@ def _take_in(hub: Hub, s: Session, delivery_id: str, worker: str, policy: Policy
     d = _lease(hub, s, delivery_id, worker)
     if d is None:
         return None
-    run = _Run(delivery_from_row(d), worker, in_force)
+    run = Run(delivery_from_row(d), worker, in_force)
     return run, _recheck(hub, s, run, d, routed)
 
 
@@ -255,14 +225,14 @@ _Routed = dict[str, tuple[PeopleSnapshot, Routing]]
 """Within one claim transaction: each post's people and routing, computed once."""
 
 
-def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow,
+def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
              routed: _Routed | None = None) -> _Checked:
     now = hub.now()
     policy = run.policy
     post_row = s.get(PostRow, d.post_id)
     assert post_row is not None
     if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
-        _finish(d, DeliveryStatus.CANCELLED,
+        finish(d, DeliveryStatus.CANCELLED,
                 "cancelled: the post was deleted before it was sent", now)
         s.add(d)
         return run.outcome(AttemptOutcome.CANCELLED, d.last_error)
@@ -297,10 +267,10 @@ def _recheck(hub: Hub, s: Session, run: _Run, d: DeliveryRow,
     return decision, people, post_row
 
 
-def _deny(hub: Hub, s: Session, run: _Run, d: DeliveryRow, rule_ids: tuple[str, ...],
+def _deny(hub: Hub, s: Session, run: Run, d: DeliveryRow, rule_ids: tuple[str, ...],
           reasons: tuple[str, ...], now: datetime) -> Attempt:
     reason = "stopped by the policy at publish time: " + "; ".join(reasons)
-    _finish(d, DeliveryStatus.DENIED, reason, now)
+    finish(d, DeliveryStatus.DENIED, reason, now)
     s.add(d)
     hub.audit.append(s, DeliveryDenied(
         actor="policy", post_id=d.post_id, delivery_id=d.id, policy_digest=run.policy.digest,
@@ -308,107 +278,3 @@ def _deny(hub: Hub, s: Session, run: _Run, d: DeliveryRow, rule_ids: tuple[str, 
     return run.outcome(AttemptOutcome.DENIED, reason)
 
 
-def _finish(d: DeliveryRow, status: DeliveryStatus, reason: str, now: datetime) -> None:
-    d.status, d.last_error, d.updated, d.finished = status, reason, now, now
-    d.lease_owner, d.lease_until = None, None
-
-
-def _transient(hub: Hub, run: _Run, reason: str, retry_after: float | None) -> Attempt:
-    now = hub.now()
-    with hub.db.transaction() as s:
-        d = _mine(s, run)
-        if d is None:
-            return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
-        if d.attempts >= hub.settings.max_attempts:
-            return _fail_row(hub, s, run, d, f"gave up after {d.attempts} attempts: {reason}",
-                             now)
-        wait = retry_after if retry_after is not None else backoff(d.attempts)
-        d.status, d.last_error, d.updated = DeliveryStatus.PENDING, f"will retry: {reason}", now
-        d.due_at = now + timedelta(seconds=max(wait, 0.0))
-        d.lease_owner, d.lease_until = None, None
-        s.add(d)
-        return run.outcome(AttemptOutcome.RETRY, reason, d.due_at)
-
-
-def _fail(hub: Hub, run: _Run, exc: Exception) -> Attempt:
-    now = hub.now()
-    reason = getattr(exc, "message", str(exc))
-    with hub.db.transaction() as s:
-        d = _mine(s, run)
-        if d is None:
-            return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
-        if isinstance(exc, CredentialsRejected):
-            account = s.get(AccountRow, d.account)
-            if account is not None:
-                account.status, account.status_reason, account.updated = "rejected", reason, now
-                s.add(account)
-                hub.audit.append(s, AccountCredentialsRejected(
-                    actor="platform", subject=d.account, reason=reason), now=now)
-        return _fail_row(hub, s, run, d, reason, now)
-
-
-def _fail_row(hub: Hub, s: Session, run: _Run, d: DeliveryRow, reason: str,
-              now: datetime) -> Attempt:
-    _finish(d, DeliveryStatus.FAILED, reason, now)
-    s.add(d)
-    hub.audit.append(s, DeliveryFailed(
-        actor="platform", post_id=d.post_id, delivery_id=d.id,
-        policy_digest=run.policy.digest, target=d.target, account=d.account,
-        reason=reason, attempts=d.attempts), now=now)
-    return run.outcome(AttemptOutcome.FAILED, reason)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _succeed(hub: Hub, run: _Run, decision: Decision, people: PeopleSnapshot, draft: Draft,
-             receipt: Receipt, text_sha256: str, variant: str | None) -> Attempt:
-    now = hub.now()
-    with hub.db.transaction() as s:
-        d = _mine(s, run)
-        if d is None:
-            return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
-        members, lower_bound, extra = _who_could_see(decision, people, draft, receipt)
-        snapshot = hub.audit.snapshot(s, reach=d.reach, members=members,
-                                      lower_bound=lower_bound, extra=extra, now=now)
-        _finish(d, DeliveryStatus.PUBLISHED, "", now)
-        d.remote_id, d.remote_url = receipt.remote_id, receipt.url
-        d.receipt = {"details": dict(receipt.details), "snapshot": snapshot,
-                     "notes": list(draft.notes)}
-        s.add(d)
-        controls = receipt.details.get("controls")
-        hub.audit.append(s, DeliverySucceeded(
-            actor=f"worker:{run.worker}", post_id=d.post_id, delivery_id=d.id,
-            subject=snapshot, policy_digest=run.policy.digest, target=d.target,
-            account=d.account, reach=d.reach, remote_id=receipt.remote_id, url=receipt.url,
-            lower_bound=lower_bound, recipients=len(members), attempts=d.attempts,
-            controls=controls if isinstance(controls, dict) else {}, text_sha256=text_sha256,
-            variant=variant), now=now)
-        return run.outcome(AttemptOutcome.PUBLISHED)
-
-
-def _who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, receipt: Receipt
-                   ) -> tuple[list[SnapshotMember], bool, dict[str, object]]:
-    """People (by person and identity) who could see the delivery at send time."""
-    reach = decision.target.reach
-    if reach in (Reach.WORLD, Reach.WORLD_UNLISTED):
-        return [], False, {"anyone": True}
-    members = [SnapshotMember(r.person_id, r.address, r.via_list) for r in draft.recipients]
-    audience = receipt.details.get("audience")
-    lower_bound = reach is Reach.FOLLOWERS
-    extra: dict[str, object] = {}
-    if isinstance(audience, dict):
-        lower_bound = bool(audience.get("lower_bound", lower_bound))
-        extra = {k: v for k, v in audience.items() if k != "identities"}
-        listed = audience.get("identities")
-        reached = {i.casefold() for i in (listed if isinstance(listed, list) else [])
-                   if isinstance(i, str)}
-        if audience.get("kind") in ("recipients", "room-members"):
-            # the platform says exactly who received it (refused addresses are not here)
-            members = [m for m in members if m.identity.casefold() in reached]
-        by_identity = people.person_by_identity
-        known = {m.identity.casefold() for m in members}
-        for ident in sorted(reached - known):
-            members.append(SnapshotMember(by_identity.get(ident), ident, None))
-    return members, lower_bound, extra

@@ -10,9 +10,10 @@ Two ways to run one:
 
 - :func:`run_now` runs a job in the calling thread (the CLI), calling ``on_update`` at every
   step for a progress bar; the row is there for the pages meanwhile.
-- :class:`hub.services.job_runner.JobRunner` (built by the composition root for ``hub serve``) runs submitted jobs one
-  at a time on a thread of its own, so the hub keeps serving. When it starts it marks the jobs
-  whose process is gone as interrupted (:func:`recover`); :func:`rerun` queues one again.
+- :class:`hub.services.job_runner.JobRunner` (built by the composition root for
+  ``hub serve``) runs submitted jobs one at a time on a thread of its own, so the hub keeps
+  serving. When it starts it marks the jobs whose process is gone as interrupted
+  (:func:`recover`); :func:`rerun` queues one again.
 
 Writing a kind (e.g. a contact sync)::
 
