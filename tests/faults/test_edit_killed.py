@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from hub.audit.sequencer import sequence_pending
 from hub.services.people import NewPerson
 from hub.store.edit_tables import CopyEditRow
 from hub.store.tables import AuditRow
@@ -84,6 +85,7 @@ def test_a_worker_killed_mid_edit_leaves_it_to_the_next_worker_which_finishes_it
         deleted = [r for r in hook.receiver.received if r.webhook_id.endswith(".deleted")]
         assert {r.webhook_id for r in deleted} == {f"{first.webhook_id}.deleted"}
         assert hook.receiver.rejected == []                       # every signature verified
+        sequence_pending(c.hub.db, wait=True)     # the audit events still queued, too
         with c.hub.db.read() as s:
             story = [r.name for r in s.exec(select(AuditRow).where(
                 AuditRow.post_id == post_id)) if r.name.startswith("Copy")]

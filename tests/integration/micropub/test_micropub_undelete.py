@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
 from hub.services.posts import get_post
 from tests.integration.micropub.test_micropub import _post_id, _settled
 
@@ -48,6 +49,7 @@ def test_undelete_publishes_the_post_again_where_the_policy_still_allows_it(mp):
     assert sorted((d.target, d.status) for d in view.deliveries) == [
         ("friends-feed", "deleted"), ("friends-feed", "published"),
         ("friends-mail", "published")]
+    sequence_pending(mp.hub.db, wait=True)     # the audit events still queued, too
     with mp.hub.db.read() as s:
         [event] = [r.payload for r in s.exec(select(AuditRow).where(
             AuditRow.post_id == post_id, AuditRow.name == "PostUndeleted"))]
