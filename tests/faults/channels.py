@@ -67,6 +67,9 @@ class Webhook(Platform):
         self.receiver.script.append(answer)
         self.faults[f"webhook {kind}"] += 1
 
+    def calm(self) -> None:
+        self.receiver.script.clear()
+
     def expected(self, target: str) -> set[str]:
         return {"receiver"}
 

@@ -54,6 +54,11 @@ class Platform:
     def inject(self, rng: random.Random) -> None:
         """Inject one random platform fault (5xx, 429, timeout, ...)."""
 
+    def calm(self) -> None:
+        """The chaos is over: drop the faults injected but not yet met (a queue of scripted
+        failures left behind would all land on the last deliveries, one backoff after another,
+        and spend the settle window on nothing the test is about)."""
+
     def expected(self, target: str) -> set[str]:
         """Where an allowed post for ``target`` must appear (recipients, readers, the account)."""
         raise NotImplementedError

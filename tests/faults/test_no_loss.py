@@ -209,6 +209,8 @@ def test_nothing_lost_duplicated_or_leaked_under_faults(tmp_path: Path, pds: Any
         chaos.join(CHAOS_SECONDS + 30)
         chaos.stop.set()
         assert not chaos.errors, chaos.errors
+        for platform in c.platforms:
+            platform.calm()
         rows = _wait_final(c, time.monotonic() + SETTLE_SECONDS)
         settled = time.monotonic() - started
         report = _verify(c, later + now, submitted, rows)
