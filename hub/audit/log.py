@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert
+from sqlalchemy import ColumnElement, insert, union_all
+from sqlalchemy import literal as sa_literal
+from sqlalchemy import null as sa_null
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
@@ -28,6 +31,8 @@ from hub.domain.events import Event
 from hub.errors import InvalidInput
 from hub.store.tables import AuditQueueRow, AuditRow, SnapshotMemberRow, SnapshotRow
 
+_A = AuditRow.__table__  # type: ignore[attr-defined]
+_Q = AuditQueueRow.__table__  # type: ignore[attr-defined]
 _LENGTHS = {"name": 40, "actor": 120, "post_id": 32, "delivery_id": 32, "subject": 200,
             "policy_digest": 64}
 
@@ -94,24 +99,38 @@ class AuditLog:
                since: datetime | None = None, until: datetime | None = None
                ) -> list[AuditRow]:
         """Matching events in log order: the sequenced ones, then those still queued
-        (``seq`` None, no hash yet: "pending sequencing")."""
-        query = select(AuditRow)
-        if post_id is not None:
-            query = query.where(AuditRow.post_id == post_id)
-        if subject is not None:
-            query = query.where(AuditRow.subject == subject)
-        if names:
-            query = query.where(col(AuditRow.name).in_(names))
-        if since is not None:
-            query = query.where(AuditRow.created >= since)
-        if until is not None:
-            query = query.where(AuditRow.created < until)
-        done = list(session.exec(query.order_by(col(AuditRow.seq))))
-        queued = [r for r in pending(session, post_id=post_id, names=names)
-                  if (subject is None or r.subject == subject)
-                  and (since is None or r.created >= since)
-                  and (until is None or r.created < until)]
-        return done + queued
+        (``seq`` None, no hash yet: "pending sequencing").
+
+        Both tables are read in **one** statement: under PostgreSQL's READ COMMITTED every
+        statement has its own snapshot, so two reads could miss an event the sequencer moved
+        from the queue to the log between them (the feed's once-an-hour fetch record was
+        written twice that way)."""
+        cols = ("name", "created", "actor", "post_id", "delivery_id", "subject",
+                "policy_digest", "payload")
+
+        def matching(table: Any, seq: Any, order: Any) -> Any:
+            q = sa_select(seq.label("seq"), sa_literal(0 if order is None else 1).label("q"),
+                          (order if order is not None else table.c.seq).label("k"),
+                          *(table.c[c] for c in cols),
+                          *((table.c.prev_hash, table.c.hash) if order is None else
+                            (sa_literal("").label("prev_hash"), sa_literal("").label("hash"))))
+            if post_id is not None:
+                q = q.where(table.c.post_id == post_id)
+            if subject is not None:
+                q = q.where(table.c.subject == subject)
+            if names:
+                q = q.where(table.c.name.in_(list(names)))
+            if since is not None:
+                q = q.where(table.c.created >= since)
+            if until is not None:
+                q = q.where(table.c.created < until)
+            return q
+
+        both = union_all(matching(_A, _A.c.seq, None),
+                         matching(_Q, sa_null(), _Q.c.id)).subquery()
+        rows = session.connection().execute(sa_select(both).order_by(both.c.q, both.c.k))
+        return [AuditRow(seq=r.seq, prev_hash=r.prev_hash, hash=r.hash,
+                         **{c: getattr(r, c) for c in cols}) for r in rows]
 
     def latest(self, session: Session, name: str) -> AuditRow | None:
         """The newest event called ``name``, queued or sequenced."""
@@ -120,11 +139,6 @@ class AuditLog:
             return queued[-1]
         return session.exec(select(AuditRow).where(AuditRow.name == name)
                             .order_by(col(AuditRow.seq).desc()).limit(1)).first()
-
-    def iterate(self, session: Session) -> Iterator[AuditRow]:
-        """Every event in log order, then the queued ones (``seq`` None)."""
-        yield from session.exec(select(AuditRow).order_by(col(AuditRow.seq))).yield_per(500)
-        yield from pending(session)
 
     def snapshot_members(self, session: Session, digest: str) -> list[SnapshotMemberRow]:
         return list(session.exec(select(SnapshotMemberRow)

@@ -107,3 +107,35 @@ async def test_a_running_hub_sequences_within_its_delay(database_url, make_runti
         await runtime.stop()
     with hub.db.read() as s:
         assert hub.audit.verify(s).ok
+
+
+def test_reading_events_while_the_sequencer_moves_them_never_misses_or_doubles_one(
+        database_url, make_hub):
+    """An event moves from the queue to the log in one transaction; a reader that looked at the
+    log and the queue in two statements could see it in neither (PostgreSQL READ COMMITTED
+    gives each statement its own snapshot), and the feed wrote its fetch record twice."""
+    import threading
+
+    hub = make_hub(database_url)
+    sequence_pending(hub.db, wait=True)
+    with hub.db.transaction() as s:
+        for i in range(300):
+            hub.audit.append(s, PolicyLoaded(actor=f"reader-race-{i}", files=[]), now=hub.now())
+    done = threading.Event()
+
+    def sequence_slowly() -> None:
+        while sequence_pending(hub.db, wait=True, limit=3):
+            pass
+        done.set()
+
+    mover = threading.Thread(target=sequence_slowly)
+    mover.start()
+    counts = []
+    while not done.is_set():
+        with hub.db.read() as s:
+            rows = [r for r in hub.audit.events(s, names=["PolicyLoaded"])
+                    if r.actor.startswith("reader-race-")]
+        counts.append(len(rows))
+        assert [r.actor for r in rows] == [f"reader-race-{i}" for i in range(300)]
+    mover.join()
+    assert len(counts) > 3 and set(counts) == {300}

@@ -57,7 +57,7 @@ async def test_unsorted_identities_get_suggestions_and_accepting_files_them(
     assert people["Ana Lima"] == ["ana.lima.example", "ana@lima.example"]
     assert people["Cy"] == ["cy.bsky.social"]
     with hub.db.read() as s:
-        changes = [(r.subject, r.payload.get("change")) for r in hub.audit.iterate(s)
+        changes = [(r.subject, r.payload.get("change")) for r in hub.audit.events(s)
                    if r.name == "PersonChanged"]
     ana = next(p.id for p, _, _ in list_people(hub) if p.name == "Ana Lima")
     assert (ana, "identity-added") in changes
