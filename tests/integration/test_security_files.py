@@ -49,7 +49,7 @@ def hub_env(tmp_path: Path, policy_dir: Path) -> dict[str, str]:
 
 
 def test_images_that_declare_too_many_pixels_are_refused(hub_env, tmp_path):
-    token = re.search(r"hub_\S+", run_hub("init", env=hub_env).stdout).group(0)
+    token = re.search(r"\bhub_t[0-9a-f]+_[\w-]+", run_hub("init", env=hub_env).stdout).group(0)
     with HubServe(hub_env, tmp_path / "serve.log") as hub:
         auth = {"Authorization": f"Bearer {token}"}
         for width, height in [(20_000, 20_000), (9_400, 9_400), (100_000, 1_000)]:
@@ -66,7 +66,7 @@ def test_images_that_declare_too_many_pixels_are_refused(hub_env, tmp_path):
 
 def test_the_database_its_wal_the_key_and_media_are_owner_only(hub_env, tmp_path):
     data = tmp_path / "var"
-    token = re.search(r"hub_\S+", run_hub("init", env=hub_env).stdout).group(0)
+    token = re.search(r"\bhub_t[0-9a-f]+_[\w-]+", run_hub("init", env=hub_env).stdout).group(0)
     with HubServe(hub_env, tmp_path / "serve.log") as hub:
         auth = {"Authorization": f"Bearer {token}"}
         r = httpx.post(f"{hub.url}/api/media", headers=auth,

@@ -45,7 +45,7 @@ def test_no_secret_reaches_the_log_when_the_database_fails(database_url, tmp_pat
     env = {"HUB_DATA_DIR": str(tmp_path / "var"), "HUB_POLICY_DIR": str(policy_dir),
            "HUB_DATABASE_URL": database_url}
     out = run_hub("init", "--password-stdin", env=env, input=PASSWORD + "\n").stdout
-    token = re.search(r"hub_\S+", out)
+    token = re.search(r"\bhub_t[0-9a-f]+_[\w-]+", out)
     assert token, out
     secrets = [POST_TEXT, CW, token.group(0), PASSWORD]
     log = tmp_path / "hub.log"
