@@ -141,6 +141,10 @@ class Chaos(threading.Thread):
             victim = self.rng.choice(ready)
             self.c.kill(victim, "random moment")
             self.events.append((now, f"kill -9 worker {victim.pid}"))
+        elif now < CHAOS_SECONDS + 15:
+            # every worker is still starting (slow on a loaded machine): try again shortly,
+            # so the kills the timeline planned all happen
+            self.timeline = sorted([*self.timeline, (now + 0.5, "kill")])
 
     def _redis(self, now: float) -> None:
         self.c.topology.redis.restart_empty(down_for=1.0)
