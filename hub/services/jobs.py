@@ -216,7 +216,8 @@ def recent(hub: Hub, *, limit: int = 50, before: str | None = None,
             q = q.where(col(JobRow.kind).in_(list(kinds)))
         if before is not None:
             last = s.get(JobRow, before)
-            if last is None:
+            if last is None or (kinds is not None and last.kind not in kinds):
+                # a job the caller may not see is answered like one that does not exist
                 raise InvalidInput(f"no job {before!r} to continue after", field="before")
             q = q.where((col(JobRow.created) < last.created) |
                         ((col(JobRow.created) == last.created) & (col(JobRow.id) < last.id)))

@@ -159,6 +159,12 @@ def test_tokens_see_and_start_only_what_their_scope_and_audiences_allow(site, ow
             assert "audit" in refused.json()["detail"]
             assert client.get(f"/api/jobs/{verify}").status_code == 404
             assert client.get("/api/jobs").json()["jobs"] == []
+            # paging after a job it may not see is answered as if there were no such job
+            hidden = client.get("/api/jobs", params={"before": verify})
+            missing = client.get("/api/jobs", params={"before": "j_nosuchjob"})
+            assert hidden.status_code == missing.status_code == 400
+            assert hidden.json()["detail"].replace(verify, "X") == \
+                missing.json()["detail"].replace("j_nosuchjob", "X")
         r = a.post("/api/jobs", json={"kind": "audit-export", "format": "jsonl"})
         export = r.json()["id"]
         wait_until(lambda: a.get(f"/api/jobs/{export}").json()["state"] == "done",
