@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from hub.crypto import hash_token, new_token_secret
 from hub.domain.events import TokenCreated, TokenRevoked
-from hub.errors import AuthError, Forbidden, InvalidInput, NotFound
+from hub.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
 from hub.services.posts import Author
@@ -63,6 +63,13 @@ def create_token(hub: Hub, name: str, scopes: Sequence[str],
                    audiences=sorted(set(audiences)) if audiences is not None else None,
                    created=now)
     with hub.db.transaction() as s:
+        # a token's drafts are its own by name, so two live tokens must not share one
+        same = s.exec(select(TokenRow).where(TokenRow.name == name,
+                                             col(TokenRow.revoked).is_(None))).first()
+        if same is not None:
+            raise Conflict(f"a token named {name!r} already exists (created "
+                           f"{same.created:%Y-%m-%d}); choose another name, or revoke that "
+                           "one first")
         s.add(row)
         hub.audit.append(s, TokenCreated(actor=actor, subject=token_id, token_name=name,
                                          scopes=row.scopes, audiences=row.audiences), now=now)

@@ -182,3 +182,19 @@ def test_bad_draft_threads_and_variants_are_refused_with_a_reason(api, body, wor
         r = owner.post("/api/drafts", json=body)
         assert 400 <= r.status_code < 500 and word in r.text, r.text
         assert owner.get("/api/drafts").json()["drafts"] == []
+
+
+def test_two_live_tokens_cannot_share_a_name_so_they_cannot_share_drafts(api):
+    """A token's drafts are its own by name: a second live token of the same name (which would
+    read and send the first one's drafts) is refused; once the first is revoked, the name may
+    be used again."""
+    from hub.errors import Conflict
+    from hub.services.tokens import revoke_token
+
+    hub, _, _ = api
+    first, _ = create_token(hub, "phone", ["post", "read"])
+    with pytest.raises(Conflict, match="a token named 'phone' already exists"):
+        create_token(hub, " phone ", ["post"], ["friends"])
+    revoke_token(hub, first.id)
+    again, _ = create_token(hub, "phone", ["post"])
+    assert again.id != first.id
