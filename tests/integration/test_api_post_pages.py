@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_drafts_api import _client
-from tests.integration.test_drafts_api import api as api  # noqa: F401  (the fixture)
+from tests.integration.conftest import bearer as _client
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +26,7 @@ def _walk(client, **params) -> tuple[list[str], int]:
     return seen, pages
 
 
-def test_a_limited_token_pages_through_its_own_posts_only_in_full_pages(api):  # noqa: F811
+def test_a_limited_token_pages_through_its_own_posts_only_in_full_pages(api):
     hub, server, tokens = api
     with _client(server, tokens["owner"]) as owner, _client(server, tokens["friends"]) as phone:
         ids = {"friends": [], "clients": []}

@@ -6,47 +6,23 @@ Each test is a finding (fixed) or a probe that found nothing and stays as a regr
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from hub.bootstrap import Mode
 from hub.services.feeds import feed_links
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import Author, PostInput, submit_post
 from hub.services.saved_drafts import DraftInput, save_draft
-from hub.services.tokens import create_token
 from tests.integration import test_ui_security as ui
-from tests.integration.test_http import LiveServer, _wait_done
+from tests.integration.conftest import bearer as _client
+from tests.integration.test_http import _wait_done
 from tests.integration.test_ui_security import csrf_of
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 site = ui.site
 owner = ui.owner
-
-
-@pytest.fixture
-def api(make_runtime, sqlite_url) -> Iterator[tuple[object, LiveServer, dict[str, str]]]:
-    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
-    hub = runtime.hub
-    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
-    add_person(hub, NewPerson("Cy", [("email", "cy@clients.example")], ["clients"]))
-    tokens = {
-        "all": create_token(hub, "all", ["post", "read", "audit", "approve"])[1],
-        "poster": create_token(hub, "poster", ["post"])[1],
-        "friends": create_token(hub, "friends", ["post", "read", "audit", "approve"],
-                                ["friends"])[1],
-    }
-    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
-        hub.settings.public_url = server.url
-        yield hub, server, tokens
-
-
-def _client(server: LiveServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture
@@ -62,7 +38,7 @@ def test_a_feed_gets_the_text_the_policy_judged_for_it_not_the_main_text(feed_ru
     """Finding: the policy judged the feed target on its variant, but the feed served the main
     text, so a clean variant keyed by the feed laundered a text the feed's rules refuse."""
     hub, server, tokens = api
-    with _client(server, tokens["all"]) as client:
+    with _client(server, tokens["owner"]) as client:
         for key in ("feed", "friends-feed"):
             r = client.post("/api/posts", json={
                 "text": f"the secret plan ({key})", "audiences": ["friends"],
@@ -71,7 +47,7 @@ def test_a_feed_gets_the_text_the_policy_judged_for_it_not_the_main_text(feed_ru
             body = r.json()
             outcomes = {d["target"]: d["outcome"] for d in body["decisions"]}
             assert outcomes == {**outcomes, "friends-feed": "allow", "friends-mail": "allow"}
-            _wait_done(client, body["id"], tokens["all"])
+            _wait_done(client, body["id"], tokens["owner"])
         r = client.post("/api/posts", json={"text": "the secret plan", "audiences": ["friends"]})
         outcomes = {d["target"]: d["outcome"] for d in r.json()["decisions"]}
         assert outcomes["friends-feed"] == "deny"            # the rule does hold the main text
@@ -103,7 +79,7 @@ def test_a_variant_for_a_target_of_another_audience_goes_nowhere(api, fakes):
 
 def test_a_fullwidth_private_tag_only_in_a_later_thread_part_keeps_it_off_the_networks(api):
     hub, server, tokens = api
-    with _client(server, tokens["all"]) as client:
+    with _client(server, tokens["owner"]) as client:
         r = client.post("/api/posts", json={
             "thread": ["a harmless start", "and then #ｐｒｉｖａｔｅ"],
             "audiences": ["public"]})
@@ -118,7 +94,7 @@ def test_drafts_of_others_stay_out_of_reach_of_limited_and_post_only_tokens(api)
     author; a token with only the ``post`` scope cannot read the owner's drafts (it cannot read
     posts either)."""
     hub, server, tokens = api
-    with (_client(server, tokens["all"]) as owner, _client(server, tokens["friends"]) as phone,
+    with (_client(server, tokens["owner"]) as owner, _client(server, tokens["friends"]) as phone,
           _client(server, tokens["poster"]) as poster):
         theirs = owner.post("/api/drafts", json={"text": "client plans",
                                                  "audiences": ["clients"]}).json()
@@ -163,7 +139,7 @@ def _b64(raw: str) -> str:
 ])
 def test_a_crafted_audit_cursor_is_a_4xx(api, cursor):
     hub, server, tokens = api
-    with _client(server, tokens["all"]) as client:
+    with _client(server, tokens["owner"]) as client:
         for path in ("/api/audit/people/Ana", "/api/audit/people/Cy"):
             r = client.get(path, params={"cursor": cursor})
             assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
@@ -234,7 +210,7 @@ CRAFTED_VARIANTS = [
 @pytest.mark.parametrize("extra", CRAFTED_VARIANTS, ids=range(len(CRAFTED_VARIANTS)))
 def test_crafted_variants_and_threads_are_a_4xx_or_accepted_never_a_500(api, extra):
     hub, server, tokens = api
-    with _client(server, tokens["all"]) as client:
+    with _client(server, tokens["owner"]) as client:
         for path in ("/api/posts", "/api/drafts"):
             body = {"text": "hello", "audiences": ["friends"], **extra}
             if "thread" in extra:
@@ -247,7 +223,7 @@ def test_crafted_variants_and_threads_are_a_4xx_or_accepted_never_a_500(api, ext
 
 def test_job_lists_refuse_a_crafted_before_with_a_reason(api):
     hub, server, tokens = api
-    with _client(server, tokens["all"]) as client:
+    with _client(server, tokens["owner"]) as client:
         for before in ("x" * 5000, "j_nope", "%", "'; drop table job;--"):
             r = client.get("/api/jobs", params={"before": before})
             assert 400 <= r.status_code < 500, (before, r.status_code)

@@ -4,37 +4,15 @@ it gets are limited the same way; an unlimited token sees everything."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
 from hub.bootstrap import Mode
-from hub.services.people import NewPerson, add_person
 from hub.services.tokens import create_token
+from tests.integration.conftest import bearer as _client
 from tests.integration.test_http import LiveServer
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def api(make_runtime, sqlite_url) -> Iterator[tuple[object, LiveServer, dict[str, str]]]:
-    runtime = make_runtime(sqlite_url, real_clock=True, mode=Mode.EMBEDDED, sweep_seconds=0.2)
-    hub = runtime.hub
-    add_person(hub, NewPerson("Ana", [("email", "ana@example.org")], ["friends"]))
-    add_person(hub, NewPerson("Cy", [("email", "cy@clients.example")], ["clients"]))
-    tokens = {
-        "owner": create_token(hub, "all", ["post", "read", "audit", "approve"])[1],
-        "friends": create_token(hub, "friends", ["post", "read", "audit", "approve"],
-                                ["friends"])[1],
-    }
-    with LiveServer(create_app(hub.settings, runtime=runtime)) as server:
-        yield hub, server, tokens
-
-
-def _client(server: LiveServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
 
 
 def test_a_friends_token_cannot_release_a_held_public_post(api):
