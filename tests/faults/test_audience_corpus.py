@@ -113,13 +113,15 @@ def corpus() -> list[Case]:
     return cases
 
 
-def platforms(pds: Any) -> list[Platform]:
+def platforms(pds: Any, *, feed: bool = True) -> list[Platform]:
+    """The real sinks a corpus posts to: mail (with Ana Client on the clients list), a feed
+    (unless ``feed`` is False), the Mastodon double and the reference PDS."""
     email = Email()
     email.people.append(NewPerson("Ana Client", [
         (IdentityKind.EMAIL, "ana@example.org"), (IdentityKind.MASTODON, "@ana@example.social"),
         (IdentityKind.BLUESKY, "ana.bsky.social")], ["clients"]))
     email.lists["clients-mail"] = set(CLIENTS)
-    chosen: list[Platform] = [email, Feed(), Mastodon()]
+    chosen: list[Platform] = [email, *([Feed()] if feed else []), Mastodon()]
     bluesky = Bluesky(pds)
     bluesky.merge_into(chosen)
     return [*chosen, bluesky]

@@ -14,11 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.domain.model import IdentityKind
-from hub.services.people import NewPerson
 from tests.faults.conftest import cluster, post, require_services
-from tests.faults.platforms import Bluesky, Email, Mastodon, Platform, every_target
-from tests.faults.test_audience_corpus import CLIENTS, FRIENDS, RULES, _auth
+from tests.faults.platforms import Bluesky, Mastodon, every_target
+from tests.faults.test_audience_corpus import FRIENDS, RULES, _auth, platforms
 
 pytestmark = pytest.mark.integration
 
@@ -83,22 +81,10 @@ def corpus() -> list[Case]:
     return cases
 
 
-def platforms(pds: Any) -> list[Platform]:
-    email = Email()
-    email.people.append(NewPerson("Ana Client", [
-        (IdentityKind.EMAIL, "ana@example.org"), (IdentityKind.MASTODON, "@ana@example.social"),
-        (IdentityKind.BLUESKY, "ana.bsky.social")], ["clients"]))
-    email.lists["clients-mail"] = set(CLIENTS)
-    chosen: list[Platform] = [email, Mastodon()]
-    bluesky = Bluesky(pds)
-    bluesky.merge_into(chosen)
-    return [*chosen, bluesky]
-
-
 @pytest.mark.timeout(300)
 def test_each_network_gets_and_is_judged_on_its_own_text(tmp_path: Path, pds: Any) -> None:
     require_services()
-    under_test = platforms(pds)
+    under_test = platforms(pds, feed=False)
     cases = corpus()
     with cluster(tmp_path, under_test, RULES, workers=1) as c, \
             httpx.Client(base_url=c.api, timeout=30) as client:
