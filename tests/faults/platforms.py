@@ -340,3 +340,18 @@ def every_target(platforms: list[Platform]) -> Iterator[tuple[str, Platform]]:
     for p in platforms:
         for name in p.targets:
             yield name, p
+
+
+def assert_exactly_permitted(cases: Any, platforms: list[Platform]) -> None:
+    """Read every sink back: no copy of a case (found by its ``marker``) outside its
+    ``permitted`` places ({target: {place}}), and every permitted copy exactly once."""
+    leaks, missing = [], []
+    for case in cases:
+        for target, platform in every_target(platforms):
+            got = platform.copies(case.marker, target)
+            allowed = case.permitted.get(target, set())
+            leaks += [f"{case.name}: {target} -> {place}" for place in set(got) - allowed]
+            missing += [f"{case.name}: {target} -> {place} ({got.get(place, 0)} copies)"
+                        for place in allowed if got.get(place) != 1]
+    assert not leaks, f"copies outside the permitted set: {leaks}"
+    assert not missing, f"permitted copies missing or doubled: {missing}"
