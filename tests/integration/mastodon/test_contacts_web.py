@@ -64,6 +64,9 @@ def test_sync_now_shows_progress_and_figures_then_the_inbox_files_a_suggestion(
     hub, _, bo = synced_site
     page = owner.get("/contacts")
     assert page.status_code == 200 and 'data-sync="mastodon:main" data-status="never"' in page.text
+    row = page.text[page.text.index('data-sync="mastodon:main"'):]
+    row = row[:row.index("</tr>")]           # the row's own Sync button carries its CSRF token
+    assert 'name="csrf_token"' in row and 'name="account" value="mastodon:main"' in row
     r = owner.post("/contacts/sync", data={"csrf_token": csrf_of(page.text),
                                            "account": "mastodon:main"})
     assert r.status_code == 303 and r.headers["location"].startswith("/jobs/j")
