@@ -160,6 +160,14 @@ class TokenRevoked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OwnerFeedLinkReplaced(Event):
+    """The owner's notice feed got a new secret link; the old one answers 404 from now on."""
+
+    name: ClassVar[str] = "OwnerFeedLinkReplaced"
+    generation: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountConnected(Event):
     name: ClassVar[str] = "AccountConnected"
     platform: str

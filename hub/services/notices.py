@@ -6,7 +6,8 @@ reaches a mailbox or reader that could not see it; the text stays on the owner's
 
 Usage: ``notify_held(hub, view)`` after a post was written with held deliveries (it returns at
 once; the email goes out on its own thread and falls back to the feed if it cannot be sent).
-Held edits (``hub.services.edits``) do not notify yet.
+Held edits (``hub.services.edits``) do not notify yet. ``replace_feed_key`` gives the owner feed
+a new secret link (the old one then answers 404).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from sqlmodel import col, select
 
 from hub.crypto import same
 from hub.domain.delivery import DeliveryStatus
+from hub.domain.events import OwnerFeedLinkReplaced
 from hub.errors import HubError, NotFound
 from hub.runtime import Hub
 from hub.services.post_views import PostView
 from hub.store.queue_tables import OwnerNoticeRow
-from hub.store.tables import AccountRow
+from hub.store.tables import AccountRow, OwnerRow
 
 log = structlog.get_logger("hub.notices")
 
@@ -137,9 +139,30 @@ def notices(hub: Hub, limit: int = 50, *, channel: str | None = None) -> list[No
 
 
 def feed_key(hub: Hub) -> str:
-    return hub.box.sign("owner-feed", "owner", length=32)
+    """The secret in the owner feed's link, derived from the hub's secret key and the link's
+    generation (``replace_feed_key`` moves it on; generation 0 keeps the first links valid)."""
+    with hub.db.read() as s:
+        row = s.get(OwnerRow, 1)
+    generation = row.feed_generation if row is not None else 0
+    return hub.box.sign("owner-feed", f"owner:{generation}" if generation else "owner",
+                        length=32)
 
 
 def check_feed_key(hub: Hub, key: str) -> None:
     if not key or not same(key, feed_key(hub)):
         raise NotFound("no such feed")
+
+
+def replace_feed_key(hub: Hub, *, actor: str = "owner") -> str:
+    """Give the owner feed a new link (say the old one leaked): the old link answers 404 from
+    now on, like any wrong key. Audited. Returns the new key."""
+    now = hub.now()
+    with hub.db.transaction() as s:
+        row = s.get(OwnerRow, 1)
+        if row is None:
+            raise NotFound("no owner login yet: set a password first (`hub password`)")
+        row.feed_generation += 1
+        s.add(row)
+        hub.audit.append(s, OwnerFeedLinkReplaced(actor=actor, subject="owner",
+                                                  generation=row.feed_generation), now=now)
+    return feed_key(hub)

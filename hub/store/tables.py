@@ -247,6 +247,7 @@ class OwnerRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     password_hash: str = Field(max_length=200)
     updated: datetime = _ts()
+    feed_generation: int = 0   # the owner feed's link: a new one makes the old one dead
 
 
 class OwnerSessionRow(SQLModel, table=True):

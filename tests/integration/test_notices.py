@@ -16,11 +16,15 @@ from hub.services.notices import feed_key, notices
 from hub.services.posts import Author, PostInput, submit_post
 from hub.store.queue_tables import OwnerNoticeRow
 from tests.conftest import wait_until
+from tests.integration import test_ui_security as base
 from tests.integration.smtp import SmtpServer
 from tests.integration.test_http import LiveServer
+from tests.integration.test_ui_security import csrf_of
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
+site = base.site
+owner = base.owner
 SECRET = "the launch date is the 9th"
 
 
@@ -82,3 +86,29 @@ def test_an_email_that_cannot_be_sent_falls_back_to_the_feed(make_hub, sqlite_ur
     assert notice.post_id == post_id and notice.channel == "feed"
     assert "email to yourself through email:personal failed" in notice.detail
     assert SECRET not in notice.detail and SECRET not in notice.title
+
+
+def test_the_owner_can_replace_a_leaked_feed_link_and_the_old_one_dies_at_once(site, owner):
+    hub, server = site
+    post_id = _held(hub)
+    page = owner.get("/queue")
+    old = feed_key(hub)
+    assert f"/owner/feed.atom?key={old}" in page.text and "data-owner-feed-replace" in page.text
+    assert httpx.get(f"{server.url}/owner/feed.atom", params={"key": old}).status_code == 200
+    refused = owner.post("/queue/owner-feed/replace", data={})          # no CSRF token
+    assert refused.status_code == 403 and feed_key(hub) == old
+    r = owner.post("/queue/owner-feed/replace", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and r.headers["location"] == "/queue"
+    new = feed_key(hub)
+    assert new != old
+    gone = httpx.get(f"{server.url}/owner/feed.atom", params={"key": old})
+    assert gone.status_code == 404 and post_id not in gone.text
+    fresh = httpx.get(f"{server.url}/owner/feed.atom", params={"key": new})
+    assert fresh.status_code == 200 and post_id in fresh.text
+    shown = owner.get("/queue")
+    assert f"key={new}" in shown.text and f"key={old}" not in shown.text
+    assert "the old one no longer works" in shown.text
+    with hub.db.read() as s:
+        [event] = hub.audit.events(s, names=["OwnerFeedLinkReplaced"])
+    assert event.payload["generation"] == 1 and old not in str(event.payload)
+

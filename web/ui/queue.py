@@ -20,7 +20,7 @@ from hub.runtime import Hub
 from hub.services.cancel import cancel_delivery
 from hub.services.drafts import Author
 from hub.services.edits import EditInput, edit_post, plan_edit
-from hub.services.notices import feed_key, notices
+from hub.services.notices import feed_key, notices, replace_feed_key
 from hub.services.post_pages import ListFilter, Page, queue_page
 from hub.services.posts import approve, get_post
 from web.deps import HubDep
@@ -60,6 +60,15 @@ async def queue(request: Request, hub: HubDep, owner: Owner) -> Response:
         "states": ("held", "scheduled"), "audiences": sorted(hub.policies.current.audiences),
         "accounts": accounts(hub), "cursor": cursor, "notices": waiting, "action": "/queue",
         "owner_feed": f"/owner/feed.atom?key={feed_key(hub)}"})
+
+
+@router.post("/queue/owner-feed/replace")
+async def queue_owner_feed_replace(request: Request, hub: HubDep, owner: Owner,
+                                   form: CsrfForm) -> Response:
+    """A new secret link for the owner's notice feed; the old one stops working."""
+    await run_in_threadpool(replace_feed_key, hub)
+    return redirect(request, "/queue", flash="Your feed has a new link; the old one no longer "
+                    "works. Subscribe to the new one in your reader.")
 
 
 @router.post("/queue/posts/{post_id}/approve")
