@@ -49,6 +49,7 @@ from hub.services.edit_plan import (
     text_sha256,
 )
 from hub.services.edit_versions import CARRYING
+from hub.services.notices import notify, waiting_edit
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import due, post_from_row
 from hub.store.tables import DecisionRow, DeliveryRow, PostRow
@@ -80,6 +81,7 @@ async def edit_post(hub: Hub, post_id: str, change: EditInput, author: Author, *
         raise Conflict("what this edit would do changed since its preview (or the preview was "
                        "not confirmed): preview it again and confirm the new answer")
     await asyncio.to_thread(_write, hub, plan, author.name)
+    await asyncio.to_thread(notify, hub, waiting_edit(plan, author.name))   # held copies
     if run:
         await run_copy_edits(hub, post_id)
     return EditResult(plan, await asyncio.to_thread(copy_versions, hub, post_id))

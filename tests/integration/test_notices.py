@@ -55,6 +55,32 @@ def test_with_an_email_account_the_owner_gets_an_email_without_the_text(make_hub
         assert notices(hub, channel="feed") == []
 
 
+async def test_an_edit_held_for_approval_is_told_like_a_held_post_without_its_text(
+        make_hub, sqlite_url):
+    from hub.services.delivery import deliver, due_ids
+    from hub.services.edits import EditInput, edit_post, plan_edit
+
+    with SmtpServer() as smtp:
+        hub = make_hub(sqlite_url)
+        await connect_account(hub, "email:personal", smtp.settings, "", adapters.email.connect)
+        view = submit_post(hub, PostInput("Launch day", ["public"]), Author())
+        for delivery_id in await asyncio.to_thread(due_ids, hub):
+            await deliver(hub, delivery_id, worker="w")
+        assert notices(hub) == []                        # nothing waited: nobody was told
+        change = EditInput(text=f"Launch day: {SECRET}", tags=["work"])
+        plan = plan_edit(hub, view.post.id, change, Author())
+        await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+        wait_until(lambda: notices(hub, channel="email"))
+        [mail] = smtp.inbox.to("me@example.org")
+        body = mail.get_payload(decode=True).decode()
+        assert "an edit (version 2) of a post" in mail["Subject"]
+        assert f"Version 2 of post {view.post.id}" in body and "review-work" in body
+        assert "bsky" in body and "masto-public" in body
+        assert SECRET not in body and SECRET not in mail["Subject"]
+        [notice] = notices(hub)
+        assert notice.kind == "held-edit" and notice.post_id == view.post.id
+
+
 def test_without_an_email_account_it_is_an_owner_only_feed_entry(make_runtime, sqlite_url):
     runtime = make_runtime(sqlite_url, real_clock=True)
     hub = runtime.hub
