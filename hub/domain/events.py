@@ -131,6 +131,19 @@ class PolicyRejected(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RuleListEdited(Event):
+    """A rule list defined, changed or removed from the Lists page or ``hub lists define``
+    (``subject``: the list; ``policy_digest``: the policy it loaded, whose own load is a
+    ``PolicyLoaded``); ``file`` is the hub-managed policy file it wrote."""
+
+    name: ClassVar[str] = "RuleListEdited"
+    change: str              # defined | changed | removed
+    file: str
+    rule: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PersonChanged(Event):
     name: ClassVar[str] = "PersonChanged"
     change: str          # added | updated | removed | identity-added | identity-removed

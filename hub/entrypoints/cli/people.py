@@ -210,4 +210,60 @@ def lists_show(list_name: str) -> None:
     click.echo(f"({len(members)} members)")
 
 
+
+@lists.command("define")
+@click.argument("list_name")
+@click.argument("rule")
+@click.option("--description", default="", help="What the list is for, in your words.")
+@click.option("--preview", is_flag=True, help="Show who the rule names now; save nothing.")
+@handles_errors
+def lists_define(list_name: str, rule: str, description: str, preview: bool) -> None:
+    """Define or change a list that keeps itself (saved in policies/lists-from-ui.yaml, the
+    file the Lists page writes); the whole policy is checked first, then loaded."""
+    from hub.services.rule_list_edit import define_rule_list, preview_rule_list, ui_file_place
+
+    hub = open_hub(require_policy=False)
+    if preview:
+        shown = preview_rule_list(hub, list_name, rule, description)
+        click.echo(f"{list_name}: the rule {shown.rule!r} names {shown.count} "
+                   f"{'person' if shown.count == 1 else 'people'} now (nothing saved)")
+        for m in shown.members:
+            click.echo(f"{m.name:<24} why: {'; '.join(m.why)}")
+        if shown.count > len(shown.members):
+            click.echo(f"… and {shown.count - len(shown.members)} more")
+        return
+    policy = define_rule_list(hub, list_name, rule, description, expected_digest=None,
+                              actor="owner")
+    click.echo(f"{list_name}: kept by the rule {policy.lists[list_name].text!r}, saved in "
+               f"{ui_file_place(hub)}; policy {policy.digest[:12]} loaded")
+    _tell_running_hub()
+
+
+@lists.command("undefine")
+@click.argument("list_name")
+@handles_errors
+def lists_undefine(list_name: str) -> None:
+    """Remove a list that keeps itself from policies/lists-from-ui.yaml (refused while a
+    target, a rule or another rule list uses it)."""
+    from hub.services.rule_list_edit import ui_file_place, undefine_rule_list
+
+    hub = open_hub(require_policy=False)
+    policy = undefine_rule_list(hub, list_name, expected_digest=None, actor="owner")
+    click.echo(f"{list_name}: removed from {ui_file_place(hub)}; policy {policy.digest[:12]} "
+               "loaded")
+    _tell_running_hub()
+
+
+def _tell_running_hub() -> None:
+    """The running hub loads the changed files too (as after `hub policy reload`)."""
+    import os
+    import signal
+
+    from hub.entrypoints.cli._common import running_pid, settings
+
+    pid = running_pid(settings())
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)
+        click.echo(f"told the running hub (pid {pid}) to load it")
+
 COMMANDS = (people, lists)
