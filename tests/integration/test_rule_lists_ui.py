@@ -31,13 +31,14 @@ from hub.services.rule_list_edit import (
     undefine_rule_list,
 )
 from tests.integration import test_ui_security as base
+from tests.integration.test_ui_security import csrf_of
 
 pytestmark = pytest.mark.integration
 site = base.site
 owner = base.owner
 
 HOSTILE = ('say "hi": it\'s # not a comment\n- item: {x: [1]} & *alias !!python/object '
-           "Zoë 東京 🙂 \u200d ") + "x" * 300
+           "<script>window.__xss=1</script> Zoë 東京 🙂 \u200d ") + "x" * 300
 
 
 def _people(hub) -> None:
@@ -235,3 +236,118 @@ def test_the_cli_defines_and_removes_with_the_same_service(database_url, hub, tm
     gone = run(main, ["lists", "undefine", "close"])
     assert gone.exit_code == 0, gone.output
     assert yaml.safe_load(_ui(hub).read_text())["lists"] == {}
+
+
+# -- the Lists page, over real HTTP -----------------------------------------------------------
+
+def _digest(html: str) -> str:
+    found = re.search(r'name="digest" value="([^"]*)"', html)
+    assert found, "no digest field on the page"
+    return found.group(1)
+
+
+def _form(page: str, **fields: str) -> dict[str, str]:
+    return {"csrf_token": csrf_of(page), "digest": _digest(page), "name": "",
+            "description": "", **fields}
+
+
+def test_the_lists_page_previews_then_saves_then_changes_and_removes(site, owner):
+    hub, _ = site
+    add_person(hub, NewPerson("Bo", [("email", "bo@example.org")], ["friends", "clients"]))
+    page = owner.get("/lists").text
+    assert "New list that keeps itself" in page and _digest(page) == ABSENT
+    typed = _form(page, name="close", rule="friends and not clients", description=HOSTILE)
+    shown = owner.post("/lists/rules", data={**typed, "action": "preview"})
+    assert shown.status_code == 200
+    assert re.search(r"<strong>1 person</strong> in close now", shown.text)
+    assert "Ana" in shown.text and "why: in friends; not in clients" in shown.text
+    assert 'value="friends and not clients"' in shown.text
+    assert "&#34;hi&#34;" in shown.text and "&lt;script&gt;window" in shown.text
+    assert "<script>window" not in shown.text
+    assert not _ui(hub).exists() and "close" not in hub.policies.current.lists
+
+    saved = owner.post("/lists/rules", data={**typed, "action": "save"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/lists/close"
+    assert yaml.safe_load(_ui(hub).read_text())["lists"]["close"] == {
+        "rule": "friends and not clients", "description": " ".join(HOSTILE.split())}
+    detail = owner.get("/lists/close").text
+    assert "Change the rule" in detail and "Ana" in detail and "Bo</a>" not in detail
+    assert f"made here (policies/{UI_FILE}:" in owner.get("/lists").text
+
+    changed = owner.post("/lists/close/rule", data={**_form(detail, rule="friends"),
+                                                    "action": "preview"})
+    assert changed.status_code == 200 and "<strong>2 people</strong>" in changed.text
+    assert hub.policies.current.lists["close"].text == "friends and not clients"
+    changed = owner.post("/lists/close/rule", data={**_form(detail, rule="friends"),
+                                                    "action": "save"})
+    assert changed.status_code == 303
+    assert hub.policies.current.lists["close"].text == "friends"
+    assert yaml.safe_load(_ui(hub).read_text())["lists"]["close"] == {"rule": "friends"}
+
+    detail = owner.get("/lists/close").text
+    gone = owner.post("/lists/close/rule/delete", data=_form(detail))
+    assert gone.status_code == 303 and gone.headers["location"] == "/lists"
+    assert "close" not in hub.policies.current.lists
+    assert [e.actor for e in _events(hub, "RuleListEdited")] == ["owner:web"] * 3
+
+
+def test_the_page_refuses_with_the_reason_keeps_the_form_and_never_errs(site, owner):
+    hub, _ = site
+    page = owner.get("/lists").text
+    before = hub.policies.current.digest
+    typed = _form(page, name="close", rule="friends and not nobodies", description='a "b"')
+    for action in ("preview", "save"):
+        r = owner.post("/lists/rules", data={**typed, "action": action})
+        assert r.status_code == 400
+        assert re.search(rf"policies/{UI_FILE}:\d+: list &#39;close&#39; names list "
+                         "&#39;nobodies&#39;", r.text), r.text
+        assert 'value="friends and not nobodies"' in r.text and 'value="a &#34;b&#34;"' in r.text
+    r = owner.post("/lists/rules", data={**typed, "name": "Not OK!", "action": "save"})
+    assert r.status_code == 400 and "not a valid list name" in r.text
+    assert not _ui(hub).exists() and hub.policies.current.digest == before
+
+    good = {**typed, "rule": "friends"}
+    _ui(hub).write_text("version: 1\nlists:\n  mine: {rule: friends}  # by hand\n")
+    r = owner.post("/lists/rules", data={**good, "action": "save"})     # digest: absent
+    assert r.status_code == 409 and "changed since you opened it" in r.text
+    assert 'value="friends"' in r.text
+    assert _ui(hub).read_text().endswith("# by hand\n")
+    _ui(hub).unlink()
+
+    with read_only(hub.policies.directory):
+        r = owner.post("/lists/rules", data={**good, "action": "save"})
+    assert r.status_code == 409 and "cannot write policies/lists-from-ui.yaml" in r.text
+    assert not _ui(hub).exists() and hub.policies.current.digest == before
+    assert owner.post("/lists/nope/rule", data={**good, "action": "save"}).status_code == 404
+
+
+def test_a_list_in_the_owners_own_file_is_shown_with_its_place_and_not_edited(site, owner):
+    hub, _ = site
+    (hub.policies.directory / "mine.yaml").write_text(
+        "version: 1\nlists:\n  close:\n    rule: friends\n")
+    hub.policies.reload()
+    index = owner.get("/lists").text
+    assert "policies/mine.yaml:4, edit it there" in index
+    detail = owner.get("/lists/close").text
+    assert "defined in one of your own policy files, <code>policies/mine.yaml:4</code>" in detail
+    assert "Change the rule" not in detail
+    r = owner.post("/lists/close/rule", data={**_form(index, rule="clients"), "action": "save"})
+    assert r.status_code == 409 and "edit it there" in r.text
+    r = owner.post("/lists/close/rule/delete", data=_form(index))
+    assert r.status_code == 409 and "policies/mine.yaml:4" in r.text
+    assert not _ui(hub).exists()
+
+
+def test_removing_a_list_a_target_uses_is_refused_on_the_page(site, owner):
+    hub, _ = site
+    page = owner.get("/lists").text
+    saved = owner.post("/lists/rules", data={**_form(page, name="close", rule="friends"),
+                                             "action": "save"})
+    assert saved.status_code == 303
+    (hub.policies.directory / "more.yaml").write_text(
+        "version: 1\ntargets:\n  close-feed: {account: feed:site, list: close}\n")
+    hub.policies.reload()
+    detail = owner.get("/lists/close").text
+    r = owner.post("/lists/close/rule/delete", data=_form(detail))
+    assert r.status_code == 409 and "still used by target &#39;close-feed&#39;" in r.text
+    assert "close" in yaml.safe_load(_ui(hub).read_text())["lists"]
