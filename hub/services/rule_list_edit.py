@@ -4,13 +4,7 @@ policy validates, atomically, then reloaded the way ``hub policy reload`` and SI
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +15,8 @@ from hub.domain.events import RuleListEdited
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.policy import Policy
 from hub.policy.documents import read_document
-from hub.policy.loader import load_policy
 from hub.runtime import Hub
+from hub.services._policy_files import candidate_policy, locked, write_atomic
 from hub.services.people_lists import Member, sorted_members
 from hub.services.policy import reload_policy
 
@@ -109,7 +103,7 @@ def define_rule_list(hub: Hub, name: str, rule: str, description: str = "", *,
     not compare) refuses a file changed since. The candidate policy is validated before
     anything is written: on error nothing changes and the policy in force stays."""
     name, rule, description = _clean(name, rule, description)
-    with _locked(hub):
+    with locked(hub.policies.directory):
         raw, data = _read_ui(hub)
         _check_unchanged(hub, raw, expected_digest)
         _check_not_elsewhere(hub, name)
@@ -117,6 +111,8 @@ def define_rule_list(hub: Hub, name: str, rule: str, description: str = "", *,
         change = "changed" if name in _lists_of(data) else "defined"
         content = _emit(_with(data, name, {"rule": rule, "description": description}))
         candidate = _validate(hub, content)
+        if content == raw:    # the file says this already: nothing to write or to audit
+            return reload_policy(hub, actor=actor)[0]
         policy = _install(hub, raw, content, actor=actor)
     _audit(hub, policy, actor=actor, name=name, change=change,
            rule=candidate.lists[name].text, description=description)
@@ -128,7 +124,7 @@ def undefine_rule_list(hub: Hub, name: str, *, expected_digest: str | None,
     """Remove rule list ``name`` from the hub-managed file and load the policy; refused
     while a target, a rule or another rule list still uses it."""
     name = name.strip()
-    with _locked(hub):
+    with locked(hub.policies.directory):
         raw, data = _read_ui(hub)
         _check_unchanged(hub, raw, expected_digest)
         if name not in _lists_of(data):
@@ -235,7 +231,7 @@ def _read_ui(hub: Hub) -> tuple[bytes | None, dict[str, Any]]:
         return None, {"version": 1}
     doc = read_document(path, ui_file_place(hub))
     data = doc.data if doc.data is not None else {"version": 1}
-    if not isinstance(data, dict) or not isinstance(data.get("lists", {}), dict):
+    if not isinstance(data, dict) or not isinstance(data.get("lists") or {}, dict):
         raise PolicyFileInvalid(doc.file, None, "the file is not a policy file with a 'lists' "
                                 "mapping; fix it by hand first")
     return doc.raw, data
@@ -269,83 +265,24 @@ def _emit(data: dict[str, Any]) -> bytes:
 
 
 def _validate(hub: Hub, content: bytes) -> Policy:
-    """Load the candidate (every policy file now, the hub-managed one as ``content``) from a
-    private copy, so errors name the real file and line and nothing on disk changes."""
-    directory = hub.policies.directory
-    with tempfile.TemporaryDirectory(prefix="hub-candidate-") as tmp:
-        copy = Path(tmp) / _base(hub)
-        copy.mkdir()
-        try:
-            for path in directory.iterdir():
-                if path.suffix in {".yaml", ".yml"} and not path.name.startswith(".") \
-                        and path.is_file() and path.name != UI_FILE:
-                    shutil.copyfile(path, copy / path.name)
-        except OSError as exc:
-            raise Conflict(f"cannot read the policy directory {directory}: "
-                           f"{exc.strerror}") from None
-        (copy / UI_FILE).write_bytes(content)
-        return load_policy(copy, hub.policies.specs,
-                           static_lists=hub.policies.static_lists())
-
-
-@contextlib.contextmanager
-def _locked(hub: Hub) -> Iterator[None]:
-    """One writer at a time (web threads, the CLI): an exclusive lock on the directory."""
-    directory = hub.policies.directory
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError as exc:
-        raise Conflict(f"cannot open the policy directory {directory}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)     # releases the lock
+    return candidate_policy(hub.policies.directory, UI_FILE, content,
+                            specs=hub.policies.specs, static_lists=hub.policies.static_lists())
 
 
 def _install(hub: Hub, old: bytes | None, content: bytes, *, actor: str) -> Policy:
     """Write ``content`` in place of the hub-managed file, then reload; if the reload is
     refused (another file changed meanwhile), put the old file back and raise."""
     path = _ui_path(hub)
-    _write_atomic(hub, path, content)
+    write_atomic(path, content, refuse=lambda why: _not_writable(hub, why))
     try:
         policy, _ = reload_policy(hub, actor=actor)
     except PolicyFileInvalid:
         if old is None:
             path.unlink(missing_ok=True)
         else:
-            _write_atomic(hub, path, old)
+            write_atomic(path, old, refuse=lambda why: _not_writable(hub, why))
         raise
     return policy
-
-
-def _write_atomic(hub: Hub, path: Path, content: bytes) -> None:
-    directory = path.parent
-    if path.exists() and not os.access(path, os.W_OK):
-        raise _not_writable(hub, "the file is read-only")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise _not_writable(hub, "the directory is not writable by the hub")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)        # policy files are not secret; mkstemp made it 0600
-        os.replace(tmp, path)
-        tmp = None
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)        # the rename itself survives a crash
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise _not_writable(hub, exc.strerror or str(exc)) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _not_writable(hub: Hub, why: str) -> Conflict:

@@ -7,6 +7,7 @@ directory the hub cannot write gives a readable refusal, and every change is aud
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 from hub.entrypoints.cli import main
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
+from hub.runtime import PolicyState
 from hub.services.people import NewPerson, add_person
 from hub.services.people_lists import list_infos
 from hub.services.rule_list_edit import (
@@ -186,6 +188,31 @@ def test_a_list_still_in_use_is_not_removed(hub):
     assert not hub.policies.current.lists
     assert [e.payload["change"] for e in _events(hub, "RuleListEdited")] == [
         "defined", "defined", "removed", "removed"]
+
+
+
+def test_saving_the_same_list_again_writes_and_audits_nothing(hub):
+    define_rule_list(hub, "close", "friends", "mine", expected_digest=ABSENT)
+    digest, mtime = ui_file_digest(hub), _ui(hub).stat().st_mtime_ns
+    define_rule_list(hub, "close", " friends ", "mine ", expected_digest=digest)
+    assert ui_file_digest(hub) == digest and _ui(hub).stat().st_mtime_ns == mtime
+    assert len(_events(hub, "RuleListEdited")) == 1
+
+
+def test_a_reload_refused_after_the_write_puts_the_old_file_back(hub):
+    """Between the check and the load the address book gained a hand-kept list 'close' (or
+    another file changed): the load refuses, and the file is as it was."""
+    define_rule_list(hub, "other", "friends", expected_digest=ABSENT)
+    before, digest = _ui(hub).read_bytes(), hub.policies.current.digest
+    answers = iter([None, None, ["friends", "clients", "close"]])   # build, check, reload
+    racing = dataclasses.replace(hub, policies=PolicyState(
+        hub.policies.directory, hub.policies.specs, static_lists=lambda: next(answers)))
+    with pytest.raises(PolicyFileInvalid, match="already exists in the address book"):
+        define_rule_list(racing, "close", "clients", expected_digest=ui_file_digest(hub))
+    assert _ui(hub).read_bytes() == before
+    assert racing.policies.current.digest == digest
+    assert [e.payload["reason"] for e in _events(hub, "PolicyRejected")] != []
+    assert [e.subject for e in _events(hub, "RuleListEdited")] == ["other"]
 
 
 @contextlib.contextmanager
