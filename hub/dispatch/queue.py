@@ -20,9 +20,17 @@ from typing import cast
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
+from arq.constants import (
+    default_queue_name,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+)
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -83,40 +91,71 @@ def _future(when: datetime | None, now: datetime) -> datetime | None:
 
 
 async def enqueue(redis: ArqRedis, delivery_id: str, *, due_at: datetime | None,
-                  now: datetime, wake: bool = True) -> bool:
-    """Enqueue the delivery's job (deferred until ``due_at`` if that is after ``now``).
-    False if its job is already queued or running. ``wake=False``: the caller publishes the
-    wake-up itself, once for several jobs (:func:`enqueue_all`)."""
-    defer = _future(due_at, now)
-    job = await redis.enqueue_job(DELIVER, delivery_id, _job_id=job_id(delivery_id),
-                                  _defer_until=defer)
-    if job is not None and wake:
-        await redis.publish(WAKE_CHANNEL, "1")   # idle workers look now (hub.dispatch.waking)
-    return job is not None
+                  now: datetime) -> bool:
+    """Enqueue the delivery's job (deferred until ``due_at`` if that is after ``now``) and
+    wake the idle workers (``hub.dispatch.waking``). False if its job is already queued or
+    running."""
+    return await enqueue_all(redis, [(delivery_id, due_at)], now) == 1
+
+
+_ENQUEUE_MANY = AsyncScript(
+    None,  # type: ignore[arg-type]  # given bytes, the script needs no client to hash
+    b"""
+local n, added = 0, {}
+for i = 1, #KEYS / 2 do
+  local a = 4 * i - 1
+  if redis.call('exists', KEYS[2 * i - 1], KEYS[2 * i]) == 0 then
+    redis.call('psetex', KEYS[2 * i - 1], ARGV[a + 2], ARGV[a + 3])
+    redis.call('zadd', ARGV[1], ARGV[a + 1], ARGV[a])
+    n = n + 1
+    added[i] = 1
+  else
+    added[i] = 0
+  end
+end
+if n > 0 then redis.call('publish', ARGV[2], '1') end
+return added
+""")
+"""``ArqRedis.enqueue_job`` for many jobs in one atomic round trip: each job is a no-op when
+it or its result is held, else it is stored under its key and its id is put in the queue,
+scored by its start; then one wake-up if any was new. ``enqueue_job`` is a WATCH, an EXISTS
+and a MULTI/EXEC for each job: nine round trips for a post to three targets. KEYS: the job
+key and result key of each job; ARGV: the queue, the wake channel, then id, score, expiry
+(ms) and the serialised job of each."""
+
+
+async def _enqueue_many(redis: ArqRedis, function: str,
+                        jobs: Sequence[tuple[str, str, datetime | None]]) -> int:
+    """Enqueue ``function(arg)`` for each (job id, arg, deferred until) exactly as
+    ``redis.enqueue_job(function, arg, _job_id=…, _defer_until=…)`` would, and publish one
+    wake-up if any job was new; how many were."""
+    if not jobs:
+        return 0
+    enqueued_ms = timestamp_ms()
+    keys: list[str] = []
+    args: list[str | int | bytes] = [redis.default_queue_name, WAKE_CHANNEL]
+    for jid, arg, defer in jobs:
+        score = to_unix_ms(defer) if defer is not None else enqueued_ms
+        keys += [job_key_prefix + jid, result_key_prefix + jid]
+        args += [jid, score, score - enqueued_ms + redis.expires_extra_ms,
+                 serialize_job(function, (arg,), {}, None, enqueued_ms,
+                               serializer=redis.job_serializer)]
+    added = await _ENQUEUE_MANY(keys=keys, args=args, client=redis)
+    return sum(int(a) for a in added)
 
 
 async def enqueue_all(redis: ArqRedis, due: Sequence[tuple[str, datetime | None]],
                       now: datetime) -> int:
-    """Enqueue each (delivery id, due time) and wake the idle workers once; how many jobs
-    were new."""
-    added = 0
-    for delivery_id, due_at in due:
-        added += await enqueue(redis, delivery_id, due_at=due_at, now=now, wake=False)
-    if added:
-        await redis.publish(WAKE_CHANNEL, "1")
-    return added
+    """Enqueue each (delivery id, due time) and wake the idle workers once, in one round
+    trip; how many jobs were new."""
+    return await _enqueue_many(redis, DELIVER, [(job_id(i), i, _future(due_at, now))
+                                                for i, due_at in due])
 
 
 async def enqueue_edits(redis: ArqRedis, edit_ids: Sequence[str]) -> int:
     """Enqueue the copy edits' jobs (one job id per edit: a second enqueue is a no-op; the
     database lease decides who runs it). Returns how many were new."""
-    new = 0
-    for edit_id in edit_ids:
-        job = await redis.enqueue_job(EDIT, edit_id, _job_id=EDIT_JOB + edit_id)
-        new += job is not None
-    if new:
-        await redis.publish(WAKE_CHANNEL, "1")
-    return new
+    return await _enqueue_many(redis, EDIT, [(EDIT_JOB + i, i, None) for i in edit_ids])
 
 
 def pending_due_times(db: Database, delivery_ids: Sequence[str]) -> list[tuple[str, datetime]]:
@@ -210,14 +249,16 @@ async def sweep(hub: Hub, redis: ArqRedis, *, horizon: float = HORIZON) -> Sweep
             pipe.exists(job_key_prefix + job_id(row.id))
             pipe.exists(in_progress_key_prefix + job_id(row.id))
         flags = await pipe.execute()
-    enqueued = unstuck = 0
+    missing: list[tuple[str, datetime | None]] = []
+    unstuck = 0
     for n, row in enumerate(rows):
         held, running = flags[2 * n], flags[2 * n + 1]
         if not held:
-            due = now if row.status is DeliveryStatus.IN_FLIGHT else row.due_at
-            enqueued += await enqueue(redis, row.id, due_at=due, now=now)
+            missing.append((row.id, now if row.status is DeliveryStatus.IN_FLIGHT
+                            else row.due_at))
         elif running and row.status is DeliveryStatus.IN_FLIGHT:
             unstuck += await _unstick(redis, row.id)
+    enqueued = await enqueue_all(redis, missing, now)
     return SweepReport(enqueued=enqueued, unstuck=unstuck, seen=len(rows))
 
 
