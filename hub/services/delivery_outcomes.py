@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Table, bindparam
 from sqlmodel import Session
 
 from hub.audit import SnapshotMember
@@ -19,7 +20,10 @@ from hub.errors import CredentialsRejected
 from hub.policy import Policy
 from hub.ports import Draft, Receipt
 from hub.runtime import Hub
+from hub.store.db import check_lengths
 from hub.store.tables import AccountRow, DeliveryRow
+
+DELIVERY: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -113,30 +117,53 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class _LeaseLost(Exception):
+    """Raised in an outcome's transaction when the attempt no longer holds its lease: the
+    transaction rolls back (nothing it wrote stays)."""
+
+
+_PUBLISHED = (DELIVERY.update()
+              .where(DELIVERY.c.id == bindparam("mine_id"),
+                     DELIVERY.c.status == bindparam("mine_status"),
+                     DELIVERY.c.lease_owner == bindparam("mine_worker"))
+              .returning(DELIVERY.c.attempts))
+"""The published outcome as one conditional ``UPDATE``: written only while the attempt holds
+its lease (the row lock it takes is the ``SELECT … FOR UPDATE`` of :func:`mine`), handing
+back the attempt count. Built once: the statement's compiled form is cached."""
+
+
 def succeed(hub: Hub, run: Run, decision: Decision, people: PeopleSnapshot, draft: Draft,
              receipt: Receipt, text_sha256: str, variant: str | None) -> Attempt:
     now = hub.now()
-    with hub.db.transaction() as s:
-        d = mine(s, run)
-        if d is None:
-            return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
-        members, lower_bound, extra = who_could_see(decision, people, draft, receipt)
-        snapshot = hub.audit.snapshot(s, reach=d.reach, members=members,
-                                      lower_bound=lower_bound, extra=extra, now=now)
-        finish(d, DeliveryStatus.PUBLISHED, "", now)
-        d.remote_id, d.remote_url = receipt.remote_id, receipt.url
-        d.receipt = {"details": dict(receipt.details), "snapshot": snapshot,
-                     "notes": list(draft.notes)}
-        s.add(d)
-        controls = receipt.details.get("controls")
-        hub.audit.append(s, DeliverySucceeded(
-            actor=f"worker:{run.worker}", post_id=d.post_id, delivery_id=d.id,
-            subject=snapshot, policy_digest=run.policy.digest, target=d.target,
-            account=d.account, reach=d.reach, remote_id=receipt.remote_id, url=receipt.url,
-            lower_bound=lower_bound, recipients=len(members), attempts=d.attempts,
-            controls=controls if isinstance(controls, dict) else {}, text_sha256=text_sha256,
-            variant=variant), now=now)
-        return run.outcome(AttemptOutcome.PUBLISHED)
+    delivery = run.delivery
+    try:
+        with hub.db.transaction() as s:
+            members, lower_bound, extra = who_could_see(decision, people, draft, receipt)
+            snapshot = hub.audit.snapshot(s, reach=delivery.reach.value, members=members,
+                                          lower_bound=lower_bound, extra=extra, now=now)
+            values = {"status": DeliveryStatus.PUBLISHED, "last_error": "", "updated": now,
+                      "finished": now, "lease_owner": None, "lease_until": None,
+                      "remote_id": receipt.remote_id, "remote_url": receipt.url,
+                      "receipt": {"details": dict(receipt.details), "snapshot": snapshot,
+                                  "notes": list(draft.notes)}}
+            check_lengths(DELIVERY, [values])
+            attempts = s.connection().execute(_PUBLISHED, {
+                **values, "mine_id": delivery.id, "mine_status": DeliveryStatus.IN_FLIGHT,
+                "mine_worker": run.worker}).scalar()
+            if attempts is None:   # another worker took over: it records the outcome
+                raise _LeaseLost
+            controls = receipt.details.get("controls")
+            hub.audit.append(s, DeliverySucceeded(
+                actor=f"worker:{run.worker}", post_id=delivery.post_id, delivery_id=delivery.id,
+                subject=snapshot, policy_digest=run.policy.digest, target=delivery.target,
+                account=delivery.account, reach=delivery.reach.value,
+                remote_id=receipt.remote_id, url=receipt.url, lower_bound=lower_bound,
+                recipients=len(members), attempts=attempts,
+                controls=controls if isinstance(controls, dict) else {},
+                text_sha256=text_sha256, variant=variant), now=now)
+    except _LeaseLost:
+        return run.outcome(AttemptOutcome.SKIPPED, "lease lost")
+    return run.outcome(AttemptOutcome.PUBLISHED)
 
 
 def who_could_see(decision: Decision, people: PeopleSnapshot, draft: Draft, receipt: Receipt
