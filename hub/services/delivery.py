@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam
 from sqlmodel import Session, col, select
 
 from hub.domain.delivery import AttemptOutcome, Delivery, DeliveryStatus
@@ -42,10 +42,11 @@ from hub.services.delivery_outcomes import (
 from hub.store.deliveries import DbSteps, claimable, delivery_from_row
 from hub.store.policy_state import recorded_digest
 from hub.store.repos import post_from_row
-from hub.store.tables import DeliveryRow, PostRow
+from hub.store.tables import DeliveryRow, PostRow, UTCDateTime
 from hub.store.versions import book
 
 log = structlog.get_logger("hub.delivery")
+DELIVERY: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
 
 __all__ = ["Attempt", "Claimed", "backoff", "claim", "claim_many", "deliver", "due_ids",
            "policy_in_force", "take"]
@@ -75,15 +76,25 @@ def take(hub: Hub, delivery_id: str, worker: str) -> Delivery | None:
 
 def _lease(hub: Hub, s: Session, delivery_id: str, worker: str) -> DeliveryRow | None:
     now = hub.now()
-    lease = now + timedelta(seconds=hub.settings.lease_seconds)
     # one statement: the conditional UPDATE hands back the leased row (RETURNING)
-    return s.scalars(
-        update(DeliveryRow)
-        .where(col(DeliveryRow.id) == delivery_id, claimable(now))
-        .values(status=DeliveryStatus.IN_FLIGHT, lease_owner=worker, lease_until=lease,
-                updated=now, attempts=DeliveryRow.attempts + 1)
-        .returning(DeliveryRow),
-        execution_options={"synchronize_session": False, "populate_existing": True}).first()
+    return s.scalars(_LEASE, {
+        "lease_id": delivery_id, "lease_now": now, "status": DeliveryStatus.IN_FLIGHT,
+        "lease_owner": worker, "updated": now,
+        "lease_until": now + timedelta(seconds=hub.settings.lease_seconds)},
+        execution_options={"populate_existing": True}).first()
+
+
+_LEASE = select(DeliveryRow).from_statement(
+    DELIVERY.update()
+    .where(DELIVERY.c.id == bindparam("lease_id"),
+           claimable(bindparam("lease_now", type_=UTCDateTime())))
+    .values(status=bindparam("status"), lease_owner=bindparam("lease_owner"),
+            lease_until=bindparam("lease_until"), updated=bindparam("updated"),
+            attempts=DELIVERY.c.attempts + 1)
+    .returning(*DELIVERY.c))
+"""The lease as a Core ``UPDATE … RETURNING`` built once (its compiled form is cached), the
+row loaded as the ORM object the re-check changes: the ORM-enabled ``update()`` built per
+call was a third of a claim."""
 
 
 _Checked = Attempt | tuple[Decision, PeopleSnapshot, PostRow]

@@ -17,11 +17,13 @@ from hub.store.db import Database
 from hub.store.tables import DeliveryRow, DeliveryStepRow
 
 
-def claimable(now: datetime, *, within: timedelta = timedelta()) -> ColumnElement[bool]:
+def claimable(now: datetime | ColumnElement[datetime], *, within: timedelta = timedelta()
+              ) -> ColumnElement[bool]:
     """Pending and due (by ``now + within``: a queue may hold scheduled jobs ahead of time),
-    or in flight with a lease that ran out (its worker died)."""
+    or in flight with a lease that ran out (its worker died). ``now`` may be a bound
+    parameter (a statement built once)."""
     return or_(and_(col(DeliveryRow.status) == DeliveryStatus.PENDING,
-                    col(DeliveryRow.due_at) <= now + within),
+                    col(DeliveryRow.due_at) <= (now + within if within else now)),
                and_(col(DeliveryRow.status) == DeliveryStatus.IN_FLIGHT,
                     col(DeliveryRow.lease_until) < now))
 
