@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import select
+from sqlmodel import Field, Session, SQLModel, col
 
 from hub.store.tables import UTCDateTime
 
@@ -23,9 +24,12 @@ class PolicyStateRow(SQLModel, table=True):
 
 
 def recorded_digest(s: Session) -> str | None:
-    """The digest of the policy loaded last, or None before the first load."""
-    row = s.get(PolicyStateRow, _ROW)
-    return row.digest if row is not None else None
+    """The digest of the policy loaded last, or None before the first load (a Core read on
+    the session's connection: each delivery's claim reads it)."""
+    return s.connection().execute(_DIGEST).scalar()
+
+
+_DIGEST = select(col(PolicyStateRow.digest)).where(col(PolicyStateRow.id) == _ROW)
 
 
 def record_digest(s: Session, digest: str, *, actor: str, now: datetime) -> None:

@@ -26,11 +26,15 @@ from hub.store.tables import PeopleVersionRow
 PEOPLE, ACCOUNTS = 1, 2
 
 
+_VERSIONS = (select(col(PeopleVersionRow.id), col(PeopleVersionRow.n))
+             .where(col(PeopleVersionRow.id).in_((PEOPLE, ACCOUNTS))))
+
+
 def read_versions(session: Session) -> dict[int, int]:
-    """The versions of the address book and of the accounts, as this transaction sees them."""
-    rows = session.execute(select(col(PeopleVersionRow.id), col(PeopleVersionRow.n))
-                           .where(col(PeopleVersionRow.id).in_((PEOPLE, ACCOUNTS))))
-    return {int(i): int(n) for i, n in rows}
+    """The versions of the address book and of the accounts, as this transaction sees them
+    (a Core statement built once, on the session's connection: every submit and every
+    delivery re-check reads them)."""
+    return {int(i): int(n) for i, n in session.connection().execute(_VERSIONS)}
 
 
 class LocalDomains:
