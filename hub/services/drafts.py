@@ -87,6 +87,9 @@ class Author:
     audiences: frozenset[str] | None = None   # None: any audience
     reads_others: bool = True
     """May it see what others wrote (their saved drafts)? A token needs the ``read`` scope."""
+    token_id: str | None = None
+    """The API token's id (None: the owner): what its saved drafts belong to, since a name
+    can be used again once its token is revoked."""
 
 
 @dataclass(frozen=True)

@@ -164,10 +164,16 @@ def _from_row(row: SavedDraftRow) -> SavedDraft:
     return SavedDraft(row.id, data, row.author, row.created, row.updated)
 
 
+def _owns(author: Author, row: SavedDraftRow) -> bool:
+    """The draft is the author's own: the same token (not merely one with the same name,
+    as a token made after another was revoked may have), or the owner's."""
+    return row.author == author.name and row.token_id == author.token_id
+
+
 def _may_see(author: Author, row: SavedDraftRow) -> bool:
     if author.audiences is None:
-        return author.reads_others or row.author == author.name
-    return row.author == author.name and set(row.audiences) <= author.audiences
+        return author.reads_others or _owns(author, row)
+    return _owns(author, row) and set(row.audiences) <= author.audiences
 
 
 def _in_allow_list(author: Author, data: DraftInput) -> None:
@@ -193,7 +199,8 @@ def save_draft(hub: Hub, data: DraftInput, author: Author) -> SavedDraft:
     _in_allow_list(author, data)
     now = hub.now()
     row = SavedDraftRow(id=new_id("dr"), text="", audiences=[], tags=[], media=[],
-                        author=author.name, created=now, updated=now)
+                        author=author.name, token_id=author.token_id, created=now,
+                        updated=now)
     _fill(row, data, now)
     with hub.db.transaction() as s:
         s.add(row)
@@ -237,7 +244,9 @@ def list_drafts(hub: Hub, author: Author, *, limit: int = MAX_DRAFTS_PAGE) -> li
     with hub.db.read() as s:
         q = select(SavedDraftRow).order_by(col(SavedDraftRow.updated).desc()).limit(limit)
         if author.audiences is not None or not author.reads_others:
-            q = q.where(SavedDraftRow.author == author.name)
+            q = q.where(SavedDraftRow.author == author.name,
+                        col(SavedDraftRow.token_id) == author.token_id
+                        if author.token_id is not None else col(SavedDraftRow.token_id).is_(None))
         return [_from_row(r) for r in s.exec(q) if _may_see(author, r)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,16 +36,36 @@ class TokenIdentity:
     @property
     def author(self) -> Author:
         return Author(name=f"token:{self.name}", audiences=self.audiences,
-                      reads_others="read" in self.scopes)
+                      reads_others="read" in self.scopes, token_id=self.id)
+
+
+_INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}   # controls, format (zero-width, bidi)
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a token needs a name", field="name")
+    odd = next((c for c in name if unicodedata.category(c) in _INVISIBLE
+                or (c.isspace() and c != " ")), None)
+    if odd is not None:
+        raise InvalidInput(f"a token name may not hold invisible or control characters (it "
+                           f"has U+{ord(odd):04X}): two tokens would look alike", field="name")
+    return name
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Names the policy's author rules (case-insensitive) and a reader would take for one."""
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFKC", name).casefold()
+    return key(a) == key(b)
 
 
 def create_token(hub: Hub, name: str, scopes: Sequence[str],
                  audiences: Sequence[str] | None = None, *, actor: str = "owner"
                  ) -> tuple[TokenRow, str]:
     """Returns the row and the token itself, which is never shown or stored again."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("a token needs a name", field="name")
+    name = _clean_name(name)
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
         raise InvalidInput(f"unknown scope {', '.join(bad) or '(none)'}: use "
@@ -63,11 +84,11 @@ def create_token(hub: Hub, name: str, scopes: Sequence[str],
                    audiences=sorted(set(audiences)) if audiences is not None else None,
                    created=now)
     with hub.db.transaction() as s:
-        # a token's drafts are its own by name, so two live tokens must not share one
-        same = s.exec(select(TokenRow).where(TokenRow.name == name,
-                                             col(TokenRow.revoked).is_(None))).first()
+        # two live tokens the policy (or the owner reading the list) cannot tell apart
+        same = next((r for r in s.exec(select(TokenRow).where(col(TokenRow.revoked).is_(None)))
+                     if _same_name(r.name, name)), None)
         if same is not None:
-            raise Conflict(f"a token named {name!r} already exists (created "
+            raise Conflict(f"a token named {same.name!r} already exists (created "
                            f"{same.created:%Y-%m-%d}); choose another name, or revoke that "
                            "one first")
         s.add(row)

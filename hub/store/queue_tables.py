@@ -29,6 +29,8 @@ class SavedDraftRow(SQLModel, table=True):
     # {"thread": [parts], "variants": {key: [parts]}} as for a post; None for one text
     variants: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     author: str = Field(max_length=120, index=True)
+    # the token that saved it (None: the owner): drafts follow the token, not its name
+    token_id: str | None = Field(default=None, max_length=16)
     created: datetime = Field(sa_type=UTCDateTime)
     updated: datetime = Field(sa_type=UTCDateTime, index=True)
 

@@ -7,9 +7,12 @@ that found nothing and stays as a regression test."""
 from __future__ import annotations
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
-from hub.errors import InvalidInput, PolicyFileInvalid
+from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.runtime import PolicyState
+from hub.services.drafts import Author
 from hub.services.people import NewPerson, add_person
 from hub.services.rule_list_edit import (
     ABSENT,
@@ -17,6 +20,18 @@ from hub.services.rule_list_edit import (
     define_rule_list,
     preview_rule_list,
 )
+from hub.services.saved_drafts import (
+    DraftInput,
+    delete_draft,
+    get_draft,
+    list_drafts,
+    save_draft,
+    send_draft,
+    update_draft,
+)
+from hub.services.tokens import authenticate, create_token, revoke_token
+from hub.store.migrate import alembic_config
+from hub.store.tables import TokenRow
 from tests.integration import test_ui_security as ui
 from tests.integration.test_rule_lists_ui import _digest
 from tests.integration.test_ui_security import csrf_of
@@ -88,3 +103,97 @@ def test_a_hand_written_deep_rule_is_refused_with_file_and_line(hub):
 def test_many_negated_groups_side_by_side_are_not_deep(hub):
     rule = "friends and " + " and ".join(["not (clients)"] * 30)
     assert preview_rule_list(hub, "close", rule).count == 1
+
+
+# -- token names and the drafts they own ------------------------------------------------------
+
+def _token(hub, name: str, scopes=("post",), audiences=None):
+    _, secret = create_token(hub, name, list(scopes), audiences)
+    return authenticate(hub, f"Bearer {secret}").author
+
+
+def test_a_new_token_with_a_revoked_tokens_name_does_not_get_its_drafts(hub):
+    """Finding: drafts belonged to a token by name, and names are unique only among live
+    tokens: revoke 'phone', make a new 'phone' (another device, another person) and the new
+    token read, changed and sent the old one's drafts."""
+    old = _token(hub, "phone")
+    draft = save_draft(hub, DraftInput("the old phone's plans", ("friends",)), old)
+    revoke_token(hub, "phone")
+    new = _token(hub, "phone")
+    assert list_drafts(hub, new) == []
+    for attempt in (lambda: get_draft(hub, draft.id, new),
+                    lambda: update_draft(hub, draft.id, DraftInput("x", ("friends",)), new),
+                    lambda: send_draft(hub, draft.id, new),
+                    lambda: delete_draft(hub, draft.id, new)):
+        with pytest.raises(NotFound):
+            attempt()
+    assert get_draft(hub, draft.id, Author()).data.text == "the old phone's plans"   # owner
+    mine = save_draft(hub, DraftInput("the new phone's", ("friends",)), new)
+    assert [d.id for d in list_drafts(hub, new)] == [mine.id]
+    assert mine.author == "token:phone"              # still shown by name
+
+
+@pytest.mark.parametrize("name", ["ph\none", "phone\u200b", "\u202ephone", "ph\tone",
+                                  "phone\u00ad", "pho\u2028ne"])
+def test_a_token_name_with_invisible_or_control_characters_is_refused(hub, name):
+    """Finding: a name could hold a newline, a zero-width space or a bidi override, so the
+    tokens page and the audit showed two tokens both reading 'phone'."""
+    with pytest.raises(InvalidInput) as caught:
+        create_token(hub, name, ["post"])
+    assert caught.value.field == "name"
+
+
+@pytest.mark.parametrize("twin", ["Phone", "PHONE", "\uff50\uff48\uff4f\uff4e\uff45"])
+def test_token_names_are_unique_whatever_the_case_or_width(hub, twin):
+    """Finding: 'phone' and 'Phone' could both be live; the policy's author rules match
+    token names case-insensitively, so they are one author to the policy but two owners of
+    drafts (and two look-alike rows to revoke)."""
+    create_token(hub, "phone", ["post"])
+    with pytest.raises(Conflict, match="already exists"):
+        create_token(hub, twin, ["post"])
+    revoke_token(hub, "phone")
+    create_token(hub, twin, ["post"])
+
+
+def test_two_tokens_created_at_once_with_one_name_do_not_share_drafts(hub):
+    """Names are checked in the creating transaction only; whatever two concurrent creates
+    leave behind, drafts follow the token, not the name."""
+    with hub.db.transaction() as s:          # what a lost race (or an old database) leaves
+        s.add(TokenRow(id="t_twin_one", name="phone", token_hash="a" * 64, scopes=["post"],
+                       created=hub.now()))
+        s.add(TokenRow(id="t_twin_two", name="phone", token_hash="b" * 64, scopes=["post"],
+                       created=hub.now()))
+    one = Author("token:phone", None, False, token_id="t_twin_one")
+    two = Author("token:phone", None, False, token_id="t_twin_two")
+    draft = save_draft(hub, DraftInput("one's", ("friends",)), one)
+    assert list_drafts(hub, two) == []
+    with pytest.raises(NotFound):
+        get_draft(hub, draft.id, two)
+    assert [d.id for d in list_drafts(hub, one)] == [draft.id]
+
+
+def test_the_migration_keeps_each_old_draft_with_the_token_that_sees_it_today(hub):
+    phone = _token(hub, "phone")
+    _, old_secret = create_token(hub, "tablet", ["post"])
+    old = authenticate(hub, f"Bearer {old_secret}").author
+    revoke_token(hub, "tablet")
+    cfg = alembic_config()
+    with hub.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0022_owner_feed_link")
+    with hub.db.engine.begin() as conn:
+        for did, author in (("dr_phone", "token:phone"), ("dr_tablet", "token:tablet"),
+                            ("dr_owner", "owner"), ("dr_gone", "token:nobody")):
+            conn.execute(text(
+                "INSERT INTO saved_draft (id, text, audiences, tags, content_warning, language,"
+                " time_zone, media, author, created, updated) VALUES (:id, :t, '[\"friends\"]',"
+                " '[]', '', '', '', '[]', :a, :now, :now)"),
+                {"id": did, "t": f"{author}'s", "a": author, "now": hub.now()})
+    with hub.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert [d.id for d in list_drafts(hub, phone)] == ["dr_phone"]
+    assert [d.id for d in list_drafts(hub, old)] == ["dr_tablet"]    # its own, if it lived
+    assert list_drafts(hub, _token(hub, "tablet")) == []               # a new 'tablet'
+    assert sorted(d.id for d in list_drafts(hub, Author())) == [
+        "dr_gone", "dr_owner", "dr_phone", "dr_tablet"]
