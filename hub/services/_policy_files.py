@@ -58,8 +58,12 @@ def locked(directory: Path) -> Iterator[None]:
 def write_atomic(path: Path, content: bytes, *, refuse: Callable[[str], Exception]) -> None:
     """Replace ``path`` with ``content``: a hidden temporary file beside it (the loader skips
     dot-files), synced, renamed over it, the directory synced. ``refuse(why)`` builds the
-    error when the hub may not write there; the old file is then untouched."""
+    error when the hub may not write there (or ``path`` is a symbolic link); the old file is
+    then untouched."""
     directory = path.parent
+    if path.is_symlink():     # os.replace would swap the link for a file, silently
+        raise refuse("it is a symbolic link, and the hub replaces only a regular file; put "
+                     "the file itself there, or edit the file it points to by hand")
     if path.exists() and not os.access(path, os.W_OK):
         raise refuse("the file is read-only")
     if not os.access(directory, os.W_OK | os.X_OK):

@@ -197,3 +197,20 @@ def test_the_migration_keeps_each_old_draft_with_the_token_that_sees_it_today(hu
     assert list_drafts(hub, _token(hub, "tablet")) == []               # a new 'tablet'
     assert sorted(d.id for d in list_drafts(hub, Author())) == [
         "dr_gone", "dr_owner", "dr_phone", "dr_tablet"]
+
+
+def test_a_symlinked_hub_file_is_never_written_through_nor_silently_replaced(hub, tmp_path):
+    """Probe: the save replaces the file with os.replace, which never writes through a link
+    (the file it points to stays as it was). Finding: it silently replaced the link itself
+    with a regular file, so an owner who keeps the file in a repository (a link into it) lost
+    the link without a word; a planted link was 'adopted'. Now a 409 that says so."""
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("version: 1\nlists: {}\n")
+    link = hub.policies.directory / UI_FILE
+    link.symlink_to(outside)
+    hub.policies.reload()
+    with pytest.raises(Conflict, match="symbolic link"):
+        define_rule_list(hub, "close", "friends", expected_digest=None)
+    assert link.is_symlink() and outside.read_text() == "version: 1\nlists: {}\n"
+    assert "close" not in hub.policies.current.lists
+    assert preview_rule_list(hub, "close", "friends").count == 1     # reading is fine
