@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import structlog
 from sqlalchemy import Table, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hub.domain.delivery import AttemptOutcome, Delivery, DeliveryStatus
@@ -17,7 +19,7 @@ from hub.domain.events import (
     DeliveryDenied,
     RouteDecided,
 )
-from hub.domain.model import Decision, Outcome, PeopleSnapshot, Routing
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Post, Routing
 from hub.errors import (
     AccountNotConnected,
     ContentRejected,
@@ -47,6 +49,9 @@ from hub.store.versions import book
 
 log = structlog.get_logger("hub.delivery")
 DELIVERY: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+POST: Table = PostRow.__table__  # type: ignore[attr-defined]
+_POST = sa_select(POST).where(POST.c.id == bindparam("post_id"))
+"""The post a re-check judges: a Core read built once (no ORM object; nothing changes it)."""
 
 __all__ = ["Attempt", "Claimed", "backoff", "claim", "claim_many", "deliver", "due_ids",
            "policy_in_force", "take"]
@@ -97,7 +102,7 @@ row loaded as the ORM object the re-check changes: the ORM-enabled ``update()`` 
 call was a third of a claim."""
 
 
-_Checked = Attempt | tuple[Decision, PeopleSnapshot, PostRow]
+_Checked = Attempt | tuple[Decision, PeopleSnapshot, Post]
 
 
 _Taken = tuple[Run, _Checked] | Attempt | None
@@ -170,10 +175,9 @@ async def deliver(hub: Hub, delivery_id: str, *, worker: str,
     return attempt
 
 
-async def _publish(hub: Hub, run: Run, checked: tuple[Decision, PeopleSnapshot, PostRow]
+async def _publish(hub: Hub, run: Run, checked: tuple[Decision, PeopleSnapshot, Post]
                    ) -> Attempt:
-    decision, people, post_row = checked
-    post = post_from_row(post_row)
+    decision, people, post = checked
     delivery = run.delivery
     try:
         publisher = hub.publishers.get(delivery.account)
@@ -240,8 +244,9 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
              routed: _Routed | None = None) -> _Checked:
     now = hub.now()
     policy = run.policy
-    post_row = s.get(PostRow, d.post_id)
+    post_row = s.connection().execute(_POST, {"post_id": d.post_id}).first()
     assert post_row is not None
+    post = post_from_row(cast(PostRow, post_row))   # a Core row: the same attributes
     if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
         finish(d, DeliveryStatus.CANCELLED,
                 "cancelled: the post was deleted before it was sent", now)
@@ -252,7 +257,7 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
     else:
         people, domains = book(hub.people, hub.domains, s)
         people = policy.with_lists(people)   # rule lists: members as of now
-        routing = route(post_from_row(post_row), policy, people, now, recheck=True,
+        routing = route(post, policy, people, now, recheck=True,
                         local_domains=domains)
         if routed is not None:
             routed[d.post_id] = (people, routing)
@@ -275,7 +280,7 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
             decisions=[{"target": d.target, "outcome": "hold",
                         "rule_ids": list(decision.rule_ids)}]), now=now)
         return run.outcome(AttemptOutcome.HELD, "; ".join(decision.reasons))
-    return decision, people, post_row
+    return decision, people, post
 
 
 def _deny(hub: Hub, s: Session, run: Run, d: DeliveryRow, rule_ids: tuple[str, ...],
