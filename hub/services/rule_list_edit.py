@@ -298,19 +298,29 @@ def _validate(hub: Hub, content: bytes) -> Policy:
 
 
 def _install(hub: Hub, old: bytes | None, content: bytes, *, actor: str) -> Policy:
-    """Write ``content`` in place of the hub-managed file, then reload; if the reload is
-    refused (another file changed meanwhile), put the old file back and raise."""
+    """Write ``content`` in place of the hub-managed file, then reload; if the reload does
+    not take (refused because another file changed meanwhile, or failed: the address book
+    unreadable), put the old file back and raise, so the file and the policy in force agree."""
     path = _ui_path(hub)
+    in_force = _in_force(hub)
     write_atomic(path, content, refuse=lambda why: _not_writable(hub, why))
     try:
         policy, _ = reload_policy(hub, actor=actor)
-    except PolicyFileInvalid:
-        if old is None:
-            path.unlink(missing_ok=True)
-        else:
-            write_atomic(path, old, refuse=lambda why: _not_writable(hub, why))
+    except Exception:
+        if _in_force(hub) is in_force:      # not loaded (loaded but not recorded: keep it)
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic(path, old, refuse=lambda why: _not_writable(hub, why))
         raise
     return policy
+
+
+def _in_force(hub: Hub) -> Policy | None:
+    try:
+        return hub.policies.current
+    except PolicyFileInvalid:
+        return None
 
 
 def _not_writable(hub: Hub, why: str) -> Conflict:

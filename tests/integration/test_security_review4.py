@@ -6,10 +6,15 @@ that found nothing and stays as a regression test."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 import pytest
 from alembic import command
 from sqlalchemy import text
 
+from hub.audit.sequencer import sequence_pending
+from hub.domain.events import PolicyLoaded, TokenRevoked
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.runtime import PolicyState
 from hub.services.drafts import Author
@@ -214,3 +219,76 @@ def test_a_symlinked_hub_file_is_never_written_through_nor_silently_replaced(hub
     assert link.is_symlink() and outside.read_text() == "version: 1\nlists: {}\n"
     assert "close" not in hub.policies.current.lists
     assert preview_rule_list(hub, "close", "friends").count == 1     # reading is fine
+
+
+# -- the audit's one-statement read ----------------------------------------------------------
+
+def test_events_answer_the_same_before_and_after_sequencing_with_every_filter(hub):
+    """Probe: events() reads the log and the queue in one UNION; each filter, the order and
+    the column types (aware times, JSON payloads) are the same for a queued event as for the
+    same event once sequenced."""
+    sequence_pending(hub.db, wait=True)
+    start = hub.now()
+    with hub.db.transaction() as s:
+        for i in range(6):
+            hub.audit.append(s, TokenRevoked(actor=f"probe-{i}", subject=f"t{i % 2}",
+                                             token_name=f"n{i}"),
+                             now=start + timedelta(seconds=i))
+            hub.audit.append(s, PolicyLoaded(actor=f"probe-{i}", files=[f"f{i}.yaml"]),
+                             now=start + timedelta(seconds=i))
+    queries = [{}, {"names": ["TokenRevoked"]}, {"subject": "t1"},
+               {"since": start + timedelta(seconds=2), "until": start + timedelta(seconds=4)},
+               {"names": ["PolicyLoaded", "TokenRevoked"], "subject": "t0",
+                "since": start + timedelta(seconds=1)}]
+
+    def read() -> list[list[tuple]]:
+        with hub.db.read() as s:
+            return [[(r.name, r.created, r.actor, r.subject, r.payload)
+                     for r in hub.audit.events(s, **q) if r.actor.startswith("probe-")]
+                    for q in queries]
+
+    queued = read()
+    with hub.db.read() as s:
+        assert all(r.seq is None for r in hub.audit.events(s, names=["TokenRevoked"])
+                   if r.actor.startswith("probe-"))
+    sequence_pending(hub.db, wait=True, limit=5)          # half moved: both tables at once
+    half = read()
+    sequence_pending(hub.db, wait=True)
+    assert queued == half == read()
+    every, revoked, t1, window, mixed = queued
+    assert [e[2] for e in every] == [f"probe-{i // 2}" for i in range(12)]
+    assert [e[2] for e in revoked] == [f"probe-{i}" for i in range(6)]
+    assert [e[2] for e in t1] == ["probe-1", "probe-3", "probe-5"]
+    assert {e[2] for e in window} == {"probe-2", "probe-3"} and len(window) == 4
+    assert [e[2] for e in mixed] == ["probe-2", "probe-4"]
+    assert every[0][1].tzinfo is not None and every[1][4] == {"files": ["f0.yaml"]}
+
+
+def test_a_reload_that_fails_for_another_reason_also_puts_the_old_file_back(hub):
+    """Finding: only a refused load (PolicyFileInvalid) put the old file back; any other
+    failure of the reload (the address book unreadable: a database error) left the new file
+    on disk, not loaded and not audited as RuleListEdited, to be loaded silently at the
+    next start or SIGHUP."""
+    define_rule_list(hub, "other", "friends", expected_digest=ABSENT)
+    before = (hub.policies.directory / UI_FILE).read_bytes()
+    digest = hub.policies.current.digest
+    answers = iter([None, None])                  # build, check; then the reload fails
+
+    def static_lists():
+        try:
+            return next(answers)
+        except StopIteration:
+            raise OSError("database is locked") from None
+
+    racing = dataclasses.replace(hub, policies=PolicyState(
+        hub.policies.directory, hub.policies.specs, static_lists=static_lists))
+    with pytest.raises(OSError, match="database is locked"):
+        define_rule_list(racing, "close", "clients", expected_digest=None)
+    assert (hub.policies.directory / UI_FILE).read_bytes() == before
+    assert racing.policies.current.digest == digest
+    assert [e.subject for e in _events(hub, "RuleListEdited")] == ["other"]
+
+
+def _events(hub, *names: str) -> list:
+    with hub.db.read() as s:
+        return hub.audit.events(s, names=list(names))
