@@ -16,8 +16,9 @@ class PostEdited(Event):
     version: int
     old_text_sha256: str
     new_text_sha256: str
-    changed: list[str]                       # fields that changed: text, tags, media_alt...
+    changed: list[str]                       # fields that changed: text, tags, variants.<key>...
     schedule_at: str | None = None
+    variant_sha256: dict[str, str] = field(default_factory=dict)   # the new version's variants
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,8 @@ class CopyEdited(Event):
     version: int
     remote_id: str | None
     way: str                                 # native | in-place
+    text_sha256: str = ""        # the text this copy now carries: its variant's, else the post's
+    variant: str | None = None   # the variant's key, when it carries one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,8 @@ class CopyReplaced(Event):
     new_remote_id: str
     url: str | None
     key: str
+    text_sha256: str = ""        # the text this copy now carries: its variant's, else the post's
+    variant: str | None = None   # the variant's key, when it carries one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +60,8 @@ class CopyCorrected(Event):
     remote_id: str
     recipients: int
     key: str
+    text_sha256: str = ""        # the text this copy now carries: its variant's, else the post's
+    variant: str | None = None   # the variant's key, when it carries one
 
 
 @dataclass(frozen=True, kw_only=True)

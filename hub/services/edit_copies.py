@@ -39,7 +39,7 @@ from hub.policy.engine import route
 from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
 from hub.runtime import Hub
 from hub.services.delivery import backoff
-from hub.services.edit_versions import version_post
+from hub.services.edit_versions import copy_target, sent_text, text_sha256, version_post
 from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import post_from_row
@@ -135,6 +135,11 @@ class _Job:
         self.outcome, self.reasons, self.people, self.way = outcome, reasons, people, way
         self.members = members
         self.action = EditAction(edit.action)   # what runs (an approved hold: the network's way)
+        # the post as this copy gets it (its variant, else the main text): what the policy
+        # judged for it, what the network renders, what the audit's digest is of
+        chosen = target or copy_target(delivery)
+        self.sent = post.as_sent_to(chosen)
+        self.text, self.variant = sent_text(post, chosen)
         receipt = delivery.receipt or {}
         self.prefix = str(receipt.get("steps_prefix") or "")
         self.receipt = Receipt(remote_id=delivery.remote_id or "", url=delivery.remote_url,
@@ -194,7 +199,7 @@ async def _run_one(hub: Hub, edit_id: str) -> None:
         else:
             assert job.target is not None
             publisher = hub.publishers.get(job.delivery.account)
-            draft = publisher.prepare(job.post, job.target, job.people)
+            draft = publisher.prepare(job.sent, job.target, job.people)
             if action is EditAction.EDIT:
                 if not isinstance(publisher, Editor):
                     raise PermanentDeliveryError(f"{job.delivery.platform} cannot edit a copy")
@@ -287,11 +292,16 @@ def _common(hub: Hub, job: _Job) -> dict[str, Any]:
             "version": job.edit.version}
 
 
+def _carried(job: _Job) -> dict[str, Any]:
+    """The digest of the text the copy now carries, and its variant (as the send path)."""
+    return {"text_sha256": text_sha256(job.text), "variant": job.variant}
+
+
 def _edited(hub: Hub, job: _Job, new: Receipt) -> None:
     _close(hub, job, CopyEditStatus.DONE, "edited in place", receipt={
         "remote_id": new.remote_id, "url": new.url, "details": dict(new.details)},
         event=CopyEdited(actor="owner", remote_id=new.remote_id, way="native",
-                         **_common(hub, job)))
+                         **_common(hub, job), **_carried(job)))
 
 
 def _replaced(hub: Hub, job: _Job, raw: dict[str, Any], prefix: str) -> None:
@@ -299,13 +309,13 @@ def _replaced(hub: Hub, job: _Job, raw: dict[str, Any], prefix: str) -> None:
            receipt={**raw, "steps_prefix": prefix},
            event=CopyReplaced(actor="owner", old_remote_id=job.delivery.remote_id,
                               new_remote_id=str(raw["remote_id"]), url=raw.get("url"),
-                              key=job.edit.key or "", **_common(hub, job)))
+                              key=job.edit.key or "", **_common(hub, job), **_carried(job)))
 
 
 def _corrected(hub: Hub, job: _Job, sent: Receipt, recipients: int) -> None:
     _close(hub, job, CopyEditStatus.DONE, f"correction sent to {recipients} recipients",
            event=CopyCorrected(actor="owner", remote_id=sent.remote_id, recipients=recipients,
-                               key=job.edit.key or "", **_common(hub, job)))
+                               key=job.edit.key or "", **_common(hub, job), **_carried(job)))
 
 
 def _retracted(hub: Hub, job: _Job, removed: bool, reason: str) -> None:
@@ -324,7 +334,7 @@ def _settle(hub: Hub, job: _Job) -> None:
     if job.way is EditWay.IN_PLACE:
         _close(hub, job, CopyEditStatus.DONE, "the entry shows the new version", event=CopyEdited(
             actor="owner", remote_id=job.delivery.remote_id, way="in-place",
-            **_common(hub, job)))
+            **_common(hub, job), **_carried(job)))
         return
     _close(hub, job, CopyEditStatus.DONE, "cannot be changed", event=CopyNotChanged(
         actor="owner", reason="this network cannot change a sent copy", **_common(hub, job)))

@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from hub.domain.model import Decision, Outcome, PeopleSnapshot, Post
+from hub.domain.model import Decision, Outcome, PeopleSnapshot, Post, Target, Variant
 from hub.errors import Conflict, ContentRejected, Forbidden, HubError, InvalidInput, NotFound
 from hub.policy.engine import DEFAULT_DENY, route
 from hub.ports import EditWay
 from hub.runtime import Hub
 from hub.services.drafts import Author, PostInput, clean
-from hub.services.text_variants import refuse_variant_edit
+from hub.services.edit_versions import carried_post, copy_target, sent_text, text_sha256
+from hub.services.text_variants import check_variant_keys, clean_variants, refuse_thread_edit
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import post_from_row
 from hub.store.tables import DeliveryRow, PostRow
@@ -47,6 +48,7 @@ _SAYS = {
     "wait": "not sent yet: it now needs approval",
     "none": "nothing to change",
 }
+_SAME = "its own text did not change (it carries {what}): nothing is sent"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class EditInput:
     alts: Mapping[str, str] = field(default_factory=dict)
     audiences: Sequence[str] | None = None
     schedule_at: datetime | None = None
+    variants: Mapping[str, str | None] | None = None
+    """Per network (or target) text changes: a text adds or replaces that network's variant,
+    ``None`` or ``""`` removes it (the network then gets the main text); networks not named
+    keep theirs."""
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,23 @@ class CopyPlan:
     rule_ids: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()         # the adapter's notes on the new version (quote policy)
+    text: str = ""                      # the text this copy would carry after the edit
+    variant: str | None = None          # ... from this variant (None: the main text)
+    same: bool = False                  # its own content is what it carries already
+
+    @property
+    def carries(self) -> str:
+        """Which text the copy would carry, in words."""
+        return f"the {self.variant} variant" if self.variant else "the main text"
 
     def as_json(self) -> dict[str, Any]:
         return {"delivery_id": self.delivery_id, "target": self.target,
                 "platform": self.platform, "status": self.status, "action": self.action,
                 "says": self.says, "rule_ids": list(self.rule_ids),
-                "reasons": list(self.reasons), "notes": list(self.notes)}
+                "reasons": list(self.reasons), "notes": list(self.notes),
+                "carries": {"variant": self.variant, "text": self.text,
+                            "text_sha256": text_sha256(self.text)},
+                "text_changed": not self.same}
 
 
 @dataclass(frozen=True)
@@ -114,7 +131,9 @@ class EditPlan:
                 "cw": self.post.content_warning, "lang": self.post.language,
                 "tags": list(self.post.tags), "alts": [m.alt for m in self.post.media],
                 "schedule": self.post.schedule_at.isoformat() if self.post.schedule_at else None,
-                "copies": [(c.delivery_id, c.status, c.action) for c in self.copies],
+                "variants": {v.key: list(v.parts) for v in self.post.variants},
+                "copies": [(c.delivery_id, c.status, c.action, text_sha256(c.text))
+                           for c in self.copies],
                 "policy": self.policy_digest}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -128,10 +147,6 @@ class EditPlan:
                 "retracts": [c.target for c in self.retracted],
                 "not_added": list(self.not_added), "notes": list(self.notes),
                 "copies": [c.as_json() for c in self.copies]}
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_author(post: PostRow, author: Author) -> None:
@@ -166,9 +181,13 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         row = load_post(s, post_id)
         check_author(row, author)
         old = post_from_row(row)
-        refuse_variant_edit(old)
+        refuse_thread_edit(old)
         deliveries = list(s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
                                  .order_by(col(DeliveryRow.created), col(DeliveryRow.target))))
+        # what each copy carries now (its version's text for its network): an edit that
+        # leaves that as it is leaves the copy alone
+        carried = {d.id: carried_post(s, row, d).as_sent_to(copy_target(d))
+                   for d in deliveries}
         version = current_version(s, post_id) + 1
         people = policy.with_lists(hub.people.snapshot(s))
         busy = [d.target for d in deliveries if d.status == "in_flight"]
@@ -178,7 +197,8 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         raise Conflict(f"a copy is being sent right now ({', '.join(busy)}); try again in a "
                        "moment")
     post, changed = _edited(old, change, now, sent=any(d.status not in UNSENT
-                                                        for d in deliveries))
+                                                        for d in deliveries),
+                            targets=list(policy.targets.values()))
     if not changed:
         raise InvalidInput("the edit changes nothing")
     routing = route(post, policy, people, now, recheck=True)
@@ -188,14 +208,25 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         decision = by_target.get(d.target)
         if decision is not None and decision.target.account != d.account:
             decision = None
+        target: Target = decision.target if decision is not None else copy_target(d)
+        # the one reading of what this copy gets: its variant, else the main text (route()
+        # judged exactly this for it)
+        sent = post.as_sent_to(target)
+        text, variant = sent_text(post, target)
+        if d.status in UNSENT | {"published"} and sent == carried[d.id]:
+            copies.append(CopyPlan(d.id, d.target, d.platform, d.status, "none",
+                                   _SAME.format(what=f"the {variant} variant" if variant
+                                                else "the main text"),
+                                   text=text, variant=variant, same=True))
+            continue
         rejection, notes = None, tuple[str, ...]()
         if decision is not None and decision.outcome is not Outcome.DENY and \
                 d.status in UNSENT | {"published"}:
-            rejection, notes = _prepared(hub, post, decision, people)
+            rejection, notes = _prepared(hub, sent, decision, people)
         way = hub.policies.specs[d.platform].edit_way(
             hub.policies.specs[d.platform].options.model_validate(
                 dict(decision.target.options))) if decision is not None else EditWay.NONE
-        copy = _classify(d, decision, way, rejection)
+        copy = replace(_classify(d, decision, way, rejection), text=text, variant=variant)
         if copy.action not in ("retract", "cancel", "none"):
             copy = replace(copy, notes=notes)
         copies.append(copy)
@@ -209,7 +240,8 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
 
 def _prepared(hub: Hub, post: Post, decision: Decision, people: PeopleSnapshot
               ) -> tuple[str | None, tuple[str, ...]]:
-    """(why the target cannot carry the new version, or None; the adapter's notes on it)."""
+    """(why the target cannot carry the new version, or None; the adapter's notes on it).
+    ``post`` is the post as this target gets it (``Post.as_sent_to``)."""
     try:
         publisher = hub.publishers.get(decision.target.account)
     except HubError:
@@ -251,8 +283,8 @@ def _classify(d: DeliveryRow, decision: Decision | None, way: EditWay,
     return plan("none", f"{d.status}: nothing to change")
 
 
-def _edited(old: Post, change: EditInput, now: datetime, *, sent: bool
-            ) -> tuple[Post, list[str]]:
+def _edited(old: Post, change: EditInput, now: datetime, *, sent: bool,
+            targets: Sequence[Target]) -> tuple[Post, list[str]]:
     if change.audiences is not None:
         asked = list(dict.fromkeys(a.strip() for a in change.audiences if a.strip()))
         added = [a for a in asked if a not in old.audiences]
@@ -278,13 +310,43 @@ def _edited(old: Post, change: EditInput, now: datetime, *, sent: bool
                   else m for m in old.media)
     if any(len(m.alt) > 1500 for m in media):
         raise InvalidInput("alt text is longer than 1500 characters", field="media")
+    variants = _edited_variants(old.variants, change.variants, targets)
     post = replace(old, text=cleaned.text, tags=tuple(cleaned.tags),
                    content_warning=cleaned.content_warning, language=cleaned.language,
-                   schedule_at=cleaned.schedule_at, media=media)
+                   schedule_at=cleaned.schedule_at, media=media, variants=variants)
+    before = {v.key: v.parts for v in old.variants}
+    after = {v.key: v.parts for v in variants}
     changed = [name for name, a, b in (
         ("text", old.text, post.text), ("tags", old.tags, post.tags),
         ("content_warning", old.content_warning, post.content_warning),
         ("language", old.language, post.language),
         ("media_alt", [m.alt for m in old.media], [m.alt for m in post.media]),
         ("schedule_at", old.schedule_at, post.schedule_at)) if a != b]
+    changed += [f"variants.{key}" for key in sorted(set(before) | set(after))
+                if before.get(key) != after.get(key)]
     return post, changed
+
+
+def _edited_variants(old: Sequence[Variant], change: Mapping[str, str | None] | None,
+                     targets: Sequence[Target]) -> tuple[Variant, ...]:
+    """The post's variants after the change: named ones added, replaced or (``None``/blank)
+    removed, the others kept in their order. A new or changed variant must name a target or a
+    network of the policy in force; removing one the policy no longer knows is allowed."""
+    if not change:
+        return tuple(old)
+    out = {v.key: v for v in old}
+    written: dict[str, str] = {}
+    for raw_key, value in change.items():
+        key = str(raw_key).strip()
+        if value is None or not value.strip():
+            if key not in out:
+                raise InvalidInput(f"the post has no variant for {key!r} to remove "
+                                   f"(it has: {', '.join(out) or 'none'})", field="variants")
+            del out[key]
+        else:
+            written[raw_key] = value
+    added = clean_variants(written)        # keys trimmed, text checked as on compose
+    check_variant_keys(added, targets)
+    for variant in added:
+        out[variant.key] = variant
+    return tuple(out.values())

@@ -46,12 +46,11 @@ from hub.services.edit_plan import (
     current_version,
     load_post,
     plan_edit,
-    text_sha256,
 )
-from hub.services.edit_versions import CARRYING
+from hub.services.edit_versions import CARRYING, SAME, text_sha256
 from hub.services.notices import notify, waiting_edit
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
-from hub.store.repos import due, post_from_row
+from hub.store.repos import _variants_json, due, post_from_row
 from hub.store.tables import DecisionRow, DeliveryRow, PostRow
 
 __all__ = ["EditInput", "EditPlan", "approve_edits", "copies_by_delivery", "copy_versions",
@@ -110,7 +109,8 @@ def _write(hub: Hub, plan: EditPlan, actor: str) -> None:
             actor=actor, post_id=row.id, policy_digest=plan.policy_digest,
             version=plan.version, old_text_sha256=plan.old_text_sha256,
             new_text_sha256=text_sha256(plan.post.text), changed=list(plan.changed),
-            schedule_at=plan.post.schedule_at.isoformat() if plan.post.schedule_at else None),
+            schedule_at=plan.post.schedule_at.isoformat() if plan.post.schedule_at else None,
+            variant_sha256={v.key: text_sha256(v.text) for v in plan.post.variants}),
             now=now)
         hub.audit.append(s, RouteDecided(
             actor=actor, post_id=row.id, policy_digest=plan.policy_digest, phase="edit",
@@ -143,6 +143,13 @@ def _copy(hub: Hub, s: Session, plan: EditPlan, copy: CopyPlan, actor: str, now:
         raise Conflict(f"{copy.target} changed from {copy.status} to {d.status} since the "
                        "preview; preview the edit again")
     action = EditAction(copy.action)
+    if action is EditAction.NONE and copy.same:
+        # recorded (done): the copy carries the new version as it is, nothing is sent
+        s.add(CopyEditRow(
+            id=new_id("e"), post_id=d.post_id, delivery_id=d.id, version=plan.version,
+            target=d.target, action=SAME, status=CopyEditStatus.DONE.value, reason=copy.says,
+            rule_ids=[], created=now, updated=now))
+        return None, None
     if action is EditAction.NONE:
         return None, None
     status = CopyEditStatus.PENDING if action in NETWORK_EDITS else \
@@ -179,8 +186,8 @@ def _copy(hub: Hub, s: Session, plan: EditPlan, copy: CopyPlan, actor: str, now:
     elif action is EditAction.IN_PLACE:
         hub.audit.append(s, CopyEdited(
             actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
-            target=d.target, version=plan.version, remote_id=d.remote_id, way="in-place"),
-            now=now)
+            target=d.target, version=plan.version, remote_id=d.remote_id, way="in-place",
+            text_sha256=text_sha256(copy.text), variant=copy.variant), now=now)
     elif action is EditAction.UNCHANGED:
         hub.audit.append(s, CopyNotChanged(
             actor=actor, post_id=d.post_id, delivery_id=d.id, policy_digest=digest,
@@ -232,9 +239,8 @@ def copy_versions(hub: Hub, post_id: str) -> list[dict[str, Any]]:
         for d in s.exec(select(DeliveryRow).where(DeliveryRow.post_id == post_id)
                         .order_by(col(DeliveryRow.created), col(DeliveryRow.target))):
             mine = [e for e in rows if e.delivery_id == d.id]
-            carried = max((e.version for e in mine
-                           if e.status == CopyEditStatus.DONE and e.action in CARRYING),
-                          default=1)
+            carried = max((e.version for e in mine if e.status == CopyEditStatus.DONE
+                           and (e.action in CARRYING or e.action == SAME)), default=1)
             last = mine[-1] if mine else None
             out.append({
                 "delivery_id": d.id, "target": d.target, "status": d.status,
@@ -258,7 +264,8 @@ def _version_row(post_id: str, version: int, post: Post, actor: str, when: datet
         language=post.language, tags=list(post.tags),
         media=[{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
                for m in post.media],
-        text_sha256=text_sha256(post.text), actor=actor, created=when)
+        text_sha256=text_sha256(post.text), variants=_variants_json(post), actor=actor,
+        created=when)
 
 
 def _update_post(row: PostRow, post: Post) -> None:
@@ -267,3 +274,4 @@ def _update_post(row: PostRow, post: Post) -> None:
                                                           post.schedule_at)
     row.media = [{"sha256": m.sha256, "mime_type": m.mime_type, "alt": m.alt, "size": m.size}
                  for m in post.media]
+    row.variants = _variants_json(post)

@@ -1,6 +1,6 @@
 """Threads and per-network text variants as a person typed them, checked and normalised for the
-draft path (:mod:`hub.services.drafts`): each part is text like the post's own, a variant names a
-target or a network of the policy in force."""
+draft and edit paths (:mod:`hub.services.drafts`, :mod:`hub.services.edit_plan`): each part is
+text like the post's own, a variant names a target or a network of the policy in force."""
 
 from __future__ import annotations
 
@@ -80,12 +80,14 @@ def check_variant_keys(variants: Sequence[Variant], targets: Iterable[Target]) -
                 field="variants")
 
 
-def refuse_variant_edit(post: Post) -> None:
-    """``Conflict`` (409) for an edit of a post written with variants or as a thread: an edit
-    changes one text, and would send it where the owner had written another."""
-    if not post.variants and not post.thread:
+def refuse_thread_edit(post: Post) -> None:
+    """``Conflict`` (409) for an edit of a post written as a thread, or with a variant written
+    as a thread: its copies are reply chains, and the hub edits one post per copy. A post with
+    one-text variants can be edited (``hub.services.edit_plan``)."""
+    threads = [v.key for v in post.variants if len(v.parts) > 1]
+    if not post.thread and not threads:
         return
-    what = ("text variants for " + ", ".join(v.key for v in post.variants)) if post.variants \
-        else f"a thread of {len(post.thread)} parts"
-    raise Conflict(f"post {post.id} was written with {what}; the hub cannot edit it yet: edit "
-                   "the variant's copy on its network, or delete the post and post it again")
+    what = f"a thread of {len(post.thread)} parts" if post.thread else \
+        "a thread as the variant for " + ", ".join(threads)
+    raise Conflict(f"post {post.id} was written as {what}; the hub cannot edit threads yet: "
+                   "edit each part on its network, or delete the post and post it again")

@@ -23,6 +23,8 @@ class PostVersionRow(SQLModel, table=True):
     tags: list[str] = Field(sa_column=Column(JSON, nullable=False))
     media: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     text_sha256: str = Field(max_length=64)
+    # as post.variants: {"thread": [parts], "variants": {key: [parts]}}; None for one text
+    variants: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     actor: str = Field(max_length=120)
     created: datetime = Field(sa_type=UTCDateTime)
 

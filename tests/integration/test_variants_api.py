@@ -1,6 +1,7 @@
 """Per-network variants and threads through the real HTTP API: each target is judged on, and
 gets, exactly the text written for it; the audit records each copy's text digest; a bad variant
-is a 400 with its reason; an edit of a post with variants is refused with a 409."""
+is a 400 with its reason; an edit of a post written as a thread is refused with a 409 (posts with
+one-text variants can be edited: ``test_edits_variants.py``)."""
 
 from __future__ import annotations
 
@@ -129,15 +130,15 @@ def test_a_form_encoded_post_carries_variants_and_a_thread(live, fakes):
     assert fakes["mastodon:main"].published == {}
 
 
-def test_editing_a_post_with_variants_is_refused_with_the_reason(live):
+def test_editing_a_post_with_a_thread_variant_is_refused_with_the_reason(live):
     hub, server, token = live
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.url, headers=auth) as client:
         r = client.post("/api/posts", json={"text": "main", "audiences": ["friends"],
-                                             "variants": {"email": "for mail"}})
+                                             "variants": {"email": ["part 1", "part 2"]}})
         assert r.status_code == 202, r.text
         post_id = r.json()["id"]
         edit = client.patch(f"/api/posts/{post_id}", content=json.dumps({"text": "changed"}),
                             headers={"Content-Type": "application/json"})
     assert edit.status_code == 409, edit.text
-    assert "edit the variant" in edit.json()["detail"]
+    assert "cannot edit threads" in edit.json()["detail"]

@@ -46,6 +46,9 @@ class EditIn(BaseModel):
     audiences: list[str] | None = Field(default=None,
                                         description="must be the post's own: never widened")
     schedule_at: datetime | None = Field(default=None, description="only before it goes out")
+    variants: dict[str, str | None] | None = Field(
+        default=None, description='per network or target: a text sets its own text, null or '
+        '"" removes it (that network then gets the main text); networks not named keep theirs')
     confirm: str | None = Field(default=None, description="the preview's confirm value")
 
 
@@ -59,7 +62,7 @@ async def patch_post(post_id: str, body: EditIn, hub: HubDep, token: PostToken,
     change = EditInput(text=body.text, content_warning=body.content_warning,
                        language=body.language, tags=body.tags,
                        alts={m.sha256: m.alt for m in body.media}, audiences=body.audiences,
-                       schedule_at=body.schedule_at)
+                       schedule_at=body.schedule_at, variants=body.variants)
     if body.confirm is None:
         plan = await run_in_threadpool(plan_edit, hub, post_id, change, token.author)
         return {**plan.as_json(), "applied": False}
