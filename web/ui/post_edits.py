@@ -1,5 +1,7 @@
-"""Editing a post from its page: the form, the preview that says what happens to every copy
-(retractions first), then the confirmed edit; approving held edits; cancelling one target."""
+"""Editing a post from its page: the form (the text, and one text box per network for its own
+text, as on the compose form), the preview that says what happens to every copy and which text
+it would carry (retractions first), then the confirmed edit; approving held edits; cancelling
+one target."""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from hub.domain.model import Post
 from hub.errors import HubError, InvalidInput
+from hub.runtime import Hub
 from hub.services.cancel import cancel_delivery
 from hub.services.drafts import Author, split_list
 from hub.services.edits import EditInput, approve_edits, edit_post, plan_edit
 from hub.services.posts import get_post
+from hub.services.preview import facts_of
 from web.deps import HubDep
 from web.ui._guard import CsrfForm, Owner
 from web.ui._render import redirect, render
@@ -24,7 +29,30 @@ from web.ui._render import redirect, render
 router = APIRouter(include_in_schema=False)
 
 
-def _change(form: FormData) -> EditInput:
+def _variant_fields(form: FormData) -> dict[str, str]:
+    """The form's ``variants[KEY]`` boxes, as typed."""
+    return {key[9:-1]: value.replace("\r\n", "\n") for key, value in form.multi_items()
+            if key.startswith("variants[") and key.endswith("]") and isinstance(value, str)}
+
+
+def _variant_change(typed: dict[str, str], post: Post) -> dict[str, str | None]:
+    """A box emptied removes that variant; a box left empty that had none adds nothing."""
+    had = {v.key for v in post.variants}
+    return {key: value if value.strip() else None for key, value in typed.items()
+            if value.strip() or key in had}
+
+
+def _networks(hub: Hub, post: Post) -> list[tuple[str, str]]:
+    """(key, label) of each variant box: every network of the policy, then any target the
+    post has its own variant for."""
+    policy = hub.policies.current
+    boxes = [(name, facts_of(hub, name).display_name)
+             for name in dict.fromkeys(t.platform for t in policy.targets.values())]
+    named = {key for key, _ in boxes}
+    return boxes + [(v.key, v.key) for v in post.variants if v.key not in named]
+
+
+def _change(form: FormData, post: Post) -> EditInput:
     def text(name: str) -> str | None:
         value = form.get(name)
         return value.replace("\r\n", "\n") if isinstance(value, str) else None
@@ -45,23 +73,29 @@ def _change(form: FormData) -> EditInput:
     return EditInput(text=text("text"), content_warning=text("content_warning") or "",
                      language=text("language") or "",
                      tags=split_list([t for t in form.getlist("tags") if isinstance(t, str)],
-                                     spaces=True), alts=alts, schedule_at=when)
+                                     spaces=True), alts=alts, schedule_at=when,
+                     variants=_variant_change(_variant_fields(form), post) or None)
 
 
-def _form(request: Request, view: Any, values: dict[str, Any], *, error: HubError | None = None,
-          status: int = 200) -> Response:
+def _form(request: Request, hub: Hub, view: Any, values: dict[str, Any], *,
+          error: HubError | None = None, status: int = 200) -> Response:
     return render(request, "posts/edit.html", {"section": "posts", "view": view,
                                                "values": values, "error": error and
-                                               error.message}, status=status)
+                                               error.message,
+                                               "error_field": getattr(error, "field", None),
+                                               "networks": _networks(hub, view.post)},
+                  status=status)
 
 
 @router.get("/posts/{post_id}/edit")
 async def edit_form(post_id: str, request: Request, hub: HubDep, owner: Owner) -> Response:
     view = await run_in_threadpool(get_post, hub, post_id)
     p = view.post
-    return _form(request, view, {"text": p.text, "content_warning": p.content_warning or "",
-                                 "language": p.language or "", "tags": " ".join(p.tags),
-                                 "alts": {m.sha256: m.alt for m in p.media}})
+    return _form(request, hub, view, {
+        "text": p.text, "content_warning": p.content_warning or "",
+        "language": p.language or "", "tags": " ".join(p.tags),
+        "alts": {m.sha256: m.alt for m in p.media},
+        "variants": {v.key: v.text for v in p.variants}})
 
 
 @router.post("/posts/{post_id}/edit")
@@ -71,14 +105,15 @@ async def edit_preview(post_id: str, request: Request, hub: HubDep, owner: Owner
     values: dict[str, Any] = {k: form.get(k) or "" for k in (
         "text", "content_warning", "language", "tags", "schedule_at", "tz")}
     values["alts"] = dict(zip(form.getlist("media"), form.getlist("media_alt"), strict=False))
+    values["variants"] = _variant_fields(form)
     try:
-        change = _change(form)
+        change = _change(form, view.post)
         plan = await run_in_threadpool(plan_edit, hub, post_id, change, Author())
         if form.get("action") == "confirm":
             await edit_post(hub, post_id, change, Author(), confirm=str(form.get("confirm")))
             return redirect(request, f"/posts/{post_id}", flash=_summary(plan))
     except HubError as exc:
-        return _form(request, view, values, error=exc, status=exc.status)
+        return _form(request, hub, view, values, error=exc, status=exc.status)
     return render(request, "posts/edit_preview.html", {"section": "posts", "view": view,
                                                        "plan": plan, "values": values})
 
