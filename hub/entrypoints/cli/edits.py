@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hub.entrypoints.cli._common import echo_json, fail, handles_errors, open_hub
-from hub.entrypoints.cli.posts import _parse_when
+from hub.entrypoints.cli.posts import _parse_when, _variants
 
 
 def _print_plan(plan: Any) -> None:
@@ -20,7 +20,10 @@ def _print_plan(plan: Any) -> None:
         click.echo(f"  ! the policy now denies it on {', '.join(data['retracts'])}: "
                    "those copies will be DELETED")
     for c in data["copies"]:
-        click.echo(f"  {c['target']:<16} {c['status']:<10} {c['action']:<9} {c['says']}")
+        variant = c["carries"]["variant"]
+        text = f"the {variant} variant" if variant else "the main text"
+        click.echo(f"  {c['target']:<16} {c['status']:<10} {c['action']:<9} {c['says']} "
+                   f"[{text}]")
     for note in data["notes"]:
         click.echo(f"  note: {note}")
 
@@ -50,14 +53,26 @@ def _print_copies(copies: list[dict[str, Any]]) -> None:
 @click.option("--alt", "alts", multiple=True, metavar="SHA256=TEXT",
               help="New alt text for one of the post's images.")
 @click.option("--schedule", default=None, help="A new time (only before anything went out).")
+@click.option("--variant", "variants", multiple=True, metavar="NETWORK=FILE",
+              help="A network's (or target's) own text, read from FILE, added or replaced "
+                   "(repeat); the policy judges that copy on it. As `hub post --variant`.")
+@click.option("--no-variant", "dropped", multiple=True, metavar="NETWORK",
+              help="Remove a network's own text: it then gets the main text (repeat).")
 @click.option("--yes", is_flag=True, help="Apply without asking (after printing the preview).")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
 def edit(post_id: str, text: str | None, content_warning: str | None, language: str | None,
          tags: tuple[str, ...], no_tags: bool, alts: tuple[str, ...], schedule: str | None,
-         yes: bool, as_json: bool) -> None:
+         variants: tuple[str, ...], dropped: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Edit a post: every copy the policy still allows gets it, copies it now denies are
-    retracted, held ones wait for approval."""
+    retracted, held ones wait for approval. Each copy is judged on, and gets, the text it
+    would carry (its network's variant, else the main text); a copy whose own text does not
+    change is left as it is.
+
+    \b
+      hub edit POST --text "the fixed main text"
+      hub edit POST --variant bluesky=short.txt
+      hub edit POST --no-variant bluesky"""
     from hub.services.drafts import Author
     from hub.services.edits import EditInput, edit_post, plan_edit
 
@@ -67,9 +82,17 @@ def edit(post_id: str, text: str | None, content_warning: str | None, language: 
         if not sep:
             fail(f"--alt {item!r}: write SHA256=TEXT")
         pairs[sha.strip()] = alt
+    changed: dict[str, str | None] = {key.strip(): None for key in dropped}
+    for key, value in _variants(variants).items():
+        if not isinstance(value, str):
+            fail(f"--variant {key}: the file has parts (lines of ---): an edit cannot make "
+                 "a thread; write one text")
+        if key in changed:
+            fail(f"--variant {key} and --no-variant {key}: choose one")
+        changed[key] = value
     change = EditInput(text=text, content_warning=content_warning, language=language,
                        tags=[] if no_tags else (list(tags) if tags else None), alts=pairs,
-                       schedule_at=_parse_when(schedule))
+                       schedule_at=_parse_when(schedule), variants=changed or None)
     hub = open_hub()
     plan = plan_edit(hub, post_id, change, Author())
     if as_json and not yes:
