@@ -2,6 +2,11 @@
 in force on the same audiences, and for each copy what happens to it (edited, replaced,
 retracted, held, left as it was). ``hub.services.edits`` applies a plan once it is confirmed.
 
+With per-network text variants each copy is judged on, and gets, the text it would carry
+(``Post.as_sent_to``, the reading ``route()`` uses); a copy whose own content is what it carries
+already (a variant copy when only the main text changed) is left alone (``none``), and is not
+re-judged. A post written as a thread cannot be edited yet (409).
+
 The answer is a preview: it writes nothing, and its ``digest`` is what the user confirms (a
 plan that changed in between — a new rule, a copy that went out — is refused, not applied).
 """
