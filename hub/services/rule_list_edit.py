@@ -60,7 +60,7 @@ def ui_file_digest(hub: Hub) -> str:
     """SHA-256 of the hub-managed file as it is on disk now (``ABSENT`` if there is none):
     a form carries it, and a save refuses when the file changed since."""
     try:
-        return hashlib.sha256(_ui_path(hub).read_bytes()).hexdigest()
+        return hashlib.sha256(_regular(hub).read_bytes()).hexdigest()
     except FileNotFoundError:
         return ABSENT
     except OSError as exc:
@@ -252,9 +252,19 @@ def _ui_path(hub: Hub) -> Path:
     return hub.policies.directory / UI_FILE
 
 
+def _regular(hub: Hub) -> Path:
+    """The hub-managed file's path, refused if something other than a file is there (a FIFO
+    would block every reader; the loader skips it)."""
+    path = _ui_path(hub)
+    if path.exists() and not path.is_file():
+        raise Conflict(f"{ui_file_place(hub)} is not a regular file: nothing was read or "
+                       "saved; remove it, or put a policy file there")
+    return path
+
+
 def _read_ui(hub: Hub) -> tuple[bytes | None, dict[str, Any]]:
     """The hub-managed file's bytes (None: absent) and its data, read as the loader does."""
-    path = _ui_path(hub)
+    path = _regular(hub)
     if not path.exists():
         return None, {"version": 1}
     doc = read_document(path, ui_file_place(hub))

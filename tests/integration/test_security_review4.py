@@ -7,6 +7,8 @@ that found nothing and stays as a regression test."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from datetime import timedelta
 
 import pytest
@@ -24,6 +26,7 @@ from hub.services.rule_list_edit import (
     UI_FILE,
     define_rule_list,
     preview_rule_list,
+    ui_file_digest,
 )
 from hub.services.saved_drafts import (
     DraftInput,
@@ -292,3 +295,32 @@ def test_a_reload_that_fails_for_another_reason_also_puts_the_old_file_back(hub)
 def _events(hub, *names: str) -> list:
     with hub.db.read() as s:
         return hub.audit.events(s, names=list(names))
+
+
+def test_a_hub_file_that_is_not_a_regular_file_is_refused_without_hanging(hub):
+    """Finding: with a FIFO (or a link to one) planted as lists-from-ui.yaml, the Lists page's
+    digest and every save blocked forever reading it, one web thread each; the loader itself
+    skips such a file."""
+    fifo = hub.policies.directory / UI_FILE
+    os.mkfifo(fifo)
+    outcome: list[object] = []
+
+    def attempt() -> None:
+        for call in (lambda: ui_file_digest(hub),
+                     lambda: define_rule_list(hub, "close", "friends", expected_digest=None)):
+            try:
+                call()
+                outcome.append("answered")
+            except Conflict as exc:
+                outcome.append(exc.message)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():                  # unblock the reader before failing
+        with open(fifo, "wb"):
+            pass
+        worker.join(10)
+        pytest.fail("reading the FIFO blocked")
+    assert len(outcome) == 2 and all("not a regular file" in str(o) for o in outcome), outcome
+    assert "close" not in hub.policies.current.lists
