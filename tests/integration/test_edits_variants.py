@@ -303,3 +303,23 @@ def test_the_api_previews_per_copy_texts_then_confirms_a_variant_edit(make_runti
                                                             "masto-public": "published"}
     assert [d.parts for _, d in fakes["mastodon:main"].edited] == [("Big news, in full",)]
     assert len(fakes["bluesky:me"].deleted) == 1
+
+
+async def test_a_held_variant_edit_survives_a_main_text_edit_and_is_dropped_by_a_revert(
+        database_url, make_hub, fakes):
+    """What a copy is compared with is what it carries, not the previous version: a held
+    Bluesky edit stays held through a main-text fix, and writing the variant back as it was
+    sent leaves the copy alone and drops the held edit."""
+    hub = make_hub(database_url)
+    post_id = await _posted(hub, "New site is live", {"bluesky": "Site live"})
+    await _edit(hub, post_id, EditInput(variants={"bluesky": "Site live #work"}))
+    plan = await _edit(hub, post_id, EditInput(text="The new site is live"))
+    assert _actions(plan) == {"bsky": "hold", "masto-public": "edit"}
+    revert = await _edit(hub, post_id, EditInput(variants={"bluesky": "Site live"}))
+    assert _actions(revert) == {"bsky": "none", "masto-public": "none"}
+    with pytest.raises(InvalidInput, match="no edit awaiting approval"):
+        await approve_edits(hub, post_id, run=True)
+    assert _texts(fakes["bluesky:me"]) == [("Site live",)] and fakes["bluesky:me"].deleted == []
+    assert [d.parts for _, d in fakes["mastodon:main"].edited] == [("The new site is live",)]
+    assert {c["target"]: c["carries_version"] for c in copy_versions(hub, post_id)} == {
+        "bsky": 4, "masto-public": 4}
