@@ -27,7 +27,8 @@ from enum import StrEnum
 
 from hub.domain.model import PeopleSnapshot, PersonId, Relationship
 
-__all__ = ["ANY", "Clause", "Node", "RuleList", "RuleLists", "RuleSyntaxError", "parse_rule"]
+__all__ = ["ANY", "MAX_NESTING", "Clause", "Node", "RuleList", "RuleLists", "RuleSyntaxError",
+           "RuleTooDeep", "parse_rule"]
 
 ANY = "*"
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
@@ -35,6 +36,14 @@ _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 class RuleSyntaxError(ValueError):
     """A rule that cannot be read; the message says what was expected where."""
+
+
+class RuleTooDeep(RuleSyntaxError):
+    """A rule nested more than ``MAX_NESTING`` levels (parentheses and 'not's inside one
+    another): refused before the parser, which recurses once per level, runs out of stack."""
+
+
+MAX_NESTING = 20
 
 
 class Side(StrEnum):
@@ -124,7 +133,7 @@ _KEYWORDS = {"and", "or", "not", "in", "(", ")"}
 
 class _Parser:
     def __init__(self, tokens: list[str]) -> None:
-        self.tokens, self.pos = tokens, 0
+        self.tokens, self.pos, self.depth = tokens, 0, 0
 
     def _peek(self, n: int = 0) -> str:
         i = self.pos + n
@@ -146,17 +155,29 @@ class _Parser:
 
     def factor(self) -> Node:
         word = self._peek()
-        if word == "not":
-            self.pos += 1
-            return Node("not", (self.factor(),))
-        if word == "(":
-            self.pos += 1
-            inner = self.rule()
-            if self._peek() != ")":
-                raise RuleSyntaxError("a '(' is not closed: add ')'")
-            self.pos += 1
-            return inner
+        if word in ("not", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise RuleTooDeep(f"the rule nests more than {MAX_NESTING} levels deep "
+                                  "(parentheses and 'not's inside one another): write it "
+                                  "flatter, or split it into lists that name each other")
+            try:
+                return self._negated() if word == "not" else self._group()
+            finally:
+                self.depth -= 1
         return Node("clause", clause=self.clause())
+
+    def _negated(self) -> Node:
+        self.pos += 1
+        return Node("not", (self.factor(),))
+
+    def _group(self) -> Node:
+        self.pos += 1
+        inner = self.rule()
+        if self._peek() != ")":
+            raise RuleSyntaxError("a '(' is not closed: add ')'")
+        self.pos += 1
+        return inner
 
     def clause(self) -> Clause:
         start = self.pos

@@ -5,7 +5,6 @@ policy validates, atomically, then reloaded the way ``hub policy reload`` and SI
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from hub.domain.events import RuleListEdited
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.policy import Policy
 from hub.policy.documents import read_document
+from hub.policy.lists import RuleSyntaxError, RuleTooDeep, parse_rule
 from hub.runtime import Hub
 from hub.services._policy_files import candidate_policy, locked, write_atomic
 from hub.services.people_lists import Member, sorted_members
@@ -26,10 +26,8 @@ __all__ = ["ABSENT", "HEADER", "UI_FILE", "RuleListPreview", "define_rule_list",
            "undefine_rule_list"]
 
 UI_FILE = "lists-from-ui.yaml"
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")     # as hub.policy.lists reads a rule
 ABSENT = "absent"              # the digest of a file that does not exist yet
 MAX_DESCRIPTION = 500
-MAX_NESTING = 20               # parentheses and 'not's inside one another: the parser recurses
 PREVIEW_MEMBERS = 20
 HEADER = """\
 # Lists that keep themselves, written by the hub's Lists page and `hub lists define`.
@@ -171,32 +169,13 @@ def _clean(name: str, rule: str, description: str) -> tuple[str, str, str]:
     for field, text in (("rule", rule), ("description", description)):
         if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
             raise InvalidInput(f"the {field} holds a control character", field=field)
-    depth = _nesting(rule)
-    if depth > MAX_NESTING:
-        raise InvalidInput(f"the rule nests {depth} levels deep (parentheses and 'not's inside "
-                           f"one another); at most {MAX_NESTING}", field="rule")
+    try:
+        parse_rule(rule)         # other mistakes are named with file and line by the load
+    except RuleTooDeep as exc:
+        raise InvalidInput(str(exc), field="rule") from exc
+    except RuleSyntaxError:
+        pass
     return name, rule, description
-
-
-def _nesting(rule: str) -> int:
-    """How deep the parser would recurse: open parentheses plus the 'not's in a row before
-    each operand (the rule need not parse)."""
-    deepest = nots = 0
-    opened: list[int] = []          # the depth each open parenthesis added
-    for token in _TOKEN.findall(rule):
-        word = token.lower()
-        if word == "not":
-            nots += 1
-        elif word == "(":
-            opened.append(nots + 1)
-            nots = 0
-        elif word == ")":
-            if opened:
-                opened.pop()
-        else:
-            nots = 0
-        deepest = max(deepest, sum(opened) + nots)
-    return deepest
 
 
 def _check_not_elsewhere(hub: Hub, name: str) -> None:

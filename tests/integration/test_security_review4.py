@@ -95,12 +95,10 @@ def test_a_moderately_nested_rule_still_loads(hub):
     assert [m.name for m in shown.members] == ["Ana"]
 
 
-@pytest.mark.xfail(strict=True, reason="hub/policy/lists.py parse_rule (owned by the contacts/"
-                   "lists helper) recurses once per '(' or 'not': a hand-written policy file "
-                   "with a deeply nested rule raises RecursionError from load_policy (hub "
-                   "start, `hub policy reload`, SIGHUP) instead of PolicyFileInvalid with file "
-                   "and line; needs a depth limit that raises RuleSyntaxError")
 def test_a_hand_written_deep_rule_is_refused_with_file_and_line(hub):
+    """Finding: the parser recursed once per '(' or 'not', so a deep rule in a hand-written
+    file raised RecursionError from the policy load (start, reload, SIGHUP) instead of the
+    file-and-line refusal that keeps the old policy in force."""
     (hub.policies.directory / "deep.yaml").write_text(
         f"version: 1\nlists:\n  deep:\n    rule: {DEEP[0]}\n")
     with pytest.raises(PolicyFileInvalid, match=r"deep\.yaml:4"):
