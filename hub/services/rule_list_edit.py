@@ -12,6 +12,7 @@ from typing import Any
 import yaml  # no stubs installed (types-PyYAML)
 
 from hub.domain.events import RuleListEdited
+from hub.domain.text import check_clean
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.policy import Policy
 from hub.policy.documents import read_document
@@ -169,6 +170,7 @@ def _clean(name: str, rule: str, description: str) -> tuple[str, str, str]:
     for field, text in (("rule", rule), ("description", description)):
         if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
             raise InvalidInput(f"the {field} holds a control character", field=field)
+        check_clean(text, field=field, label=f"the {field}", one_line=True)  # lone surrogates
     try:
         parse_rule(rule)         # other mistakes are named with file and line by the load
     except RuleTooDeep as exc:

@@ -13,10 +13,12 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from hub.audit.sequencer import sequence_pending
 from hub.domain.events import PolicyLoaded, TokenRevoked
+from hub.entrypoints.cli import main
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.runtime import PolicyState
 from hub.services.drafts import Author
@@ -322,3 +324,28 @@ def test_a_hub_file_that_is_not_a_regular_file_is_refused_without_hanging(hub):
         pytest.fail("reading the FIFO blocked")
     assert len(outcome) == 2 and all("not a regular file" in str(o) for o in outcome), outcome
     assert "close" not in hub.policies.current.lists
+
+
+def test_a_lone_surrogate_in_a_description_is_a_400_not_a_poisoned_audit(hub, monkeypatch,
+                                                                          tmp_path, policy_dir,
+                                                                          database_url):
+    """Finding: `hub lists define x RULE --description $'\\xff'` (argv bytes that are not UTF-8
+    arrive as a lone surrogate) was saved, escaped in the file and loaded; its RuleListEdited
+    event then could not be hashed (UnicodeEncodeError in the sequencer), so it stuck at the
+    head of the audit queue and no later event was sequenced."""
+    with pytest.raises(InvalidInput, match="surrogate") as caught:
+        define_rule_list(hub, "close", "friends", "mine \udcff", expected_digest=None)
+    assert caught.value.field == "description"
+    with pytest.raises(InvalidInput, match="surrogate"):
+        preview_rule_list(hub, "close", "friends \udcff")
+    assert not (hub.policies.directory / UI_FILE).exists()
+    for key, value in (("HUB_DATA_DIR", str(tmp_path / "var")), ("HUB_POLICY_DIR",
+                       str(policy_dir)), ("HUB_DATABASE_URL", database_url),
+                       ("HUB_SECRET_KEY", "test-secret-key-not-for-production")):
+        monkeypatch.setenv(key, value)
+    done = CliRunner().invoke(main, ["lists", "define", "close", "friends",
+                                     "--description", "mine \udcff"])
+    assert done.exit_code == 1 and "surrogate" in done.output, done.output
+    sequence_pending(hub.db, wait=True)
+    with hub.db.read() as s:
+        assert hub.audit.verify(s).ok
