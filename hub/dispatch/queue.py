@@ -222,6 +222,18 @@ def sweepable(hub: Hub, *, horizon: float = HORIZON, limit: int = 1000) -> list[
     return [Sweepable(i, d, DeliveryStatus(st)) for i, d, st in rows]
 
 
+_HELD = AsyncScript(
+    None,  # type: ignore[arg-type]  # given bytes, the script needs no client to hash
+    b"""
+local held = {}
+for i = 1, #KEYS do held[i] = redis.call('exists', KEYS[i]) end
+return held
+""")
+"""Which of KEYS exist, 1 or 0 each, in one command: a sweep asks for two keys per
+sweepable delivery, and a pipeline of single EXISTS costs the client more than the answer
+(a backlog of 400 was a fifth of a worker's CPU with the sweep every 0.5 s)."""
+
+
 @dataclass(frozen=True)
 class SweepReport:
     enqueued: int = 0
@@ -244,11 +256,9 @@ async def sweep(hub: Hub, redis: ArqRedis, *, horizon: float = HORIZON) -> Sweep
     rows = await asyncio.to_thread(sweepable, hub, horizon=horizon)
     if not rows:
         return SweepReport()
-    async with redis.pipeline(transaction=False) as pipe:
-        for row in rows:
-            pipe.exists(job_key_prefix + job_id(row.id))
-            pipe.exists(in_progress_key_prefix + job_id(row.id))
-        flags = await pipe.execute()
+    keys = [f"{prefix}{job_id(row.id)}" for row in rows
+            for prefix in (job_key_prefix, in_progress_key_prefix)]
+    flags = await _HELD(keys=keys, client=redis)
     missing: list[tuple[str, datetime | None]] = []
     unstuck = 0
     for n, row in enumerate(rows):
