@@ -15,6 +15,7 @@ MAX_PARTS = 25
 MAX_TEXT = 50_000
 """Characters of one thread or variant, all parts together (the post's own limit)."""
 MAX_VARIANTS = 20
+MAX_VARIANT_NAME = 100        # a network or a target name (target names: at most 63)
 
 VariantsInput = Mapping[str, str | Sequence[str]]
 """``{"bluesky": "shorter text", "mastodon-main": ["part 1", "part 2"]}``."""
@@ -48,10 +49,14 @@ def clean_variants(raw: VariantsInput, *, check_text: bool = True) -> tuple[Vari
         raise InvalidInput(f"at most {MAX_VARIANTS} variants", field="variants")
     out: dict[str, Variant] = {}
     for key, value in raw.items():
-        name = str(key).strip()
+        name = check_clean(str(key).strip(), field="variants", label="a variant's name",
+                           one_line=True)
         if not name:
             raise InvalidInput("a variant needs a network or target name, e.g. "
                                '{"bluesky": "a shorter text"}', field="variants")
+        if len(name) > MAX_VARIANT_NAME:
+            raise InvalidInput(f"a variant's name is a network or target name, at most "
+                               f"{MAX_VARIANT_NAME} characters", field="variants")
         if name in out:
             raise InvalidInput(f"two variants for {name!r}", field="variants")
         parts = clean_parts([value] if isinstance(value, str) else list(value),

@@ -43,6 +43,7 @@ from hub.services.tokens import authenticate, create_token, revoke_token
 from hub.store.migrate import alembic_config
 from hub.store.tables import TokenRow
 from tests.integration import test_ui_security as ui
+from tests.integration.conftest import bearer
 from tests.integration.test_rule_lists_ui import _digest
 from tests.integration.test_ui_security import csrf_of
 
@@ -349,3 +350,23 @@ def test_a_lone_surrogate_in_a_description_is_a_400_not_a_poisoned_audit(hub, mo
     sequence_pending(hub.db, wait=True)
     with hub.db.read() as s:
         assert hub.audit.verify(s).ok
+
+
+# -- lone surrogates through the JSON API ----------------------------------------------------
+
+@pytest.mark.parametrize("key", ['"\\udcff"', '"' + "b" * 1000 + '"'], ids=["surrogate", "long"])
+def test_a_draft_variant_named_with_a_lone_surrogate_is_a_400_and_nothing_is_saved(api, key):
+    """Finding: a variant's key was never checked for a draft (sending checks it against the
+    policy): JSON's "\\udcff" escape is a lone surrogate, the draft was saved, and its reply
+    (and from then on every GET /api/drafts of that token) was a 500, since it cannot be
+    written as UTF-8."""
+    hub, server, tokens = api
+    body = '{"text": "hi", "audiences": ["friends"], "variants": {' + key + ': "x"}}'
+    with bearer(server, tokens["owner"]) as client:
+        r = client.post("/api/drafts", content=body,
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text[:200]
+        assert r.json()["field"] == "variants"
+        listed = client.get("/api/drafts")
+        assert listed.status_code == 200 and listed.json() == {"drafts": []}
+    assert list_drafts(hub, Author()) == []
