@@ -24,7 +24,7 @@ from hub.domain.events import AudienceGrew
 from hub.ports import ContactDirection, ContactReader
 from hub.runtime import Hub
 from hub.services.contacts import sync_account
-from hub.store.contact_tables import RelationshipRow
+from hub.store.contact_tables import RelationshipRow, held_by
 from hub.store.tables import DeliveryRow, IdentityRow, VisibilityRow
 
 log = structlog.get_logger("hub.audit")
@@ -66,15 +66,15 @@ def record_growth(hub: Hub, account: str) -> Growth:
     now = hub.now()
     with hub.db.transaction() as s:
         conn = s.connection()
-        followers = [str(a) for a in conn.execute(
-            sa_select(col(RelationshipRow.address)).where(
-                col(RelationshipRow.account) == account,
-                col(RelationshipRow.follows_me).is_(True))).scalars()]
-        people = {(v.casefold()): p for v, p in conn.execute(
-            sa_select(col(IdentityRow.value), col(IdentityRow.person_id))
-            .where(col(IdentityRow.value).in_(followers)))} if followers else {}
-        wanted = {f"{people[f.casefold()]}" if f.casefold() in people else f"identity:{f}":
-                  SnapshotMember(people.get(f.casefold()), f) for f in followers}
+        rel, i = RelationshipRow, IdentityRow   # who holds each follower: held_by, as always
+        wanted: dict[str, SnapshotMember] = {}
+        for address, person in conn.execute(
+                sa_select(col(rel.address), col(i.person_id)).select_from(rel)
+                .outerjoin(i, held_by(col(i.kind), col(i.value)))
+                .where(col(rel.account) == account, col(rel.follows_me).is_(True))
+                .order_by(col(rel.address), col(i.person_id))):
+            wanted.setdefault(str(person) if person else f"identity:{address}",
+                              SnapshotMember(person, str(address)))
         deliveries: dict[str, dict[str, Any]] = {}
         for r in conn.execute(sa_select(_V.c.delivery_id, _V.c.post_id, _V.c.target,
                                         _V.c.reach, _V.c.url, _V.c.member)

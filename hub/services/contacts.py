@@ -22,9 +22,10 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from hub.domain.model import IdentityKind
 from hub.errors import PermanentDeliveryError, TransientDeliveryError
 from hub.ids import new_id
-from hub.ports import ContactDirection, ContactPage, ContactReader
+from hub.ports import Contact, ContactDirection, ContactPage, ContactReader
 from hub.runtime import Hub
 from hub.store.contact_tables import ContactSyncRow, RelationshipRow
 
@@ -186,10 +187,13 @@ def _write_page(hub: Hub, account: str, direction: ContactDirection, run: str,
             if c.links or c.verified:
                 values["links"] = [link[:300] for link in c.links][:20]
                 values["links_verified"] = [link[:300] for link in c.verified][:20]
+            if c.kind is IdentityKind.BLUESKY:   # re-read every sync; none if unverified
+                values["handle"] = _handle(c.handle)
             if key not in existing:
                 fresh.append({"account": account, "kind": key[0], "address": key[1],
                               "display_name": "", "follows_me": False, "i_follow": False,
                               "first_seen": now, "links": [], "links_verified": [],
+                              "handle": None,
                               **values, flag: True, since: now})
             else:
                 if not existing[key]:
@@ -198,6 +202,8 @@ def _write_page(hub: Hub, account: str, direction: ContactDirection, run: str,
         if fresh:
             conn.execute(insert(_REL), fresh)
         _update_many(conn, account, changed)
+        _spread_handles(conn, account, [c for c in contacts.values()
+                                        if c.kind is IdentityKind.BLUESKY])
         begun = len(fresh) + sum(1 for key, _ in changed if not existing[key])
         state = s.get(ContactSyncRow, (account, direction.value))
         assert state is not None and state.run == run, "the sync run changed under us"
@@ -223,6 +229,32 @@ def _update_many(conn: Connection, account: str,
             _REL.c.account == account, _REL.c.kind == bindparam("b_kind"),
             _REL.c.address == bindparam("b_address")).values(
             {c: bindparam(f"v_{c}") for c in columns}), params)
+
+
+def _handle(handle: str) -> str | None:
+    """The handle as stored: lower-cased (as the address book stores handles), or None."""
+    handle = handle.strip().lower()
+    return handle if handle and len(handle) <= 253 and not handle.startswith("did:") else None
+
+
+def _spread_handles(conn: Connection, account: str, contacts: list[Contact]) -> None:
+    """A handle belongs to one DID at a time, the DID is the truth: the handle just read for
+    a DID replaces the one its rows under the owner's other accounts remember, and any other
+    DID's row that still remembers that handle (it moved) forgets it, so it matches nobody
+    filed by that handle any more."""
+    if not contacts:
+        return
+    r = _REL.c
+    fresh = [{"b_address": c.address, "b_handle": _handle(c.handle)} for c in contacts]
+    conn.execute(update(_REL).where(
+        r.kind == IdentityKind.BLUESKY.value, r.address == bindparam("b_address"),
+        r.account != account, r.handle.is_distinct_from(bindparam("b_handle")))
+        .values(handle=bindparam("b_handle")), fresh)
+    taken = [p for p in fresh if p["b_handle"] is not None]
+    if taken:
+        conn.execute(update(_REL).where(
+            r.kind == IdentityKind.BLUESKY.value, r.handle == bindparam("b_handle"),
+            r.address != bindparam("b_address")).values(handle=None), taken)
 
 
 def _finish(hub: Hub, account: str, direction: ContactDirection, run: str) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import regex
+from sqlalchemy import ColumnElement, and_, exists
 from sqlmodel import Session, col, select
 
 from hub.domain.identities import normalise_identity
@@ -24,7 +25,7 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.contacts import direction_of
 from hub.services.people import NewPerson, add_identity, add_person
-from hub.store.contact_tables import IgnoredIdentityRow, RelationshipRow
+from hub.store.contact_tables import IgnoredIdentityRow, RelationshipRow, Text, held_by
 from hub.store.tables import IdentityRow, PersonRow
 
 _HANDLE = regex.compile(r"^@?([A-Za-z0-9_.-]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
@@ -49,6 +50,7 @@ class Unsorted:
     relations: tuple[str, ...]          # "mastodon:main: mutual"
     suggestions: tuple[Suggestion, ...]
     links: tuple[str, ...] = ()
+    handle: str = ""                    # Bluesky: the DID's verified handle, if known
 
     @property
     def identity(self) -> str:
@@ -89,9 +91,13 @@ def link_identities(link: str) -> list[tuple[str, str]]:
     return out
 
 
-def _ignored(s: Session) -> set[tuple[str, str]]:
-    return {(k, a) for k, a in s.exec(select(IgnoredIdentityRow.kind,
-                                             IgnoredIdentityRow.address)).all()}
+def _unsorted() -> ColumnElement[bool]:
+    """SQL: a relationship row no person holds and the owner has not ignored, matched the
+    one way relationships meet identities (:func:`held_by`: the DID or its verified
+    handle on Bluesky)."""
+    i, g = IdentityRow, IgnoredIdentityRow
+    return and_(~exists().where(held_by(col(i.kind), col(i.value))),
+                ~exists().where(held_by(col(g.kind), col(g.address))))
 
 
 def inbox(hub: Hub) -> list[Unsorted]:
@@ -100,10 +106,10 @@ def inbox(hub: Hub) -> list[Unsorted]:
     with hub.db.read() as s:
         held = {(k, v): pid for k, v, pid in s.exec(
             select(IdentityRow.kind, IdentityRow.value, IdentityRow.person_id)).all()}
-        ignored = _ignored(s)
         people = list(s.exec(select(PersonRow)))
-        rows = list(s.exec(select(RelationshipRow).order_by(col(RelationshipRow.first_seen),
-                                                            col(RelationshipRow.address))))
+        rows = list(s.exec(select(RelationshipRow).where(_unsorted())
+                           .order_by(col(RelationshipRow.first_seen),
+                                     col(RelationshipRow.address))))
     by_name: dict[str, list[PersonRow]] = {}
     for p in people:
         by_name.setdefault(p.name.strip().lower(), []).append(p)
@@ -114,16 +120,16 @@ def inbox(hub: Hub) -> list[Unsorted]:
             domains.setdefault(value.rsplit("@", 1)[-1], set()).add(pid)
     grouped: dict[tuple[str, str], list[RelationshipRow]] = {}
     for r in rows:
-        key = (r.kind, r.address)
-        if key not in held and key not in ignored and (r.follows_me or r.i_follow):
-            grouped.setdefault(key, []).append(r)
+        if r.follows_me or r.i_follow:
+            grouped.setdefault((r.kind, r.address), []).append(r)
     out = []
     for (kind, address), rels in grouped.items():
         display = next((r.display_name for r in rels if r.display_name), "")
+        handle = next((r.handle for r in rels if r.handle), "")
         found: dict[str, Suggestion] = {}
         for p in by_name.get(display.strip().lower(), []) if display else []:
             found[p.id] = Suggestion(p.id, p.name, f"same name as {display!r}")
-        host = _handle_domain(kind, address)
+        host = _handle_domain(kind, handle or address)
         for domain, ids in domains.items():
             if host and (host == domain or host.endswith("." + domain)):
                 for pid in ids:
@@ -144,7 +150,7 @@ def inbox(hub: Hub) -> list[Unsorted]:
                                                      f"{how} to {k}:{v}, which is theirs"))
         out.append(Unsorted(kind, address, display,
                             tuple(f"{r.account}: {direction_of(r)}" for r in rels),
-                            tuple(found.values()), tuple(links)))
+                            tuple(found.values()), tuple(links), handle))
     return out
 
 
@@ -158,19 +164,43 @@ def check_unsorted(hub: Hub, kind: str, address: str) -> None:
     """Refuse (nothing changed) an identity that is not waiting in the inbox: never seen by
     a sync, already held by someone, or ignored."""
     with hub.db.read() as s:
-        if s.exec(select(RelationshipRow).where(RelationshipRow.kind == kind,
-                                                RelationshipRow.address == address)
-                  ).first() is None:
-            raise NotFound(f"{kind}:{address} was not seen by any contact sync")
-        taken = s.exec(select(IdentityRow).where(IdentityRow.kind == kind,
-                                                 IdentityRow.value == address)).first()
+        seen(s, kind, address)
+        taken = holder(s, kind, address)
         if taken is not None:
             owner = s.get(PersonRow, taken.person_id)
             raise Conflict(f"{kind}:{address} is already filed on "
-                           f"{owner.name if owner else taken.person_id}")
-        if s.get(IgnoredIdentityRow, (kind, address)) is not None:
+                           f"{owner.name if owner else taken.person_id}"
+                           + (f" (as {taken.kind}:{taken.value})"
+                              if (taken.kind, taken.value) != (kind, address) else ""))
+        if s.exec(select(IgnoredIdentityRow).where(_same_follows(
+                col(IgnoredIdentityRow.kind), col(IgnoredIdentityRow.address),
+                kind, address))).first() is not None:
             raise Conflict(f"{kind}:{address} is ignored; un-ignore it first "
                            "(hub contacts unignore)")
+
+
+def seen(s: Session, kind: str, address: str) -> None:
+    """Refuse an identity no contact sync has seen (by address, or a Bluesky handle)."""
+    if s.exec(select(RelationshipRow.account).where(held_by(kind, address))).first() is None:
+        raise NotFound(f"{kind}:{address} was not seen by any contact sync")
+
+
+def _same_follows(kind: Text, value: Text, want_kind: str, want: str) -> ColumnElement[bool]:
+    """SQL: identity (``kind``, ``value``) holds a relationship that (``want_kind``,
+    ``want``) holds too: the same DID by its DID or its handle, either way round."""
+    return exists().where(held_by(want_kind, want), held_by(kind, value))
+
+
+def holder(s: Session, kind: str, address: str) -> IdentityRow | None:
+    """The address-book identity that already holds what contact sync saw as ``kind``:
+    ``address`` itself, or on Bluesky the DID's verified handle (or the DID of a handle)."""
+    exact = s.exec(select(IdentityRow).where(IdentityRow.kind == kind,
+                                             IdentityRow.value == address)).first()
+    if exact is not None:
+        return exact
+    return s.exec(select(IdentityRow).where(_same_follows(
+        col(IdentityRow.kind), col(IdentityRow.value), kind, address))
+        .order_by(col(IdentityRow.id))).first()
 
 
 def split_identity(spec: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from hub.domain.events import (
     IdentityIgnored,
@@ -29,9 +29,9 @@ from hub.domain.identities import parse_identity
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
-from hub.services.contacts_inbox import split_identity
+from hub.services.contacts_inbox import holder, seen, split_identity
 from hub.services.people import find_person, identities_of
-from hub.store.contact_tables import IgnoredIdentityRow, RelationshipRow
+from hub.store.contact_tables import IgnoredIdentityRow
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 
@@ -117,14 +117,15 @@ def ignore(hub: Hub, spec: str, *, actor: str = "owner") -> str:
     still synced; ``unignore`` offers it again. Returns the identity as stored."""
     kind, address = split_identity(spec)
     with hub.db.transaction() as s:
-        _seen(s, kind, address)
-        taken = s.exec(select(IdentityRow).where(IdentityRow.kind == kind,
-                                                 IdentityRow.value == address)).first()
+        seen(s, kind, address)
+        taken = holder(s, kind, address)
         if taken is not None:
             owner = s.get(PersonRow, taken.person_id)
             raise Conflict(f"{kind}:{address} belongs to "
-                           f"{owner.name if owner else taken.person_id}; remove it from them "
-                           "instead of ignoring it")
+                           f"{owner.name if owner else taken.person_id}"
+                           + (f" (as {taken.kind}:{taken.value})"
+                              if (taken.kind, taken.value) != (kind, address) else "")
+                           + "; remove it from them instead of ignoring it")
         if s.get(IgnoredIdentityRow, (kind, address)) is not None:
             raise Conflict(f"{kind}:{address} is already ignored")
         s.add(IgnoredIdentityRow(kind=kind, address=address, ignored=hub.now()))
@@ -150,8 +151,3 @@ def ignored(hub: Hub) -> list[IgnoredIdentityRow]:
         return list(s.exec(select(IgnoredIdentityRow).order_by(IgnoredIdentityRow.kind,
                                                                 IgnoredIdentityRow.address)))
 
-
-def _seen(s: Session, kind: str, address: str) -> None:
-    if s.exec(select(RelationshipRow).where(RelationshipRow.kind == kind,
-                                            RelationshipRow.address == address)).first() is None:
-        raise NotFound(f"{kind}:{address} was not seen by any contact sync")

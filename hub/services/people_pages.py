@@ -10,13 +10,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import exists
 from sqlmodel import col, select
 
 from hub.domain.model import PeopleSnapshot, Person, PersonId
 from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.people_lists import Member, current_people, explain_list, rule_list
-from hub.store.contact_tables import RelationshipRow
+from hub.store.contact_tables import RelationshipRow, held_by
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 __all__ = ["PAGE", "Page", "PersonPage", "Query", "people_page", "person_page"]
@@ -168,10 +169,9 @@ def person_page(hub: Hub, person_id: str, *, cursor: str | None = None) -> Perso
                              .order_by(col(IdentityRow.id))))
         added = list(s.exec(select(ListMemberRow).where(ListMemberRow.person_id == person_id)
                             .order_by(col(ListMemberRow.list_name))))
-        pairs = [(i.kind, i.value) for i in idents]
-        rels = [r for r in s.exec(select(RelationshipRow).where(
-            col(RelationshipRow.address).in_([v for _, v in pairs])))
-            if (r.kind, r.address) in pairs]
+        i = IdentityRow
+        rels = list(s.exec(select(RelationshipRow).where(exists().where(
+            col(i.person_id) == person_id, held_by(col(i.kind), col(i.value))))))
         people = current_people(hub, s)
     rules = []
     for name in sorted(people.rule_lists):

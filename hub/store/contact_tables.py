@@ -1,11 +1,13 @@
 """Tables of the owner's connections on the networks: one row per (account, identity) with
-both directions of the follow, and one sync cursor per (account, direction)."""
+both directions of the follow, and one sync cursor per (account, direction); and
+:func:`held_by`, the one test of whether an address-book identity is a relationship's."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, ColumnElement, Index, and_, or_
+from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
 
 from hub.store.tables import UTCDateTime
@@ -19,12 +21,17 @@ class RelationshipRow(SQLModel, table=True):
     sync run that last saw the row, so a finished run can tell who is no longer there."""
 
     __tablename__ = "contact_relationship"
-    __table_args__ = (Index("ix_contact_relationship_identity", "kind", "address"),)
+    __table_args__ = (Index("ix_contact_relationship_identity", "kind", "address"),
+                      Index("ix_contact_relationship_handle", "kind", "handle"))
     account: str = Field(primary_key=True, max_length=100)
     kind: str = Field(primary_key=True, max_length=16)
     address: str = Field(primary_key=True, max_length=300)
     remote_id: str = Field(max_length=200)
     display_name: str = Field(default="", max_length=200)
+    # Bluesky: the handle the DID had at the last sync that saw it, lower-cased, and only if
+    # it resolved back to that DID (NULL otherwise, and for other networks). The DID stays the
+    # key; the handle lets a person filed by handle (``bluesky:ana.example``) match.
+    handle: str | None = Field(default=None, max_length=253)
     follows_me: bool = False
     i_follow: bool = False
     follows_me_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -39,6 +46,22 @@ class RelationshipRow(SQLModel, table=True):
     links: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     links_verified: list[str] = Field(default_factory=list,
                                       sa_column=Column(JSON, nullable=False))
+
+
+Text = Mapped[str] | ColumnElement[str] | str   # a column of an identity table, or a value
+
+
+def held_by(kind: Text, value: Text) -> ColumnElement[bool]:
+    """SQL: the identity (``kind``, ``value``) — columns of an identity table, or literals —
+    is the one relationship rows were recorded for: the same address (the DID on Bluesky,
+    ``@user@host`` on Mastodon), or on Bluesky the verified handle the DID had at its last
+    sync. Every join of relationships to people goes through this, so a person filed by DID
+    and one filed by handle match the same follows, and a handle that moved to another DID
+    stops matching the old one at the next sync (identity values are stored normalised:
+    Bluesky handles lower-cased, as ``handle`` is)."""
+    r = RelationshipRow
+    by_handle = and_(r.kind == "bluesky", r.handle == value)  # type: ignore[arg-type]
+    return and_(r.kind == kind, or_(r.address == value, by_handle))  # type: ignore[arg-type]
 
 
 class ContactSyncRow(SQLModel, table=True):
@@ -70,3 +93,4 @@ class IgnoredIdentityRow(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=16)
     address: str = Field(primary_key=True, max_length=300)
     ignored: datetime = Field(sa_type=UTCDateTime)
+

@@ -1,0 +1,340 @@
+"""A person filed by Bluesky handle meets the follows contact sync records by DID, against the
+real local PDS: the follow records name only DIDs, the sync reads each DID's handle and keeps
+it only when the handle resolves back to that DID, and every join of relationships to people
+(rule lists, the inbox, the person page) matches by the DID or that handle.
+
+Adversarial first: a forged handle claim (a repository or AppView naming someone else's
+handle, or one that resolves to nobody) attaches nobody; a handle that moved to another DID
+stops matching the old one at the next sync; handles match whatever their case. Then the
+happy path as the owner meets it: ``hub contacts sync``, the list, the inbox, the page."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+import adapters.bluesky
+from adapters.bluesky.contacts import build
+from hub.entrypoints.cli import main
+from hub.errors import Conflict
+from hub.ports import Connection, ContactDirection
+from hub.services.accounts import connect_account
+from hub.services.contacts import relationships, sync_account
+from hub.services.contacts_inbox import accept, inbox
+from hub.services.contacts_sort import ignore
+from hub.services.people import NewPerson, add_person, remove_identity
+from hub.services.people_lists import explain_list
+from hub.services.people_pages import person_page
+from tests.conftest import ROOT, TEST_POLICY
+from tests.fakes import MemoryCredentials
+from tests.integration import test_ui_security as base
+
+if str(ROOT / "tests" / "integration" / "bluesky") not in sys.path:   # its launcher's home
+    sys.path.append(str(ROOT / "tests" / "integration" / "bluesky"))
+from tests.integration.bluesky.conftest import pds  # noqa: E402, F401, I001  (fixture)
+
+pytestmark = pytest.mark.integration
+site = base.site
+owner = base.owner
+
+RULES = """lists:
+  bsky-follows: {rule: followed by bluesky:me}
+  bsky-mutuals: {rule: mutuals on bluesky:me}
+"""
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "hub.yaml").write_text(TEST_POLICY + RULES)
+    return d
+
+
+def _session(server: Any, account: Any) -> dict[str, str]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        login = http.post("/xrpc/com.atproto.server.createSession",
+                          json={"identifier": account.did, "password": account.password})
+        login.raise_for_status()
+        return {"Authorization": f"Bearer {login.json()['accessJwt']}"}
+
+
+def _follow(server: Any, follower: Any, subject: Any) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        http.post("/xrpc/com.atproto.repo.createRecord", headers=_session(server, follower),
+                  json={
+                      "repo": follower.did, "collection": "app.bsky.graph.follow",
+                      "record": {"$type": "app.bsky.graph.follow", "subject": subject.did,
+                                 "createdAt": "2026-11-20T10:00:00.000Z"}}).raise_for_status()
+
+
+def _rename(server: Any, account: Any, handle: str) -> None:
+    """The account takes ``handle`` (com.atproto.identity.updateHandle, the PDS's own)."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        http.post("/xrpc/com.atproto.identity.updateHandle", headers=_session(server, account),
+                  json={"handle": handle}).raise_for_status()
+
+
+class Claims(httpx.AsyncBaseTransport):
+    """Passes every request to the real PDS, except that it lies about handles the way a
+    hostile PDS or AppView could: ``describe`` rewrites the handle ``describeRepo`` gives
+    for a DID; ``followers`` answers ``getFollowers`` (which this PDS, having no AppView,
+    refuses) with the given (did, handle) pairs. ``resolveHandle`` always reaches the PDS."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.describe: dict[str, str] = {}
+        self.followers: list[tuple[str, str]] | None = None
+        self.resolved: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        method = request.url.path.rsplit("/", 1)[-1]
+        if method == "app.bsky.graph.getFollowers" and self.followers is not None:
+            return httpx.Response(200, request=request, json={
+                "subject": {"did": request.url.params["actor"], "handle": "me.test"},
+                "followers": [{"did": d, "handle": h} for d, h in self.followers]})
+        if method == "com.atproto.identity.resolveHandle":
+            self.resolved.append(request.url.params["handle"])
+        response = await self.inner.handle_async_request(request)
+        repo = request.url.params.get("repo", "")
+        if method == "com.atproto.repo.describeRepo" and repo in self.describe:
+            body = json.loads(await response.aread())
+            body["handle"] = self.describe[repo]
+            return httpx.Response(response.status_code, request=request, json=body)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _reader(server: Any, me: Any, transport: httpx.AsyncBaseTransport | None = None
+                  ) -> Any:
+    settings, secret = await adapters.bluesky.connect({"handle": me.handle,
+                                                       "service": server.url}, me.app_password)
+    return build(Connection("bluesky:me", settings, secret), MemoryCredentials(),
+                 transport=transport)
+
+
+async def _sync(hub: Any, reader: Any, account: str = "bluesky:me",
+                directions: list[ContactDirection] | None = None) -> None:
+    results = await sync_account(hub, account, reader, directions=directions)
+    assert all(r.done or "AppView" in r.error for r in results), results
+
+
+def _members(hub: Any, name: str) -> dict[str, tuple[str, ...]]:
+    return {m.name: m.why for m in explain_list(hub, name)}
+
+
+def _handles(hub: Any, account: str = "bluesky:me") -> dict[str, str | None]:
+    return {r.address: r.handle for r in relationships(hub, account)}
+
+
+async def test_a_forged_handle_claim_attaches_nobody(database_url, make_hub, pds):  # noqa: F811
+    """Mal's repository claims Ana's handle, Nemo's a handle nobody has; the owner follows
+    both (not Ana). Neither claim survives the check with resolveHandle: Ana, filed by her
+    handle, is in no rule list, holds no relationship, and Mal stays in the inbox as a DID."""
+    hub = make_hub(database_url)
+    me, ana, mal, nemo = (pds.create_account(p) for p in ("me", "ana", "mal", "nemo"))
+    filed = add_person(hub, NewPerson("Ana", [("bluesky", ana.handle)]))
+    _follow(pds, me, mal)
+    _follow(pds, me, nemo)
+    claims = Claims()
+    claims.describe = {mal.did: ana.handle.upper(), nemo.did: "nobody-here.test"}
+    reader = await _reader(pds, me, claims)
+    try:
+        await _sync(hub, reader)
+    finally:
+        await reader.aclose()
+    assert sorted(claims.resolved) == sorted([ana.handle, "nobody-here.test"])  # both checked
+    assert _handles(hub) == {mal.did: None, nemo.did: None}
+    assert _members(hub, "bsky-follows") == {}
+    assert person_page(hub, filed.id).relationships == []
+    assert sorted(u.address for u in inbox(hub)) == sorted([mal.did, nemo.did])
+    assert {u.handle for u in inbox(hub)} == {""}
+
+    # A hostile AppView says Mal (as Ana) and Ana herself follow the owner: only Ana's own
+    # DID counts, and she is a follower, not a mutual (the owner does not follow her).
+    claims.followers = [(mal.did, ana.handle), (ana.did, ana.handle)]
+    reader = await _reader(pds, me, claims)
+    try:
+        await _sync(hub, reader, directions=[ContactDirection.FOLLOWERS])
+    finally:
+        await reader.aclose()
+    assert _handles(hub)[ana.did] == ana.handle and _handles(hub)[mal.did] is None
+    [rel] = person_page(hub, filed.id).relationships
+    assert (rel.address, rel.follows_me, rel.i_follow) == (ana.did, True, False)
+    assert _members(hub, "bsky-follows") == {} and _members(hub, "bsky-mutuals") == {}
+    assert ana.did not in [u.address for u in inbox(hub)]
+
+
+async def test_a_handle_that_moved_to_another_did_stops_matching_the_old_one(
+        database_url, make_hub, pds):  # noqa: F811
+    """Ana is filed by handle; the owner follows Ana's DID. Ana renames, Bo takes her old
+    handle: the next sync moves the match off Ana's DID (the owner does not follow Bo, so
+    the person is in no list and Ana's DID waits in the inbox again); once the owner follows
+    Bo, the handle matches Bo's DID and nothing else, under every account of the owner."""
+    hub = make_hub(database_url)
+    me, alt, ana, bo = (pds.create_account(p) for p in ("me", "alt", "ana", "bo"))
+    old = ana.handle
+    filed = add_person(hub, NewPerson("Ana", [("bluesky", old)]))
+    _follow(pds, me, ana)
+    _follow(pds, alt, ana)
+    reader, alt_reader = await _reader(pds, me), await _reader(pds, alt)
+    try:
+        await _sync(hub, reader)
+        await _sync(hub, alt_reader, "bluesky:alt")
+        assert list(_members(hub, "bsky-follows")) == ["Ana"]
+        assert inbox(hub) == []
+        assert {r.account for r in person_page(hub, filed.id).relationships} == {
+            "bluesky:me", "bluesky:alt"}
+
+        renamed = "moved-" + old
+        _rename(pds, ana, renamed)
+        _rename(pds, bo, old)
+        await _sync(hub, reader)                      # only bluesky:me syncs
+        assert _handles(hub) == {ana.did: renamed}
+        assert _handles(hub, "bluesky:alt") == {ana.did: renamed}   # the DID's, everywhere
+        assert _members(hub, "bsky-follows") == {}    # the handle is Bo's now
+        assert person_page(hub, filed.id).relationships == []
+        assert [(u.address, u.handle) for u in inbox(hub)] == [(ana.did, renamed)]
+
+        _follow(pds, me, bo)
+        await _sync(hub, reader)
+        assert _handles(hub) == {ana.did: renamed, bo.did: old}
+        [rel] = person_page(hub, filed.id).relationships
+        assert (rel.address, rel.account) == (bo.did, "bluesky:me")
+        assert list(_members(hub, "bsky-follows")) == ["Ana"]   # the person filed as `old`
+
+        # Bo gives the handle back to nobody: the next sync forgets it for Bo too.
+        _rename(pds, bo, "gone-" + old)
+        await _sync(hub, reader)
+        assert _handles(hub)[bo.did] == "gone-" + old
+        assert _members(hub, "bsky-follows") == {}
+    finally:
+        await reader.aclose()
+        await alt_reader.aclose()
+
+
+async def test_handles_match_whatever_their_case_and_each_follow_counts_once(
+        database_url, make_hub, pds):  # noqa: F811
+    """The PDS answers a handle in capitals; the person was typed in capitals too, and also
+    holds the DID: one relationship, one reason, the list has them once; accepting or
+    ignoring the DID from the inbox is refused because the person already holds it."""
+    hub = make_hub(database_url)
+    me, cy = pds.create_account("me"), pds.create_account("cy")
+    filed = add_person(hub, NewPerson("Cy", [("bluesky", "@" + cy.handle.upper()),
+                                            ("bluesky", cy.did)]))
+    _follow(pds, me, cy)
+    claims = Claims()
+    claims.describe = {cy.did: cy.handle.upper()}
+    reader = await _reader(pds, me, claims)
+    try:
+        await _sync(hub, reader)
+    finally:
+        await reader.aclose()
+    assert _handles(hub) == {cy.did: cy.handle}              # stored lower-cased
+    assert len(person_page(hub, filed.id).relationships) == 1
+    assert [len(why) for why in _members(hub, "bsky-follows").values()] == [1]
+
+    remove_identity(hub, "Cy", f"bluesky:{cy.did}")           # the handle alone now
+    assert list(_members(hub, "bsky-follows")) == ["Cy"] and inbox(hub) == []
+    with pytest.raises(Conflict, match=f"already filed on Cy \\(as bluesky:{cy.handle}\\)"):
+        accept(hub, "bluesky", cy.did, name="Someone else")
+    with pytest.raises(Conflict, match=f"belongs to Cy \\(as bluesky:{cy.handle}\\)"):
+        ignore(hub, f"bluesky:{cy.did}")
+    with pytest.raises(Conflict, match="belongs to Cy"):
+        ignore(hub, f"bluesky:{cy.handle.upper()}")
+    assert len(person_page(hub, filed.id).relationships) == 1
+
+
+def test_hub_contacts_sync_then_the_rule_list_the_inbox_and_the_person_page(
+        site, owner, pds):  # noqa: F811
+    """The owner files Dee by her handle and follows her on Bluesky; ``hub contacts sync``
+    records the follow by DID with her handle, and she is in ``followed by bluesky:me``, not
+    in the inbox, and her page shows the follow."""
+    import asyncio
+
+    hub, _ = site
+    me, dee = pds.create_account("me"), pds.create_account("dee")
+    filed = add_person(hub, NewPerson("Dee", [("bluesky", dee.handle)]))
+    _follow(pds, me, dee)
+    asyncio.run(connect_account(hub, "bluesky:me", {"handle": me.handle, "service": pds.url},
+                                me.app_password, adapters.bluesky.connect))
+    env = {"HUB_DATA_DIR": str(hub.settings.data_dir), "HUB_POLICY_DIR":
+           str(hub.settings.policy_dir), "HUB_DATABASE_URL": hub.settings.database_url,
+           "HUB_SECRET_KEY": "test-secret-key-not-for-production"}
+    out = CliRunner().invoke(main, ["contacts", "sync", "bluesky:me"], env=env)
+    assert "following: done, 1 seen, 1 new" in out.output, out.output
+    assert "needs an AppView" in out.output          # followers: this PDS has none
+
+    assert _handles(hub) == {dee.did: dee.handle}
+    assert _members(hub, "bsky-follows") == {"Dee": (
+        "followed by bluesky:me since " + hub.now().date().isoformat()
+        + " (followed by bluesky:me)",)}
+    assert inbox(hub) == []
+    shown = CliRunner().invoke(main, ["lists", "show", "bsky-follows"], env=env)
+    assert "Dee" in shown.output, shown.output
+
+    page = owner.get(f"/people/{filed.id}")
+    assert page.status_code == 200
+    table = page.text.split('class="relationships"', 1)[1].split("</table>", 1)[0]
+    assert "bluesky:me" in table and dee.did in table and dee.handle in table
+    assert "yes, since" in table
+    assert "bsky-follows" in page.text
+    assert dee.did not in owner.get("/contacts/inbox").text
+
+
+def test_the_migration_adds_the_handle_and_its_version_trigger_and_takes_them_back(
+        database_url, make_hub):
+    """0020 makes a changed handle bump the address book's version (rule lists are read
+    again); downgraded, the column is gone and a changed side of a follow still bumps it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hub.store.migrate import alembic_config
+
+    hub = make_hub(database_url)
+    insert = text("INSERT INTO contact_relationship (account, kind, address, remote_id, "
+                  "display_name, follows_me, i_follow, first_seen, links, links_verified) "
+                  "VALUES ('bluesky:me', 'bluesky', 'did:plc:x', 'did:plc:x', '', false, "
+                  "true, '2026-11-23 12:00:00', '[]', '[]')")
+
+    def version() -> int:
+        with hub.db.engine.connect() as conn:
+            return int(conn.execute(text("SELECT n FROM people_version WHERE id = 1")).scalar_one())
+
+    def run(sql: str) -> None:
+        with hub.db.engine.begin() as conn:
+            conn.execute(text(sql))
+
+    with hub.db.engine.begin() as conn:
+        conn.execute(insert)
+    before = version()
+    run("UPDATE contact_relationship SET handle = 'x.test'")
+    assert version() > before
+    before = version()
+    run("UPDATE contact_relationship SET handle = 'x.test', display_name = 'X'")
+    assert version() == before                     # the same handle: no new version
+
+    cfg = alembic_config()
+    with hub.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015_contacts_sync")
+    with hub.db.engine.connect() as conn:
+        columns = list(conn.execute(text("SELECT * FROM contact_relationship")).keys())
+    assert "handle" not in columns
+    before = version()
+    run("UPDATE contact_relationship SET follows_me = true")
+    assert version() > before                      # 0016's trigger is still in place
+    with hub.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    before = version()
+    run("UPDATE contact_relationship SET handle = 'y.test'")
+    assert version() > before
