@@ -223,7 +223,9 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
                                                             audiences)
             public = {"count": ptotal, "posts": [_seen(r) for r in prows], "next_cursor": pnext}
         fetches = conn.execute(_FETCHES, {"p": person_id}).all()
-        return {"person": {"id": person_id, "name": name, "identities": idents},
+        merged = merged_people(conn, [person_id]) if not idents else {}
+        return {"person": {"id": person_id, "name": name, "identities": idents,
+                           "merged_into": merged.get(person_id, {}).get("merged_into")},
                 "posts": [_seen(r) for r in _unique_deliveries(rows)], "count": count,
                 "next_cursor": next_cursor, "public": public,
                 "feed_fetches": [{"feed": e.payload.get("feed"), "when": e.created.isoformat(),
@@ -241,12 +243,17 @@ _FETCHES = text("SELECT seq, created, payload FROM audit_event WHERE subject = :
 
 
 def _person(s: Session, ref: str) -> tuple[str, str, list[str]]:
-    """(id, name, identity values) of a person given by id, name or identity."""
+    """(id, name, identity values) of a person given by id, name or identity; a person
+    merged away answers by their old id, named as :func:`merged_people` names them (their
+    identities moved: what is left under the id is what it could see then)."""
     conn = s.connection()
     hits = conn.execute(_PERSON, {"ref": ref}).all()   # by id, with identities, in one trip
     if hits:
         return (str(hits[0][0]), str(hits[0][1]),
                 [str(h[2]) for h in hits if h[2] is not None])
+    merged = merged_people(conn, [ref])
+    if ref in merged:
+        return ref, merged[ref]["label"], []
     row = find_person(s, ref)   # not an id: by name or identity (the general lookup)
     idents = conn.execute(sa_select(col(IdentityRow.value))
                           .where(col(IdentityRow.person_id) == row.id)
@@ -301,6 +308,62 @@ _FETCHED = _typed("SELECT f.person_id, f.feed, f.created, p.name FROM audit_fetc
 _FETCH_COUNT = text("SELECT count(*) FROM audit_fetch WHERE post_id = :p")
 
 
+_MERGED = text("SELECT id, name, into_id, into_name, merged FROM merged_person "
+               "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)).columns(
+    column("id"), column("name"), column("into_id"), column("into_name"),
+    column("merged", UTCDateTime()))
+_NAMES = text("SELECT id, name FROM person WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_MAX_HOPS = 50     # Bea into Ana, Ana into Cy, ...: a chain longer than this is cut
+
+
+def merged_people(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Of ``ids``, those of people merged away (``merged_person``): each with ``label``
+    ("Bea (merged into Ana on 2026-12-01)", and ", now part of Cy" when Ana was merged in
+    turn), ``name`` as they were called, and ``merged_into``: the person they are part of
+    today (id, name) and when this one was merged. Read only; the history is not touched."""
+    rows: dict[str, Any] = {}
+    frontier = set(ids)
+    for _ in range(_MAX_HOPS):
+        if not frontier:
+            break
+        got = conn.execute(_MERGED, {"ids": sorted(frontier)}).all()
+        rows.update({r.id: r for r in got})
+        frontier = {r.into_id for r in got} - rows.keys()
+    if not rows:
+        return {}
+    ends = {r.into_id for r in rows.values()}
+    living = {str(i): str(n) for i, n in conn.execute(_NAMES, {"ids": sorted(ends)})}
+    out: dict[str, dict[str, Any]] = {}
+    for pid in ids:
+        first = rows.get(pid)
+        if first is None:
+            continue
+        end, hops = first, 0
+        while end.into_id in rows and end.into_id not in living and hops < _MAX_HOPS:
+            end, hops = rows[end.into_id], hops + 1
+        into = living.get(first.into_id, first.into_name)
+        now_id, now_name = end.into_id, living.get(end.into_id, end.into_name)
+        label = (f"{first.name} (merged into {into} on {first.merged.date().isoformat()}"
+                 + (f", now part of {now_name}" if now_id != first.into_id else "") + ")")
+        out[pid] = {"label": label, "name": first.name,
+                    "merged_into": {"person_id": now_id, "name": now_name,
+                                    "when": first.merged.isoformat()}}
+    return out
+
+
+def _named(conn: Connection, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries of people no longer in the address book named after who they were: a
+    merged-away person's ``name`` becomes their label, with ``merged_into`` beside it."""
+    missing = [e["person_id"] for e in entries if e["person_id"] and e["name"] is None]
+    merged = merged_people(conn, list(dict.fromkeys(missing))) if missing else {}
+    for e in entries:
+        found = merged.get(e["person_id"]) if e["name"] is None else None
+        e["name"] = found["label"] if found else e["name"]
+        e["merged_into"] = found["merged_into"] if found else None
+    return entries
+
+
 def _people(s: Session, delivery_id: str, after: int | None, limit: int
             ) -> tuple[list[dict[str, Any]], int, str | None]:
     conn = s.connection()
@@ -313,9 +376,10 @@ def _people(s: Session, delivery_id: str, after: int | None, limit: int
     rows = rows[:limit]
     total = len(rows) if after is None and not more else int(
         conn.execute(_PEOPLE_COUNT, {"d": delivery_id}).scalar() or 0)
-    people = [{"person_id": r.person_id, "name": r.name, "identity": r.identity,
-               "via_list": r.via_list,
-               "since": r.created.isoformat() if r.grew else None} for r in rows]
+    people = _named(conn, [{"person_id": r.person_id, "name": r.name, "identity": r.identity,
+                            "via_list": r.via_list,
+                            "since": r.created.isoformat() if r.grew else None}
+                           for r in rows])
     return people, total, str(rows[-1].id) if more and rows else None
 
 
@@ -345,8 +409,9 @@ def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None
         fetch_count = len(fetched) if len(fetched) < limit else int(
             conn.execute(_FETCH_COUNT, {"p": post_id}).scalar() or 0)
         return {"post_id": post_id, "could_see": could_see,
-                "fetched_by": [{"person_id": f.person_id, "name": f.name, "feed": f.feed,
-                                "when": f.created.isoformat()} for f in fetched],
+                "fetched_by": _named(conn, [{"person_id": f.person_id, "name": f.name,
+                                             "feed": f.feed, "when": f.created.isoformat()}
+                                            for f in fetched]),
                 "fetch_count": fetch_count,
                 "events": [event_json(e) for e in events]}
 

@@ -7,7 +7,9 @@ someone without an identity, an identity ignored twice) raises before anything i
 
 A merge moves the address book only. What was recorded at send time — who could see each
 delivery (``audit_visibility``) and which feeds were fetched — stays as it was: it still names
-the person merged away, and the person kept does not gain what the other could see.
+the person merged away, and the person kept does not gain what the other could see. The merge
+records who that was (``merged_person``: name, and whom they were merged into), so the audit's
+answers still name them ("Bea (merged into Ana on 2026-12-01)").
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from hub.ids import new_id
 from hub.runtime import Hub
 from hub.services.contacts_inbox import holder, seen, split_identity
 from hub.services.people import find_person, identities_of
-from hub.store.contact_tables import IgnoredIdentityRow
+from hub.store.contact_tables import IgnoredIdentityRow, MergedPersonRow
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 
@@ -66,6 +68,10 @@ def merge(hub: Hub, into: str, other: str, *, actor: str = "owner") -> PersonRow
             keep.note = (keep.note.rstrip() + "\n\n" if keep.note.strip() else "") + gone.note
             s.add(keep)
         s.flush()
+        # Who ``gone`` was, for the audit's answers (they keep naming the id): same
+        # transaction, so a merge is never recorded without it.
+        s.add(MergedPersonRow(id=gone.id, name=gone.name, into_id=keep.id,
+                              into_name=keep.name, merged=now))
         s.delete(gone)
         hub.audit.append(s, PersonChanged(actor=actor, subject=gone.id, change="merged",
                                           details={"into": keep.id}), now=now)

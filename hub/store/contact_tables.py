@@ -94,3 +94,15 @@ class IgnoredIdentityRow(SQLModel, table=True):
     address: str = Field(primary_key=True, max_length=300)
     ignored: datetime = Field(sa_type=UTCDateTime)
 
+
+class MergedPersonRow(SQLModel, table=True):
+    """Who a person merged away was (``hub.services.contacts_sort.merge``): what was recorded
+    at send time still names their id, and the audit's answers say whom it meant and whom
+    they are part of now. Written once, in the merge's transaction; never changed."""
+
+    __tablename__ = "merged_person"
+    id: str = Field(primary_key=True, max_length=32)       # the id merged away
+    name: str = Field(max_length=200)                      # their name at the merge
+    into_id: str = Field(max_length=32, index=True)        # the person kept
+    into_name: str = Field(max_length=200)                 # the kept one's name then
+    merged: datetime = Field(sa_type=UTCDateTime)
