@@ -91,14 +91,22 @@ class Claims(httpx.AsyncBaseTransport):
         self.inner = httpx.AsyncHTTPTransport()
         self.describe: dict[str, str] = {}
         self.followers: list[tuple[str, str]] | None = None
+        self.profiles: dict[str, tuple[str, str]] | None = None   # an AppView's getProfiles
         self.resolved: list[str] = []
+        self.calls: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         method = request.url.path.rsplit("/", 1)[-1]
+        self.calls.append(method)
         if method == "app.bsky.graph.getFollowers" and self.followers is not None:
             return httpx.Response(200, request=request, json={
                 "subject": {"did": request.url.params["actor"], "handle": "me.test"},
                 "followers": [{"did": d, "handle": h} for d, h in self.followers]})
+        if method == "app.bsky.actor.getProfiles" and self.profiles is not None:
+            asked = request.url.params.get_list("actors")
+            return httpx.Response(200, request=request, json={"profiles": [
+                {"did": d, "handle": self.profiles[d][0], "displayName": self.profiles[d][1]}
+                for d in asked if d in self.profiles]})
         if method == "com.atproto.identity.resolveHandle":
             self.resolved.append(request.url.params["handle"])
         response = await self.inner.handle_async_request(request)
@@ -171,6 +179,40 @@ async def test_a_forged_handle_claim_attaches_nobody(database_url, make_hub, pds
     assert (rel.address, rel.follows_me, rel.i_follow) == (ana.did, True, False)
     assert _members(hub, "bsky-follows") == {} and _members(hub, "bsky-mutuals") == {}
     assert ana.did not in [u.address for u in inbox(hub)]
+
+
+async def test_with_an_appview_follows_take_handles_and_names_from_profiles_checked_alike(
+        database_url, make_hub, pds):  # noqa: F811
+    """Where the PDS has an AppView (played here by the transport: this PDS has none),
+    the follows' handles and names come from ``getProfiles``, 25 DIDs a request, and are
+    checked the same way: Mal's profile claiming Ana's handle gets Mal nothing."""
+    hub = make_hub(database_url)
+    me, ana, mal = (pds.create_account(p) for p in ("me", "ana", "mal"))
+    crowd = [pds.create_account("c") for _ in range(26)]
+    filed = add_person(hub, NewPerson("Ana", [("bluesky", ana.handle)]))
+    for subject in (ana, mal, *crowd):
+        _follow(pds, me, subject)
+    claims = Claims()
+    claims.profiles = {ana.did: (ana.handle.upper(), "Ana A."), mal.did: (ana.handle, "Ana"),
+                       **{c.did: (c.handle, "") for c in crowd}}
+    settings, secret = await adapters.bluesky.connect({"handle": me.handle,
+                                                       "service": pds.url}, me.app_password)
+    reader = build(Connection("bluesky:me", settings, secret), MemoryCredentials(),
+                   transport=claims, page_size=100)
+    try:
+        await _sync(hub, reader, directions=[ContactDirection.FOLLOWING])
+    finally:
+        await reader.aclose()
+    assert claims.calls.count("app.bsky.actor.getProfiles") == 2      # 28 DIDs: 25 + 3
+    assert "com.atproto.repo.describeRepo" not in claims.calls
+    handles = _handles(hub)
+    assert handles[ana.did] == ana.handle and handles[mal.did] is None
+    assert all(handles[c.did] == c.handle for c in crowd)
+    assert list(_members(hub, "bsky-follows")) == ["Ana"]
+    [rel] = person_page(hub, filed.id).relationships
+    assert (rel.address, rel.display_name) == (ana.did, "Ana A.")
+    assert [(u.address, u.display_name) for u in inbox(hub) if u.address == mal.did] == [
+        (mal.did, "Ana")]            # offered as what it is: a DID to sort, not Ana
 
 
 async def test_a_handle_that_moved_to_another_did_stops_matching_the_old_one(
