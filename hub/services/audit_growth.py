@@ -24,7 +24,7 @@ from hub.domain.events import AudienceGrew
 from hub.ports import ContactDirection, ContactReader
 from hub.runtime import Hub
 from hub.services.contacts import sync_account
-from hub.store.contact_tables import RelationshipRow, held_by
+from hub.store.contact_tables import held, holds
 from hub.store.tables import DeliveryRow, IdentityRow, VisibilityRow
 
 log = structlog.get_logger("hub.audit")
@@ -66,15 +66,21 @@ def record_growth(hub: Hub, account: str) -> Growth:
     now = hub.now()
     with hub.db.transaction() as s:
         conn = s.connection()
-        rel, i = RelationshipRow, IdentityRow   # who holds each follower: held_by, as always
-        wanted: dict[str, SnapshotMember] = {}
+        i, h = IdentityRow, held()   # who holds each follower (its DID, or its handle)
+        holders: dict[str, set[str]] = {}
         for address, person in conn.execute(
-                sa_select(col(rel.address), col(i.person_id)).select_from(rel)
-                .outerjoin(i, held_by(col(i.kind), col(i.value)))
-                .where(col(rel.account) == account, col(rel.follows_me).is_(True))
-                .order_by(col(rel.address), col(i.person_id))):
-            wanted.setdefault(str(person) if person else f"identity:{address}",
-                              SnapshotMember(person, str(address)))
+                sa_select(h.c.address, col(i.person_id)).select_from(h)
+                .outerjoin(i, holds(h, col(i.kind), col(i.value)))
+                .where(h.c.account == account, h.c.follows_me.is_(True))):
+            found = holders.setdefault(str(address), set())
+            if person:
+                found.add(str(person))
+        wanted = {}
+        for address, people in sorted(holders.items()):
+            for p in sorted(people):
+                wanted[p] = SnapshotMember(p, address)
+            if not people:
+                wanted[f"identity:{address}"] = SnapshotMember(None, address)
         deliveries: dict[str, dict[str, Any]] = {}
         for r in conn.execute(sa_select(_V.c.delivery_id, _V.c.post_id, _V.c.target,
                                         _V.c.reach, _V.c.url, _V.c.member)

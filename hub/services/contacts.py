@@ -241,20 +241,28 @@ def _spread_handles(conn: Connection, account: str, contacts: list[Contact]) -> 
     """A handle belongs to one DID at a time, the DID is the truth: the handle just read for
     a DID replaces the one its rows under the owner's other accounts remember, and any other
     DID's row that still remembers that handle (it moved) forgets it, so it matches nobody
-    filed by that handle any more."""
+    filed by that handle any more. Two indexed reads a page; rows are written only when
+    something changed (rarely: a sync normally finds everything as it was)."""
     if not contacts:
         return
     r = _REL.c
-    fresh = [{"b_address": c.address, "b_handle": _handle(c.handle)} for c in contacts]
-    conn.execute(update(_REL).where(
-        r.kind == IdentityKind.BLUESKY.value, r.address == bindparam("b_address"),
-        r.account != account, r.handle.is_distinct_from(bindparam("b_handle")))
-        .values(handle=bindparam("b_handle")), fresh)
-    taken = [p for p in fresh if p["b_handle"] is not None]
-    if taken:
+    fresh = {c.address: _handle(c.handle) for c in contacts}
+    owner_of = {h: a for a, h in fresh.items() if h is not None}
+    bluesky = r.kind == IdentityKind.BLUESKY.value
+    changes = [((acct, address), fresh[address]) for acct, address, handle in conn.execute(
+        sa_select(r.account, r.address, r.handle).where(
+            bluesky, r.address.in_(fresh), r.account != account))
+        if handle != fresh[address]]
+    if owner_of:
+        changes += [((acct, address), None) for acct, address, handle in conn.execute(
+            sa_select(r.account, r.address, r.handle).where(bluesky, r.handle.in_(owner_of)))
+            if owner_of[handle] != address]
+    if changes:
         conn.execute(update(_REL).where(
-            r.kind == IdentityKind.BLUESKY.value, r.handle == bindparam("b_handle"),
-            r.address != bindparam("b_address")).values(handle=None), taken)
+            bluesky, r.account == bindparam("b_account"), r.address == bindparam("b_address"))
+            .values(handle=bindparam("b_handle")),
+            [{"b_account": acct, "b_address": address, "b_handle": handle}
+             for (acct, address), handle in changes])
 
 
 def _finish(hub: Hub, account: str, direction: ContactDirection, run: str) -> int:

@@ -14,10 +14,12 @@ rewrites the past."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import regex
-from sqlalchemy import ColumnElement, and_, exists
+from sqlalchemy import select as sa_select
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from hub.domain.identities import normalise_identity
@@ -25,7 +27,14 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.contacts import direction_of
 from hub.services.people import NewPerson, add_identity, add_person
-from hub.store.contact_tables import IgnoredIdentityRow, RelationshipRow, Text, held_by
+from hub.store.contact_tables import (
+    IgnoredIdentityRow,
+    RelationshipRow,
+    Text,
+    also_held_by,
+    held,
+    holds,
+)
 from hub.store.tables import IdentityRow, PersonRow
 
 _HANDLE = regex.compile(r"^@?([A-Za-z0-9_.-]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
@@ -91,31 +100,36 @@ def link_identities(link: str) -> list[tuple[str, str]]:
     return out
 
 
-def _unsorted() -> ColumnElement[bool]:
-    """SQL: a relationship row no person holds and the owner has not ignored, matched the
-    one way relationships meet identities (:func:`held_by`: the DID or its verified
-    handle on Bluesky)."""
-    i, g = IdentityRow, IgnoredIdentityRow
-    return and_(~exists().where(held_by(col(i.kind), col(i.value))),
-                ~exists().where(held_by(col(g.kind), col(g.address))))
+def _held_rows(s: Session, kind: Text, value: Text, table: Any
+               ) -> set[tuple[str, str, str]]:
+    """(account, kind, address) of every relationship row an identity in ``table`` holds
+    (the address book's, or the ignored ones), matched the one way relationships meet
+    identities (:func:`held`: on Bluesky the DID or its verified handle)."""
+    h = held()
+    return {(a, k, v) for a, k, v in s.connection().execute(
+        sa_select(h.c.account, h.c.kind, h.c.address).select_from(h)
+        .join(table, holds(h, kind, value)))}
 
 
 def inbox(hub: Hub) -> list[Unsorted]:
     """Every synced identity no person holds and the owner has not ignored, oldest first
     seen first."""
     with hub.db.read() as s:
-        held = {(k, v): pid for k, v, pid in s.exec(
+        holders = {(k, v): pid for k, v, pid in s.exec(
             select(IdentityRow.kind, IdentityRow.value, IdentityRow.person_id)).all()}
         people = list(s.exec(select(PersonRow)))
-        rows = list(s.exec(select(RelationshipRow).where(_unsorted())
-                           .order_by(col(RelationshipRow.first_seen),
-                                     col(RelationshipRow.address))))
+        i, g = IdentityRow, IgnoredIdentityRow
+        sorted_ = (_held_rows(s, col(i.kind), col(i.value), i)
+                   | _held_rows(s, col(g.kind), col(g.address), g))
+        rows = [r for r in s.exec(select(RelationshipRow).order_by(
+            col(RelationshipRow.first_seen), col(RelationshipRow.address)))
+            if (r.account, r.kind, r.address) not in sorted_]
     by_name: dict[str, list[PersonRow]] = {}
     for p in people:
         by_name.setdefault(p.name.strip().lower(), []).append(p)
     names = {p.id: p.name for p in people}
     domains: dict[str, set[str]] = {}
-    for (kind, value), pid in held.items():
+    for (kind, value), pid in holders.items():
         if kind == "email":
             domains.setdefault(value.rsplit("@", 1)[-1], set()).add(pid)
     grouped: dict[tuple[str, str], list[RelationshipRow]] = {}
@@ -144,8 +158,8 @@ def inbox(hub: Hub) -> list[Unsorted]:
                     for pid in domains.get(v, ()):
                         found.setdefault(pid, Suggestion(
                             pid, names[pid], f"{how} to {v}, their email domain"))
-                elif (k, v) in held:
-                    pid = held[(k, v)]
+                elif (k, v) in holders:
+                    pid = holders[(k, v)]
                     found.setdefault(pid, Suggestion(pid, names[pid],
                                                      f"{how} to {k}:{v}, which is theirs"))
         out.append(Unsorted(kind, address, display,
@@ -172,23 +186,19 @@ def check_unsorted(hub: Hub, kind: str, address: str) -> None:
                            f"{owner.name if owner else taken.person_id}"
                            + (f" (as {taken.kind}:{taken.value})"
                               if (taken.kind, taken.value) != (kind, address) else ""))
-        if s.exec(select(IgnoredIdentityRow).where(_same_follows(
-                col(IgnoredIdentityRow.kind), col(IgnoredIdentityRow.address),
-                kind, address))).first() is not None:
+        g = IgnoredIdentityRow
+        if s.exec(select(g).where(tuple_(col(g.kind), col(g.address)).in_(
+                also_held_by(kind, address)))).first() is not None:
             raise Conflict(f"{kind}:{address} is ignored; un-ignore it first "
                            "(hub contacts unignore)")
 
 
 def seen(s: Session, kind: str, address: str) -> None:
     """Refuse an identity no contact sync has seen (by address, or a Bluesky handle)."""
-    if s.exec(select(RelationshipRow.account).where(held_by(kind, address))).first() is None:
+    h = held()
+    if s.connection().execute(sa_select(h.c.account).where(holds(h, kind, address))
+                              .limit(1)).first() is None:
         raise NotFound(f"{kind}:{address} was not seen by any contact sync")
-
-
-def _same_follows(kind: Text, value: Text, want_kind: str, want: str) -> ColumnElement[bool]:
-    """SQL: identity (``kind``, ``value``) holds a relationship that (``want_kind``,
-    ``want``) holds too: the same DID by its DID or its handle, either way round."""
-    return exists().where(held_by(want_kind, want), held_by(kind, value))
 
 
 def holder(s: Session, kind: str, address: str) -> IdentityRow | None:
@@ -198,9 +208,9 @@ def holder(s: Session, kind: str, address: str) -> IdentityRow | None:
                                              IdentityRow.value == address)).first()
     if exact is not None:
         return exact
-    return s.exec(select(IdentityRow).where(_same_follows(
-        col(IdentityRow.kind), col(IdentityRow.value), kind, address))
-        .order_by(col(IdentityRow.id))).first()
+    i = IdentityRow
+    return s.exec(select(i).where(tuple_(col(i.kind), col(i.value)).in_(
+        also_held_by(kind, address))).order_by(col(i.id))).first()
 
 
 def split_identity(spec: str) -> tuple[str, str]:

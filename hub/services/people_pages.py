@@ -10,14 +10,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from hub.domain.model import PeopleSnapshot, Person, PersonId
 from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services.people_lists import Member, current_people, explain_list, rule_list
-from hub.store.contact_tables import RelationshipRow, held_by
+from hub.store.contact_tables import RelationshipRow, held, holds
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
 
 __all__ = ["PAGE", "Page", "PersonPage", "Query", "people_page", "person_page"]
@@ -169,9 +169,11 @@ def person_page(hub: Hub, person_id: str, *, cursor: str | None = None) -> Perso
                              .order_by(col(IdentityRow.id))))
         added = list(s.exec(select(ListMemberRow).where(ListMemberRow.person_id == person_id)
                             .order_by(col(ListMemberRow.list_name))))
-        i = IdentityRow
-        rels = list(s.exec(select(RelationshipRow).where(exists().where(
-            col(i.person_id) == person_id, held_by(col(i.kind), col(i.value))))))
+        i, h = IdentityRow, held()
+        rel = aliased(RelationshipRow, h)
+        rels = list({(r.account, r.kind, r.address): r for r in s.exec(  # DID and handle: once
+            select(rel).join(i, holds(h, col(i.kind), col(i.value)))
+            .where(col(i.person_id) == person_id))}.values())
         people = current_people(hub, s)
     rules = []
     for name in sorted(people.rule_lists):

@@ -1,12 +1,22 @@
 """Tables of the owner's connections on the networks: one row per (account, identity) with
 both directions of the follow, and one sync cursor per (account, direction); and
-:func:`held_by`, the one test of whether an address-book identity is a relationship's."""
+:func:`held`, the one way an address-book identity meets the relationships it holds."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ColumnElement, Index, and_, or_
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Index,
+    Select,
+    Subquery,
+    and_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel
 
@@ -48,20 +58,41 @@ class RelationshipRow(SQLModel, table=True):
                                       sa_column=Column(JSON, nullable=False))
 
 
+_REL = RelationshipRow.__table__  # type: ignore[attr-defined]
 Text = Mapped[str] | ColumnElement[str] | str   # a column of an identity table, or a value
 
 
-def held_by(kind: Text, value: Text) -> ColumnElement[bool]:
-    """SQL: the identity (``kind``, ``value``) — columns of an identity table, or literals —
-    is the one relationship rows were recorded for: the same address (the DID on Bluesky,
-    ``@user@host`` on Mastodon), or on Bluesky the verified handle the DID had at its last
-    sync. Every join of relationships to people goes through this, so a person filed by DID
-    and one filed by handle match the same follows, and a handle that moved to another DID
-    stops matching the old one at the next sync (identity values are stored normalised:
-    Bluesky handles lower-cased, as ``handle`` is)."""
-    r = RelationshipRow
-    by_handle = and_(r.kind == "bluesky", r.handle == value)  # type: ignore[arg-type]
-    return and_(r.kind == kind, or_(r.address == value, by_handle))  # type: ignore[arg-type]
+def held(name: str = "held") -> Subquery:
+    """Which identity values hold which relationship rows: every ``contact_relationship``
+    row (all its columns) under ``value`` = its address (the DID on Bluesky, ``@user@host``
+    on Mastodon) and, on Bluesky, once more under the verified handle the DID had at its
+    last sync. Every join of relationships to people goes through this one table expression,
+    by equality on ``(kind, value)`` (:func:`holds`), so a person filed by DID and one filed
+    by handle match the same follows, and a handle that moved to another DID stops matching
+    the old one at the next sync (identity values are stored normalised: Bluesky handles
+    lower-cased, as ``handle`` is). Two arms rather than ``address = v OR handle = v``: that
+    OR defeats hash joins and, without statistics, both databases' index choice."""
+    r = _REL.c
+    return union_all(select(_REL, r.address.label("value")),
+                     select(_REL, r.handle.label("value")).where(r.handle.is_not(None))
+                     ).subquery(name)
+
+
+def holds(h: Subquery, kind: Text, value: Text) -> ColumnElement[bool]:
+    """SQL: row ``h`` of :func:`held` is held by identity (``kind``, ``value``) — columns of an
+    identity table, or literals."""
+    return and_(h.c.kind == kind, h.c.value == value)
+
+
+def also_held_by(kind: str, value: str) -> Select[tuple[str, str]]:
+    """SQL: every (kind, value) that holds a relationship row identity (``kind``, ``value``)
+    holds — for a Bluesky DID also its handle, for a handle the DID — as a ``(kind, value)
+    IN (...)`` subquery."""
+    mine, theirs = held("mine"), held("theirs")
+    same = and_(theirs.c.account == mine.c.account, theirs.c.kind == mine.c.kind,
+                theirs.c.address == mine.c.address)
+    return (select(theirs.c.kind, theirs.c.value).select_from(mine).join(theirs, same)
+            .where(holds(mine, kind, value)))
 
 
 class ContactSyncRow(SQLModel, table=True):

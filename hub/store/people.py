@@ -23,7 +23,7 @@ from hub.domain.model import (
     PersonId,
     Relationship,
 )
-from hub.store.contact_tables import RelationshipRow, held_by
+from hub.store.contact_tables import held, holds
 from hub.store.tables import IdentityRow, ListMemberRow, ListRow, PeopleVersionRow, PersonRow
 
 _KINDS = {k.value: k for k in IdentityKind}
@@ -51,16 +51,17 @@ def read_people(session: Session) -> PeopleSnapshot:
 def read_relationships(session: Session, person_id: str | None = None
                        ) -> dict[PersonId, tuple[Relationship, ...]]:
     """Each person's current follows with the owner's accounts (contact sync's rows matched to
-    the person's identities by :func:`~hub.store.contact_tables.held_by`: a Bluesky DID, or
+    the person's identities by :func:`~hub.store.contact_tables.held`: a Bluesky DID, or
     the handle it was verified to have), what rule lists are evaluated over; ended ones are
     left out. A person filed by both the DID and the handle gets the follow once."""
-    r, i = RelationshipRow, IdentityRow
-    query = (select(col(i.person_id), col(r.account), col(r.follows_me), col(r.i_follow),
-                    col(r.follows_me_since), col(r.i_follow_since))
-             .join(i, held_by(col(i.kind), col(i.value)))
-             .where(col(r.follows_me) | col(r.i_follow))
+    i, h = IdentityRow, held()
+    r = h.c
+    query = (select(col(i.person_id), r.account, r.follows_me, r.i_follow,
+                    r.follows_me_since, r.i_follow_since)
+             .select_from(i).join(h, holds(h, col(i.kind), col(i.value)))
+             .where(r.follows_me | r.i_follow)
              .distinct()
-             .order_by(col(i.person_id), col(r.account)))
+             .order_by(col(i.person_id), r.account))
     if person_id is not None:
         query = query.where(col(i.person_id) == person_id)
     found: dict[PersonId, list[Relationship]] = defaultdict(list)

@@ -380,3 +380,64 @@ def test_the_migration_adds_the_handle_and_its_version_trigger_and_takes_them_ba
     before = version()
     run("UPDATE contact_relationship SET handle = 'y.test'")
     assert version() > before
+
+
+class Follows:
+    """A ContactReader (the port): ``n`` Bluesky follows with verified handles, 500 a page."""
+
+    platform = "bluesky"
+    directions = (ContactDirection.FOLLOWING,)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    async def page(self, direction: ContactDirection, cursor: str | None) -> Any:
+        from hub.domain.model import IdentityKind
+        from hub.ports import Contact, ContactPage
+
+        start = int(cursor or 0)
+        dids = [(f"did:plc:{i:024d}", f"p{i}.test") for i in range(start, min(start + 500,
+                                                                            self.n))]
+        return ContactPage(tuple(Contact(IdentityKind.BLUESKY, d, d, handle=h)
+                                 for d, h in dids),
+                           str(start + 500) if start + 500 < self.n else None)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_ten_thousand_people_filed_by_handle_are_matched_in_moments(
+        database_url, make_hub):
+    """The match by handle is an equality join (two arms), not an OR the databases cannot
+    hash or index without statistics: 10,000 people filed by handle, 15,000 follows."""
+    import time
+
+    from sqlalchemy import insert
+
+    from hub.store.people import read_people
+    from hub.store.tables import IdentityRow, PersonRow
+
+    hub = make_hub(database_url)
+    n = 10_000
+    with hub.db.transaction() as s:
+        s.connection().execute(insert(PersonRow.__table__), [   # type: ignore[attr-defined]
+            {"id": f"u{i}", "name": f"P{i}", "note": "", "created": hub.now()}
+            for i in range(n)])
+        s.connection().execute(insert(IdentityRow.__table__), [   # type: ignore[attr-defined]
+            {"person_id": f"u{i}", "kind": "bluesky", "value": f"p{i}.test"}
+            for i in range(n)])
+
+    async def no_pause(_: float) -> None:
+        return None
+
+    await sync_account(hub, "bluesky:me", Follows(n * 3 // 2), sleep=no_pause)
+    with hub.db.read() as s:
+        began = time.perf_counter()
+        people = read_people(s)
+        took = time.perf_counter() - began
+    assert len(people.relationships) == n
+    assert took < 4.0, f"reading 10,000 people's relationships took {took:.1f} s"
+    began = time.perf_counter()
+    assert len(inbox(hub)) == n // 2
+    assert time.perf_counter() - began < 8.0
+    assert len(_members(hub, "bsky-follows")) == n
