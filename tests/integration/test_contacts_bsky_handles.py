@@ -367,7 +367,7 @@ def test_the_migration_adds_the_handle_and_its_version_trigger_and_takes_them_ba
     cfg = alembic_config()
     with hub.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0024_draft_owner")
+        command.downgrade(cfg, "0023_variant_edits")
     with hub.db.engine.connect() as conn:
         columns = list(conn.execute(text("SELECT * FROM contact_relationship")).keys())
     assert "handle" not in columns

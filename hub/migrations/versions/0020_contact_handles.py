@@ -1,7 +1,7 @@
 """contact_relationship.handle: the verified Bluesky handle a DID had at its last sync
 
 Revision ID: 0020_contact_handles
-Revises: 0024_draft_owner
+Revises: 0023_variant_edits
 Create Date: 2026-12-01 15:40:00.000000
 
 Relationships stay keyed by DID; the handle lets a person filed by handle match them
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0020_contact_handles"
-down_revision = "0024_draft_owner"
+down_revision = "0023_variant_edits"
 branch_labels = None
 depends_on = None
 
