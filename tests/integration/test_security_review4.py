@@ -6,6 +6,7 @@ that found nothing and stays as a regression test."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import threading
@@ -21,8 +22,12 @@ from hub.domain.events import PolicyLoaded, TokenRevoked
 from hub.entrypoints.cli import main
 from hub.errors import Conflict, InvalidInput, NotFound, PolicyFileInvalid
 from hub.runtime import PolicyState
+from hub.services.delivery import deliver, due_ids
 from hub.services.drafts import Author
+from hub.services.edits import EditInput, edit_post, plan_edit
+from hub.services.notices import notices
 from hub.services.people import NewPerson, add_person
+from hub.services.posts import PostInput, submit_post
 from hub.services.rule_list_edit import (
     ABSENT,
     UI_FILE,
@@ -46,6 +51,7 @@ from tests.integration import test_ui_security as ui
 from tests.integration.conftest import bearer
 from tests.integration.test_rule_lists_ui import _digest
 from tests.integration.test_ui_security import csrf_of
+from web.routes.owner_feed import render
 
 pytestmark = pytest.mark.integration
 site = ui.site
@@ -370,3 +376,31 @@ def test_a_draft_variant_named_with_a_lone_surrogate_is_a_400_and_nothing_is_sav
         listed = client.get("/api/drafts")
         assert listed.status_code == 200 and listed.json() == {"drafts": []}
     assert list_drafts(hub, Author()) == []
+
+
+# -- held-post and held-edit notices ---------------------------------------------------------
+
+async def test_a_notice_carries_no_text_tag_or_content_warning_of_the_post(hub):
+    """Probe: the owner feed's notices (title, detail, feed entry) for a held post and for a
+    held edit name the post, audiences, targets, rules and author, never the text, content
+    warning, variants or tags (other than one a rule names)."""
+    secrets = ["SECRET-text-4711", "SECRET-cw-4712", "secret-tag-4713", "SECRET-variant-4714",
+               "SECRET-edit-4715"]
+    author = _token(hub, "phone", scopes=("post", "read"))
+    held = submit_post(hub, PostInput(secrets[0], ["public"], tags=["work", secrets[2]],
+                                      content_warning=secrets[1],
+                                      variants={"bluesky": secrets[3]}), author)
+    assert {d.status for d in held.deliveries} == {"held"}
+    sent = submit_post(hub, PostInput("plain", ["public"]), author)
+    for delivery_id in await asyncio.to_thread(due_ids, hub):
+        await deliver(hub, delivery_id, worker="w")
+    change = EditInput(text=secrets[4], tags=["work", secrets[2]], content_warning=secrets[1])
+    plan = plan_edit(hub, sent.post.id, change, author)
+    await edit_post(hub, sent.post.id, change, author, confirm=plan.digest)
+    shown = notices(hub)
+    assert sorted(n.kind for n in shown) == ["held", "held-edit"]
+    feed = render(hub).decode()
+    for secret in secrets:
+        assert not any(secret.lower() in (n.title + n.detail).lower() for n in shown)
+        assert secret.lower() not in feed.lower()
+    assert held.post.id in feed and sent.post.id in feed
