@@ -63,6 +63,11 @@ class AuditLog:
             if isinstance(value, str) and len(value) > most:
                 raise InvalidInput(f"{key} may have at most {most} characters "
                                    f"(this one has {len(value)})", field=key)
+        try:    # what the sequencer hashes: refused here, not stuck at the queue's head there
+            canonical({**values, "created": now.isoformat()}).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(f"the {event.name} event holds a lone surrogate "
+                               f"(U+{ord(exc.object[exc.start]):04X}), which is not text") from None
         session.execute(insert(AuditQueueRow.__table__), values)  # type: ignore[attr-defined]
 
     def snapshot(self, session: Session, *, reach: str, members: Sequence[SnapshotMember],

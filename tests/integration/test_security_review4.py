@@ -404,3 +404,23 @@ async def test_a_notice_carries_no_text_tag_or_content_warning_of_the_post(hub):
         assert not any(secret.lower() in (n.title + n.detail).lower() for n in shown)
         assert secret.lower() not in feed.lower()
     assert held.post.id in feed and sent.post.id in feed
+
+
+def test_an_event_that_cannot_be_hashed_is_refused_when_appended_not_when_sequenced(hub):
+    """Finding (the class behind the rule-list and draft ones): an event holding a lone
+    surrogate was queued, then the sequencer's hash (UTF-8 of the canonical JSON) raised on
+    it, so it stayed at the head of the audit queue and no later event was ever sequenced.
+    Now append refuses it (400), so the change it records rolls back with it."""
+    sequence_pending(hub.db, wait=True)
+    for event in (TokenRevoked(actor="owner", subject="t1", token_name="ph\udcffone"),
+                  TokenRevoked(actor="own\udcffer", subject="t1", token_name="phone")):
+        with pytest.raises(InvalidInput, match="surrogate"), hub.db.transaction() as s:
+            hub.audit.append(s, event, now=hub.now())
+    with hub.db.transaction() as s:
+        hub.audit.append(s, TokenRevoked(actor="owner", subject="t1", token_name="fine"),
+                         now=hub.now())
+    sequence_pending(hub.db, wait=True)
+    with hub.db.read() as s:
+        assert [e.payload["token_name"] for e in hub.audit.events(s, names=["TokenRevoked"])
+                if e.seq is not None] == ["fine"]
+        assert hub.audit.verify(s).ok
