@@ -406,12 +406,10 @@ class Follows:
         return None
 
 
-async def test_ten_thousand_people_filed_by_handle_are_matched_in_moments(
-        database_url, make_hub):
-    """The match by handle is an equality join (two arms), not an OR the databases cannot
-    hash or index without statistics: 10,000 people filed by handle, 15,000 follows."""
-    import time
-
+async def test_ten_thousand_people_filed_by_handle_are_all_matched(database_url, make_hub):
+    """10,000 people filed by handle, 15,000 follows: every one is matched (the match by handle
+    is an equality join of two arms, not an OR, which took 10-20 s here; its speed belongs to
+    ``python -m bench --only people``, not to a timed test)."""
     from sqlalchemy import insert
 
     from hub.store.people import read_people
@@ -432,12 +430,7 @@ async def test_ten_thousand_people_filed_by_handle_are_matched_in_moments(
 
     await sync_account(hub, "bluesky:me", Follows(n * 3 // 2), sleep=no_pause)
     with hub.db.read() as s:
-        began = time.perf_counter()
         people = read_people(s)
-        took = time.perf_counter() - began
     assert len(people.relationships) == n
-    assert took < 4.0, f"reading 10,000 people's relationships took {took:.1f} s"
-    began = time.perf_counter()
     assert len(inbox(hub)) == n // 2
-    assert time.perf_counter() - began < 8.0
     assert len(_members(hub, "bsky-follows")) == n
