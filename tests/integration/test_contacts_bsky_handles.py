@@ -303,23 +303,26 @@ def test_hub_contacts_sync_then_the_rule_list_the_inbox_and_the_person_page(
     import asyncio
 
     hub, _ = site
-    me, dee = pds.create_account("me"), pds.create_account("dee")
+    me, dee, eve = (pds.create_account(p) for p in ("me", "dee", "eve"))
     filed = add_person(hub, NewPerson("Dee", [("bluesky", dee.handle)]))
     _follow(pds, me, dee)
+    _follow(pds, me, eve)                             # nobody holds Eve: she is to sort
     asyncio.run(connect_account(hub, "bluesky:me", {"handle": me.handle, "service": pds.url},
                                 me.app_password, adapters.bluesky.connect))
     env = {"HUB_DATA_DIR": str(hub.settings.data_dir), "HUB_POLICY_DIR":
            str(hub.settings.policy_dir), "HUB_DATABASE_URL": hub.settings.database_url,
            "HUB_SECRET_KEY": "test-secret-key-not-for-production"}
     out = CliRunner().invoke(main, ["contacts", "sync", "bluesky:me"], env=env)
-    assert "following: done, 1 seen, 1 new" in out.output, out.output
+    assert "following: done, 2 seen, 2 new" in out.output, out.output
     assert "needs an AppView" in out.output          # followers: this PDS has none
 
-    assert _handles(hub) == {dee.did: dee.handle}
+    assert _handles(hub) == {dee.did: dee.handle, eve.did: eve.handle}
     assert _members(hub, "bsky-follows") == {"Dee": (
         "followed by bluesky:me since " + hub.now().date().isoformat()
         + " (followed by bluesky:me)",)}
-    assert inbox(hub) == []
+    assert [(u.address, u.handle) for u in inbox(hub)] == [(eve.did, eve.handle)]
+    sorting = CliRunner().invoke(main, ["contacts", "inbox"], env=env).output
+    assert f"bluesky:{eve.did} (@{eve.handle})" in sorting and dee.did not in sorting
     shown = CliRunner().invoke(main, ["lists", "show", "bsky-follows"], env=env)
     assert "Dee" in shown.output, shown.output
 
@@ -329,7 +332,9 @@ def test_hub_contacts_sync_then_the_rule_list_the_inbox_and_the_person_page(
     assert "bluesky:me" in table and dee.did in table and dee.handle in table
     assert "yes, since" in table
     assert "bsky-follows" in page.text
-    assert dee.did not in owner.get("/contacts/inbox").text
+    box = owner.get("/contacts/inbox").text
+    assert dee.did not in box
+    assert f"@{eve.handle}" in box and eve.did in box   # shown by handle, the DID beside it
 
 
 def test_the_migration_adds_the_handle_and_its_version_trigger_and_takes_them_back(

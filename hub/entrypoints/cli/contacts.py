@@ -105,7 +105,8 @@ def contacts_inbox() -> None:
     if not box:
         click.echo("nobody to sort: every synced identity is filed or ignored")
     for u in box:
-        click.echo(f"{u.kind}:{u.address}\t{u.display_name}\t{'; '.join(u.relations)}")
+        handle = f" (@{u.handle})" if u.handle else ""
+        click.echo(f"{u.kind}:{u.address}{handle}\t{u.display_name}\t{'; '.join(u.relations)}")
         for s in u.suggestions:
             click.echo(f"    maybe {s.name} ({s.person_id}): {s.reason}")
 
