@@ -140,9 +140,11 @@ def list_tokens(hub: Hub) -> list[TokenRow]:
 
 def revoke_token(hub: Hub, ref: str, *, actor: str = "owner") -> TokenRow:
     with hub.db.transaction() as s:
-        row = s.get(TokenRow, ref) or s.exec(select(TokenRow).where(TokenRow.name == ref,
-                                                                    col(TokenRow.revoked).is_(None))
-                                             ).first()
+        # by id, or by the live token's name as create_token compares names ("Phone" is the
+        # live "phone": the one it would refuse as a duplicate)
+        row = s.get(TokenRow, ref) or next(
+            (r for r in s.exec(select(TokenRow).where(col(TokenRow.revoked).is_(None)))
+             if _same_name(r.name, ref.strip())), None)
         if row is None:
             raise NotFound(f"no token {ref!r}")
         if row.revoked is None:
