@@ -24,8 +24,9 @@ def check_rule_lists(lists: Mapping[str, RuleList], *, accounts: Collection[str]
                              "and remove it first")
         if not rule_list.rule.names_someone():
             raise fail(name, f"list {name!r}: the rule {rule_list.text!r} does not say who is "
-                             "in ('not' only takes people out, so it would reach everyone in "
-                             "the address book); write e.g. 'friends and not clients'")
+                             "in ('not' and 'in no list' only take people out, so it would "
+                             "reach everyone in the address book); write e.g. 'friends and not "
+                             "clients' or 'follows me on any network and in no list'")
         for clause in rule_list.rule.clauses():
             if clause.side is not None and clause.where != ANY:
                 if ":" in clause.where and clause.where not in accounts:

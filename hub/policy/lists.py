@@ -77,9 +77,11 @@ class Node:
         return [c for p in self.parts for c in p.clauses()]
 
     def names_someone(self) -> bool:
-        """True when every way into the rule passes through a clause that is not negated."""
+        """True when every way into the rule passes through a relationship or a list that is
+        not negated. ``in no list`` is not one: it names people by what they are not in, and
+        alone it would reach most of the address book."""
         if self.op == "clause":
-            return True
+            return self.clause is not None and not self.clause.no_list
         if self.op == "not":
             return False
         if self.op == "and":

@@ -57,6 +57,8 @@ def refused(tmp_path: Path, lists: str, static: list[str] | None = None) -> Poli
     ("  a: {rule: b}\n  b: {rule: friends or a}\n", 3, "depends on itself: a → b → a"),
     ("  a: {rule: not clients}\n", 3, "does not say who is in"),
     ("  a: {rule: friends or not clients}\n", 3, "does not say who is in"),
+    ("  a: {rule: in no list}\n", 3, "does not say who is in"),
+    ("  a: {rule: friends or in no list}\n", 3, "does not say who is in"),
     ("  a: {rule: friends clients}\n", 3, "unexpected 'clients'"),
     ("  a: {rule: (friends or clients}\n", 3, "'(' is not closed"),
     ("  a: {rule: followers of}\n", 3, "needs an account"),
