@@ -111,7 +111,8 @@ class Document:
             return f"{self.describe_loc([*prefix, *loc[:-2]])}: {message}"
         value = error.get("input")
         if not kind.startswith("value_error") and isinstance(value, str | int | float | bool):
-            message += f" (got {value!r})"
+            shown = repr(value)    # enough to find it; a refusal is kept in the audit for good
+            message += f" (got {shown if len(shown) <= 60 else shown[:57] + '…'})"
         return f"{self.describe_loc([*prefix, *loc])}: {message}"
 
     def describe_loc(self, loc: Loc) -> str:

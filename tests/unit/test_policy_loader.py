@@ -417,3 +417,14 @@ def test_single_values_may_be_written_without_brackets(tmp_path: Path) -> None:
                                               "deny: {tags: private, reach: world}")})
     assert (policy.rules[0].conditions.tags, policy.rules[0].conditions.reach) == (
         ("private",), (Reach.WORLD,))
+
+
+def test_a_refused_value_is_quoted_only_in_part(tmp_path):
+    """The refusal (kept for good in the PolicyRejected audit event) quotes enough of a wrong
+    value to find it, not a whole paragraph pasted where a name belongs."""
+    (tmp_path / "hub.yaml").write_text("version: 1\naccounts: [email:personal]\ntargets:\n"
+                                       "  m: {account: email:personal, list: friends, "
+                                       f"mode: {'x' * 500}}}\n")
+    with pytest.raises(PolicyFileInvalid) as caught:
+        load_policy(tmp_path, TARGET_SPECS)
+    assert "x" * 40 in str(caught.value) and "x" * 100 not in str(caught.value)
