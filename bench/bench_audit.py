@@ -41,7 +41,8 @@ from bench.bench_audit_data import Dataset, generate  # noqa: E402
 from hub.bootstrap import build_hub  # noqa: E402
 from hub.config import Settings  # noqa: E402
 from hub.runtime import Hub  # noqa: E402
-from hub.services.audit_queries import person_audit, post_audit  # noqa: E402
+from hub.services.audit_post import post_audit  # noqa: E402
+from hub.services.audit_queries import person_audit  # noqa: E402
 from hub.store.db import make_engine  # noqa: E402
 from hub.store.migrate import upgrade  # noqa: E402
 

@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_audit import _hub  # noqa: E402
 from bench.bench_audit_data import Dataset  # noqa: E402
-from hub.services.audit_queries import person_audit, post_audit  # noqa: E402
+from hub.services.audit_post import post_audit  # noqa: E402
+from hub.services.audit_queries import person_audit  # noqa: E402
 
 
 def main() -> None:

@@ -22,15 +22,15 @@ from sqlmodel import Session, col
 from hub.audit import VerifyResult
 from hub.audit.index import PUBLIC, PUBLIC_REACHES
 from hub.audit.sequencer import settle, settled_read
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput
 from hub.runtime import Hub
+from hub.services.merged_names import merged_people
 from hub.services.people import find_person
 from hub.store.tables import (
     AuditRow,
     FetchRow,
     IdentityRow,
     PersonRow,
-    PostRow,
     UTCDateTime,
     VisibilityRow,
 )
@@ -93,7 +93,7 @@ def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, int]
         raise InvalidInput(f"{field} is not a cursor this hub gave out", field=field) from None
 
 
-def _limit(limit: int) -> int:
+def page_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     return limit
@@ -202,7 +202,7 @@ def person_audit(hub: Hub, ref: str, *, include_public: bool = True,
     ``audiences`` (an audience-limited token's allow-list): only posts whose audiences all lie
     in it, in the pages and in the counts alike."""
     filters = filters or Filters()
-    limit = _limit(limit)
+    limit = page_limit(limit)
     with settled_read(hub.db) as s:
         person_id, name, idents = _person(s, ref)
         conn = s.connection()
@@ -270,171 +270,6 @@ def _unique_deliveries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(r["delivery_id"])
             out.append(r)
     return out
-
-
-def _typed(sql: str, *cols: Any) -> Any:
-    return text(sql).columns(*cols)
-
-
-_WHEN = UTCDateTime()
-_EVENT_COLS: tuple[Any, ...] = (column("seq", Integer), column("name"), column("created", _WHEN),
-               column("actor"), column("post_id"), column("delivery_id"), column("subject"),
-               column("policy_digest"), column("payload", JSON), column("prev_hash"),
-               column("hash"))
-_EVENTS = _typed("SELECT seq, name, created, actor, post_id, delivery_id, subject, "
-                 "policy_digest, payload, prev_hash, hash FROM audit_event WHERE post_id = :p "
-                 "ORDER BY seq", *_EVENT_COLS)
-_QUEUED_EVENTS = _typed("SELECT NULL AS seq, name, created, actor, post_id, delivery_id, "
-                        "subject, policy_digest, payload, '' AS prev_hash, '' AS hash "
-                        "FROM audit_queue WHERE post_id = :p ORDER BY id", *_EVENT_COLS)
-_PEOPLE = "SELECT v.id, v.person_id, v.identity, v.via_list, v.grew, v.created, p.name " \
-    "FROM audit_visibility AS v LEFT JOIN person AS p ON p.id = v.person_id " \
-    "WHERE v.delivery_id = :d {after}ORDER BY v.id LIMIT :n"
-_PEOPLE_COLS: tuple[Any, ...] = (column("id", Integer), column("person_id"), column("identity"),
-                column("via_list"), column("grew"), column("created", _WHEN), column("name"))
-_PEOPLE_FIRST = _typed(_PEOPLE.format(after=""), *_PEOPLE_COLS)
-_PEOPLE_AFTER = _typed(_PEOPLE.format(after="AND v.id > :after "), *_PEOPLE_COLS)
-_PEOPLE_COUNT = text("SELECT count(*) FROM audit_visibility WHERE delivery_id = :d")
-_GROWTH = _typed("SELECT event_seq, min(created) AS created, count(*) AS added "
-                 "FROM audit_visibility WHERE delivery_id = :d AND grew "
-                 "GROUP BY event_seq ORDER BY event_seq",
-                 column("event_seq", Integer), column("created", _WHEN),
-                 column("added", Integer))
-_FETCHED = _typed("SELECT f.person_id, f.feed, f.created, p.name FROM audit_fetch AS f "
-                  "LEFT JOIN person AS p ON p.id = f.person_id WHERE f.post_id = :p "
-                  "ORDER BY f.created DESC, f.id DESC LIMIT :n",
-                  column("person_id"), column("feed"), column("created", _WHEN),
-                  column("name"))
-_FETCH_COUNT = text("SELECT count(*) FROM audit_fetch WHERE post_id = :p")
-
-
-_MERGED = text("SELECT id, name, into_id, into_name, merged FROM merged_person "
-               "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)).columns(
-    column("id"), column("name"), column("into_id"), column("into_name"),
-    column("merged", UTCDateTime()))
-_NAMES = text("SELECT id, name FROM person WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
-_MAX_HOPS = 50     # Bea into Ana, Ana into Cy, ...: a chain longer than this is cut
-
-
-def merged_people(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Of ``ids``, those of people merged away (``merged_person``): each with ``label``
-    ("Bea (merged into Ana on 2026-12-01)", and ", now part of Cy" when Ana was merged in
-    turn), ``name`` as they were called, and ``merged_into``: the person they are part of
-    today (id, name) and when this one was merged. Read only; the history is not touched."""
-    rows: dict[str, Any] = {}
-    frontier = set(ids)
-    for _ in range(_MAX_HOPS):
-        if not frontier:
-            break
-        got = conn.execute(_MERGED, {"ids": sorted(frontier)}).all()
-        rows.update({r.id: r for r in got})
-        frontier = {r.into_id for r in got} - rows.keys()
-    if not rows:
-        return {}
-    ends = {r.into_id for r in rows.values()}
-    living = {str(i): str(n) for i, n in conn.execute(_NAMES, {"ids": sorted(ends)})}
-    out: dict[str, dict[str, Any]] = {}
-    for pid in ids:
-        first = rows.get(pid)
-        if first is None:
-            continue
-        end, hops = first, 0
-        while end.into_id in rows and end.into_id not in living and hops < _MAX_HOPS:
-            end, hops = rows[end.into_id], hops + 1
-        into = living.get(first.into_id, first.into_name)
-        now_id, now_name = end.into_id, living.get(end.into_id, end.into_name)
-        label = (f"{first.name} (merged into {into} on {first.merged.date().isoformat()}"
-                 + (f", now part of {now_name}" if now_id != first.into_id else "") + ")")
-        out[pid] = {"label": label, "name": first.name,
-                    "merged_into": {"person_id": now_id, "name": now_name,
-                                    "when": first.merged.isoformat()}}
-    return out
-
-
-def _named(conn: Connection, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entries of people no longer in the address book named after who they were: a
-    merged-away person's ``name`` becomes their label, with ``merged_into`` beside it."""
-    missing = [e["person_id"] for e in entries if e["person_id"] and e["name"] is None]
-    merged = merged_people(conn, list(dict.fromkeys(missing))) if missing else {}
-    for e in entries:
-        found = merged.get(e["person_id"]) if e["name"] is None else None
-        e["name"] = found["label"] if found else e["name"]
-        e["merged_into"] = found["merged_into"] if found else None
-    return entries
-
-
-def _people(s: Session, delivery_id: str, after: int | None, limit: int
-            ) -> tuple[list[dict[str, Any]], int, str | None]:
-    conn = s.connection()
-    if after is None:
-        rows = conn.execute(_PEOPLE_FIRST, {"d": delivery_id, "n": limit + 1}).all()
-    else:
-        rows = conn.execute(_PEOPLE_AFTER, {"d": delivery_id, "n": limit + 1,
-                                            "after": after}).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    total = len(rows) if after is None and not more else int(
-        conn.execute(_PEOPLE_COUNT, {"d": delivery_id}).scalar() or 0)
-    people = _named(conn, [{"person_id": r.person_id, "name": r.name, "identity": r.identity,
-                            "via_list": r.via_list,
-                            "since": r.created.isoformat() if r.grew else None}
-                           for r in rows])
-    return people, total, str(rows[-1].id) if more and rows else None
-
-
-def post_audit(hub: Hub, post_id: str, *, limit: int = 100, delivery: str | None = None,
-               cursor: str | None = None) -> dict[str, Any]:
-    """Every event about a post and, per delivery (newest first), who could see it at send
-    time: a page of ``limit`` people each, continued with ``delivery`` + ``cursor``."""
-    limit = _limit(limit)
-    after = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidInput("cursor is not a cursor this hub gave out", field="cursor")
-        after = int(cursor)
-    with settled_read(hub.db) as s:
-        conn = s.connection()
-        events = [*conn.execute(_EVENTS, {"p": post_id}),   # then any queued since: pending
-                  *conn.execute(_QUEUED_EVENTS, {"p": post_id})]
-        if not events and s.get(PostRow, post_id) is None:
-            raise NotFound(f"no post {post_id!r}")
-        could_see = []
-        for e in reversed(events):
-            if e.name != "DeliverySucceeded" or e.seq is None or (
-                    delivery and e.delivery_id != delivery):
-                continue
-            could_see.append(_could_see(s, e, after if delivery else None, limit))
-        fetched = conn.execute(_FETCHED, {"p": post_id, "n": limit}).all()
-        fetch_count = len(fetched) if len(fetched) < limit else int(
-            conn.execute(_FETCH_COUNT, {"p": post_id}).scalar() or 0)
-        return {"post_id": post_id, "could_see": could_see,
-                "fetched_by": _named(conn, [{"person_id": f.person_id, "name": f.name,
-                                             "feed": f.feed, "when": f.created.isoformat()}
-                                            for f in fetched]),
-                "fetch_count": fetch_count,
-                "events": [event_json(e) for e in events]}
-
-
-def _could_see(s: Session, e: Any, after: int | None, limit: int) -> dict[str, Any]:
-    p = e.payload
-    entry: dict[str, Any] = {
-        "delivery_id": e.delivery_id, "event_seq": e.seq, "target": p["target"],
-        "account": p["account"], "reach": p["reach"], "when": e.created.isoformat(),
-        "url": p.get("url"), "lower_bound": p.get("lower_bound", False),
-        "controls": p.get("controls", {}), "policy_digest": e.policy_digest,
-        "people": [], "people_count": 0, "next_cursor": None}
-    if p["reach"] in PUBLIC_REACHES:
-        entry["who"] = "anyone on the web"
-        return entry
-    people, total, nxt = _people(s, e.delivery_id or "", after, limit)
-    if entry["lower_bound"]:   # who followed later, event by event (AudienceGrew)
-        entry["growth"] = [{"when": g.created.isoformat(), "added": int(g.added)} for g in
-                           s.connection().execute(_GROWTH, {"d": e.delivery_id})]
-    entry.update(people=people, people_count=total, next_cursor=nxt,
-                 who=f"{total} people" + (" (lower bound: grows with new followers)"
-                                          if entry["lower_bound"] else ""))
-    return entry
 
 
 def event_json(row: Any) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from hub.audit.sequencer import sequence_pending
 from hub.errors import InvalidInput
-from hub.services.audit_queries import Filters, person_audit, post_audit
+from hub.services.audit_post import post_audit
+from hub.services.audit_queries import Filters, person_audit
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person, change_lists
 from hub.services.posts import Author, PostInput, submit_post

@@ -15,7 +15,7 @@ from hub.bootstrap import Mode
 from hub.domain.events import PolicyLoaded
 from hub.errors import InvalidInput
 from hub.services import audit_proofs
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import Author, PostInput, submit_post

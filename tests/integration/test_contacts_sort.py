@@ -17,7 +17,8 @@ from hub.audit.sequencer import settle
 from hub.domain.model import IdentityKind
 from hub.entrypoints.cli import main
 from hub.ports import Contact, ContactDirection, ContactPage
-from hub.services.audit_queries import person_audit, post_audit
+from hub.services.audit_post import post_audit
+from hub.services.audit_queries import person_audit
 from hub.services.contacts import sync_account
 from hub.services.contacts_inbox import inbox
 from hub.services.delivery import deliver, due_ids

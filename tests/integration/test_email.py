@@ -98,7 +98,7 @@ async def test_a_permanently_refused_recipient_is_recorded_not_retried(mail_hub,
     with mail_hub.db.read() as s:
         receipt = s.get(DeliveryRow, mail.id).receipt
     assert receipt["details"]["refused"] == ["bo@example.org"]
-    from hub.services.audit_queries import post_audit
+    from hub.services.audit_post import post_audit
 
     who = next(c for c in post_audit(mail_hub, view.post.id)["could_see"]
                if c["target"] == "friends-mail")

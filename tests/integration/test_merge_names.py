@@ -19,7 +19,8 @@ from sqlmodel import SQLModel, select
 from hub.audit.sequencer import settle
 from hub.entrypoints.cli import main
 from hub.errors import InvalidInput, NotFound
-from hub.services.audit_queries import person_audit, post_audit
+from hub.services.audit_post import post_audit
+from hub.services.audit_queries import person_audit
 from hub.services.contacts_sort import merge
 from hub.services.delivery import deliver, due_ids
 from hub.services.feeds import feed_links, read_feed

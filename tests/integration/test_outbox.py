@@ -230,7 +230,8 @@ def test_token_audience_allow_list(database_url, make_hub):
 
 
 async def test_recipients_at_send_time_are_recorded_in_the_audit(database_url, make_hub):
-    from hub.services.audit_queries import person_audit, post_audit
+    from hub.services.audit_post import post_audit
+    from hub.services.audit_queries import person_audit
 
     hub = make_hub(database_url)
     add_person(hub, NewPerson("Ana", [], ["friends"]))

@@ -15,6 +15,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from hub.bootstrap import anchor_sinks
 from hub.services import audit_export, audit_proofs, audit_queries, token_scope
+from hub.services.audit_post import post_audit
 from web.deps import AuditToken, HubDep
 from web.routes.api import _errors
 
@@ -59,7 +60,7 @@ async def audit_post(post_id: str, hub: HubDep, token: AuditToken, limit: Limit 
     """Per delivery (newest first), who could see it at send time: a page of ``limit``
     people each; continue one delivery's people with ``delivery`` and its ``next_cursor``."""
     await run_in_threadpool(token_scope.require_post, hub, token.author, post_id)
-    return await run_in_threadpool(lambda: audit_queries.post_audit(
+    return await run_in_threadpool(lambda: post_audit(
         hub, post_id, limit=limit, delivery=delivery, cursor=cursor))
 
 

@@ -14,6 +14,7 @@ from hub.errors import InvalidInput, NotFound
 from hub.runtime import Hub
 from hub.services import audit_proofs, audit_queries
 from hub.services.audit_export import ExportFilter
+from hub.services.audit_post import post_audit
 from hub.services.people_pages import Query, people_page
 from hub.services.post_pages import ListFilter, post_page
 from hub.services.posts import get_post
@@ -66,7 +67,7 @@ async def audit_verify_now(request: Request, hub: HubDep, owner: Owner,
 async def audit_post(post_id: str, request: Request, hub: HubDep, owner: Owner,
                      delivery: str | None = None, cursor: str | None = None) -> Response:
     def load() -> tuple[Any, dict[str, Any]]:
-        return get_post(hub, post_id), audit_queries.post_audit(hub, post_id,
+        return get_post(hub, post_id), post_audit(hub, post_id,
                                                                 delivery=delivery,
                                                                 cursor=cursor)
 

@@ -189,7 +189,7 @@ def audit_followers(accounts: tuple[str, ...]) -> None:
 @handles_errors
 def audit_post(post_id: str, as_json: bool) -> None:
     """Who could see this post, where, and everything that happened to it."""
-    from hub.services.audit_queries import post_audit
+    from hub.services.audit_post import post_audit
 
     data = post_audit(open_hub(require_policy=False), post_id)
     if as_json:

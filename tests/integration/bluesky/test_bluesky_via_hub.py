@@ -13,7 +13,7 @@ import adapters.bluesky
 from adapters.fake import FakePublisher
 from hub.media import store_media
 from hub.services.accounts import connect_account
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.delivery import deliver, due_ids
 from hub.services.posts import Author, MediaRef, PostInput, get_post, submit_post
 from hub.store.tables import DeliveryRow

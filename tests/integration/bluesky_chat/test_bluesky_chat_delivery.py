@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.deletion import delete_everywhere
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person, change_lists

@@ -16,7 +16,8 @@ from hub.bootstrap import contact_reader
 from hub.errors import TransientDeliveryError
 from hub.services.accounts import connect_account
 from hub.services.audit_growth import GrowthSchedule, growing_accounts
-from hub.services.audit_queries import person_audit, post_audit
+from hub.services.audit_post import post_audit
+from hub.services.audit_queries import person_audit
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person
 from hub.services.posts import Author, PostInput, get_post, submit_post

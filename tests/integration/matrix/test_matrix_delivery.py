@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from hub.media import store_media
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.deletion import delete_everywhere
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person, change_lists

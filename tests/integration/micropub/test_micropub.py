@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import micropub
 import pytest
 
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.posts import get_post
 from tests.integration.micropub.conftest import png
 

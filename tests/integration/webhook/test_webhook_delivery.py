@@ -13,7 +13,7 @@ import adapters.webhook
 from adapters.webhook.signing import new_secret
 from hub.errors import PolicyFileInvalid
 from hub.services.accounts import connect_account
-from hub.services.audit_queries import post_audit
+from hub.services.audit_post import post_audit
 from hub.services.deletion import delete_everywhere
 from hub.services.delivery import deliver, due_ids
 from hub.services.people import NewPerson, add_person
