@@ -4,8 +4,9 @@ retracted, held, left as it was). ``hub.services.edits`` applies a plan once it 
 
 With per-network text variants each copy is judged on, and gets, the text it would carry
 (``Post.as_sent_to``, the reading ``route()`` uses); a copy whose own content is what it carries
-already (a variant copy when only the main text changed) is left alone (``none``), and is not
-re-judged. A post written as a thread cannot be edited yet (409).
+already (a variant copy when only the main text changed) is left alone (``none``) unless the
+policy in force now denies it there (then it is retracted, or cancelled if not sent yet).
+A post written as a thread cannot be edited yet (409).
 
 The answer is a preview: it writes nothing, and its ``digest`` is what the user confirms (a
 plan that changed in between — a new rule, a copy that went out — is refused, not applied).
@@ -218,7 +219,11 @@ def plan_edit(hub: Hub, post_id: str, change: EditInput, author: Author) -> Edit
         # judged exactly this for it)
         sent = post.as_sent_to(target)
         text, variant = sent_text(post, target)
-        if d.status in UNSENT | {"published"} and sent == carried[d.id]:
+        # left alone only where the policy in force still lets it be: a copy it now denies
+        # (the people or rules changed since, or its target is gone) is retracted or
+        # cancelled even when its own text is the same
+        denied = decision is None or decision.outcome is Outcome.DENY
+        if d.status in UNSENT | {"published"} and sent == carried[d.id] and not denied:
             copies.append(CopyPlan(d.id, d.target, d.platform, d.status, "none",
                                    _SAME.format(what=f"the {variant} variant" if variant
                                                 else "the main text"),
