@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from hub.domain.delivery import CopyEditStatus, DeliveryStatus, EditAction
 from hub.domain.edit_events import (
@@ -72,9 +72,10 @@ async def run_copy_edits(hub: Hub, post_id: str) -> None:
 async def run_copy_edit(hub: Hub, edit_id: str) -> bool:
     """The workers' job for one copy edit: claim it (False if it is not due or another
     worker holds it) and run it once."""
-    if not await asyncio.to_thread(claim, hub, edit_id):
+    lease = await asyncio.to_thread(claim, hub, edit_id)
+    if lease is None:
         return False
-    await _run_one(hub, edit_id)
+    await _run_one(hub, edit_id, lease)
     return True
 
 
@@ -112,17 +113,32 @@ def _due(hub: Hub, post_id: str) -> list[str]:
             .order_by(col(CopyEditRow.created))))
 
 
-def claim(hub: Hub, edit_id: str) -> bool:
+def claim(hub: Hub, edit_id: str) -> int | None:
     """Take the lease on a pending copy edit (or one whose lease ran out) for
-    ``lease_seconds``, as a worker takes a delivery."""
+    ``lease_seconds``, as a worker takes a delivery: the lease's number (the attempt count it
+    set), which every write of this run compares (:func:`_held`), or None if not claimable."""
     now = hub.now()
     with hub.db.transaction() as s:
-        result = s.execute(update(CopyEditRow).where(
+        attempts = s.execute(update(CopyEditRow).where(
             col(CopyEditRow.id) == edit_id, _claimable(now))
             .values(status=CopyEditStatus.IN_FLIGHT.value,
                     lease_until=now + timedelta(seconds=hub.settings.lease_seconds),
-                    updated=now, attempts=CopyEditRow.attempts + 1))
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+                    updated=now, attempts=CopyEditRow.attempts + 1)
+            .returning(col(CopyEditRow.attempts)),
+            execution_options={"synchronize_session": False}).scalar()
+        return None if attempts is None else int(attempts)
+
+
+def _held(s: Session, job: _Job) -> CopyEditRow | None:
+    """The copy edit, locked, if this run still holds its lease; else None: the lease ran
+    out and another run took the edit over (and writes its outcome), so this one writes
+    nothing."""
+    edit = s.get(CopyEditRow, job.edit.id, with_for_update=True)
+    if edit is None or edit.status != CopyEditStatus.IN_FLIGHT.value \
+            or edit.attempts != job.lease:
+        log.info("edit.lease_lost", edit_id=job.edit.id, lease=job.lease)
+        return None
+    return edit
 
 
 class _Job:
@@ -134,6 +150,7 @@ class _Job:
         self.edit, self.delivery, self.post, self.target = edit, delivery, post, target
         self.outcome, self.reasons, self.people, self.way = outcome, reasons, people, way
         self.members = members
+        self.lease = edit.attempts      # the lease this run holds (set by run_copy_edit)
         self.action = EditAction(edit.action)   # what runs (an approved hold: the network's way)
         # the post as this copy gets it (its variant, else the main text): what the policy
         # judged for it, what the network renders, what the audit's digest is of
@@ -187,8 +204,9 @@ def _action(job: _Job) -> EditAction:
     return job.action
 
 
-async def _run_one(hub: Hub, edit_id: str) -> None:
+async def _run_one(hub: Hub, edit_id: str, lease: int) -> None:
     job = await asyncio.to_thread(_load, hub, edit_id)
+    job.lease = lease
     action = job.action = _action(job)
     steps = DbSteps(hub.db, job.delivery.id, hub.now)
     try:
@@ -247,17 +265,20 @@ async def _replace(hub: Hub, job: _Job, publish: Any, delete: Any, draft: Any,
         new: Receipt = await publish(draft, key=job.edit.key,
                                      steps=PrefixedSteps(steps, prefix))
         raw = {"remote_id": new.remote_id, "url": new.url, "details": dict(new.details)}
-        await asyncio.to_thread(_keep_receipt, hub, job.edit.id, raw)
+        if not await asyncio.to_thread(_keep_receipt, hub, job, raw):
+            return      # another run holds the edit now: it deletes the old copy, not us
     await delete(job.receipt, steps=PrefixedSteps(steps, job.prefix))
     await asyncio.to_thread(_replaced, hub, job, raw, prefix)
 
 
-def _keep_receipt(hub: Hub, edit_id: str, raw: dict[str, Any]) -> None:
+def _keep_receipt(hub: Hub, job: _Job, raw: dict[str, Any]) -> bool:
     with hub.db.transaction() as s:
-        edit = s.get(CopyEditRow, edit_id)
-        assert edit is not None
+        edit = _held(s, job)
+        if edit is None:
+            return False
         edit.new_receipt = raw
         s.add(edit)
+        return True
 
 
 def _close(hub: Hub, job: _Job, status: CopyEditStatus, reason: str, *,
@@ -265,9 +286,11 @@ def _close(hub: Hub, job: _Job, status: CopyEditStatus, reason: str, *,
            delivery_status: DeliveryStatus | None = None, event: Any = None) -> None:
     now = hub.now()
     with hub.db.transaction() as s:
-        edit = s.get(CopyEditRow, job.edit.id)
+        edit = _held(s, job)
+        if edit is None:
+            return      # lost lease: the run that took over records the outcome
         d = s.get(DeliveryRow, job.delivery.id)
-        assert edit is not None and d is not None
+        assert d is not None
         edit.status, edit.reason, edit.updated, edit.lease_until = status.value, reason, now, None
         edit.action = job.action.value
         s.add(edit)

@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlmodel import select
 
 from adapters.fake import FakePublisher
+from hub.audit.sequencer import sequence_pending
+from hub.errors import TransientDeliveryError
+from hub.ports import Draft, Receipt, Steps
 from hub.services.delivery import deliver, due_ids
 from hub.services.drafts import Author, PostInput
-from hub.services.edit_copies import run_copy_edits
+from hub.services.edit_copies import run_copy_edit, run_copy_edits
 from hub.services.edits import EditInput, copy_versions, edit_post, plan_edit
 from hub.services.people import NewPerson, add_person
 from hub.services.policy import reload_policy
 from hub.services.posts import submit_post
+from hub.store.edit_tables import CopyEditRow
+from hub.store.tables import AuditRow
 from tests.conftest import TEST_POLICY
 
 pytestmark = pytest.mark.integration
@@ -26,10 +32,30 @@ pytestmark = pytest.mark.integration
 NO_CLIENTS = "  - id: no-clients\n    deny: {mentions_member_of: [clients]}\n"
 
 
+class Gated(FakePublisher):
+    """A fake whose first publish after ``stall()`` waits until ``release(fail=...)``: an
+    attempt stuck on the network past its lease (then, if ``fail``, a transient error)."""
+
+    def stall(self) -> None:
+        self.stalled, self.released, self.fail = asyncio.Event(), asyncio.Event(), False
+
+    def release(self, *, fail: bool) -> None:
+        self.fail = fail
+        self.released.set()
+
+    async def publish(self, draft: Draft, *, key: str, steps: Steps) -> Receipt:
+        if getattr(self, "stalled", None) is not None and not self.stalled.is_set():
+            self.stalled.set()
+            await self.released.wait()
+            if self.fail:
+                raise TransientDeliveryError("503 from the network")
+        return await super().publish(draft, key=key, steps=steps)
+
+
 @pytest.fixture
 def fakes() -> dict[str, FakePublisher]:
-    return {name: FakePublisher(name) for name in
-            ("bluesky:me", "mastodon:main", "email:personal")}
+    return {"bluesky:me": Gated("bluesky:me"), "mastodon:main": FakePublisher("mastodon:main"),
+            "email:personal": FakePublisher("email:personal")}
 
 
 async def _publish(hub) -> None:
@@ -83,3 +109,42 @@ async def test_a_main_text_edit_retracts_the_variant_copy_of_a_target_no_longer_
     plan = plan_edit(hub, post_id, EditInput(text="Hello world"), Author())
     bsky = next(c for c in plan.copies if c.target == "bsky")
     assert bsky.action == "retract", bsky
+
+
+@pytest.mark.parametrize("late_fails", [False, True])
+async def test_a_copy_edit_run_that_lost_its_lease_writes_nothing(
+        database_url, make_hub, fakes, late_fails):
+    """Run A replaces the Bluesky copy and stalls on the network past its lease; run B takes
+    the copy edit over and finishes it (new copy up, old copy deleted). When A comes back it
+    must write nothing: not a second CopyReplaced, and above all not 'pending, will retry'
+    over B's done, after which the next run deletes the new copy (its receipt is now the
+    delivery's) and the post is gone from Bluesky while the hub says published."""
+    hub = make_hub(database_url)
+    view = submit_post(hub, PostInput("Helo", ["public"]), Author())
+    await _publish(hub)
+    post_id, bsky = view.post.id, fakes["bluesky:me"]
+    assert isinstance(bsky, Gated)
+    change = EditInput(text="Hello")
+    plan = plan_edit(hub, post_id, change, Author())
+    assert {c.target: c.action for c in plan.copies}["bsky"] == "replace"
+    await edit_post(hub, post_id, change, Author(), confirm=plan.digest)
+    with hub.db.read() as s:
+        edit_id = s.exec(select(CopyEditRow.id).where(CopyEditRow.post_id == post_id,
+                                                      CopyEditRow.target == "bsky")).one()
+    bsky.stall()
+    a = asyncio.create_task(run_copy_edit(hub, edit_id))
+    await asyncio.wait_for(bsky.stalled.wait(), 10)
+    hub.now.advance(hub.settings.lease_seconds + 1)         # A's lease runs out
+    assert await run_copy_edit(hub, edit_id)                # B takes over and finishes
+    bsky.release(fail=late_fails)
+    await a
+    await run_copy_edits(hub, post_id)                      # what the sweeper would run
+    with hub.db.read() as s:
+        edit = s.get(CopyEditRow, edit_id)
+        assert edit is not None and edit.status == "done", (edit.status, edit.reason)
+    live = [r.remote_id for r in bsky.receipts.values() if r.remote_id not in bsky.deleted]
+    assert len(live) == 1, (bsky.receipts, bsky.deleted)
+    sequence_pending(hub.db, wait=True)
+    with hub.db.read() as s:
+        names = [r.name for r in s.exec(select(AuditRow).where(AuditRow.post_id == post_id))]
+    assert names.count("CopyReplaced") == 1, names
