@@ -23,6 +23,7 @@ from hub.domain.delivery import CopyEditStatus, DeliveryStatus, EditAction
 from hub.domain.edit_events import (
     CopyCorrected,
     CopyEdited,
+    CopyEditHeld,
     CopyNotChanged,
     CopyReplaced,
     CopyRetracted,
@@ -40,6 +41,7 @@ from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
 from hub.runtime import Hub
 from hub.services.delivery import backoff
 from hub.services.edit_versions import copy_target, sent_text, text_sha256, version_post
+from hub.services.notices import Waiting, notify
 from hub.store.deliveries import DbSteps
 from hub.store.edit_tables import CopyEditRow, PostVersionRow
 from hub.store.repos import post_from_row
@@ -146,10 +148,12 @@ class _Job:
 
     def __init__(self, edit: CopyEditRow, delivery: DeliveryRow, post: Post,
                  target: Target | None, outcome: Outcome, reasons: tuple[str, ...],
-                 people: PeopleSnapshot, way: EditWay, members: set[str]) -> None:
+                 people: PeopleSnapshot, way: EditWay, members: set[str],
+                 rule_ids: tuple[str, ...] = (), audiences: tuple[str, ...] = ()) -> None:
         self.edit, self.delivery, self.post, self.target = edit, delivery, post, target
         self.outcome, self.reasons, self.people, self.way = outcome, reasons, people, way
         self.members = members
+        self.rule_ids, self.audiences = rule_ids, audiences
         self.lease = edit.attempts      # the lease this run holds (set by run_copy_edit)
         self.action = EditAction(edit.action)   # what runs (an approved hold: the network's way)
         # the post as this copy gets it (its variant, else the main text): what the policy
@@ -187,7 +191,9 @@ def _load(hub: Hub, edit_id: str) -> _Job:
         if target is not None else EditWay.REPLACE
     outcome = decision.outcome if decision is not None else Outcome.DENY
     reasons = decision.reasons if decision is not None else ("target removed from the policy",)
-    return _Job(edit, d, post, target, outcome, reasons, people, way, members)
+    rule_ids = decision.rule_ids if decision is not None else ("target-removed",)
+    return _Job(edit, d, post, target, outcome, reasons, people, way, members, rule_ids,
+                tuple(post.audiences))
 
 
 _APPROVED_WAY = {EditWay.NATIVE: EditAction.EDIT, EditWay.REPLACE: EditAction.REPLACE,
@@ -199,6 +205,8 @@ def _action(job: _Job) -> EditAction:
     way (or settles: in place for a feed, unchanged where nothing can change)."""
     if job.outcome is Outcome.DENY:
         return EditAction.RETRACT
+    if job.outcome is Outcome.HOLD and job.action is not EditAction.APPROVED:
+        return EditAction.HOLD     # held by now (a rule or the people changed since)
     if job.action is EditAction.APPROVED:
         return _APPROVED_WAY.get(job.way, EditAction.UNCHANGED)
     return job.action
@@ -212,6 +220,11 @@ async def _run_one(hub: Hub, edit_id: str, lease: int) -> None:
     try:
         if action is EditAction.RETRACT:
             await _retract(hub, job, steps)
+        elif action is EditAction.HOLD:
+            if await asyncio.to_thread(_hold, hub, job):
+                await asyncio.to_thread(notify, hub, Waiting(
+                    job.delivery.post_id, job.audiences, "owner", (job.delivery.target,),
+                    job.rule_ids, job.edit.version))
         elif action in (EditAction.IN_PLACE, EditAction.UNCHANGED):
             await asyncio.to_thread(_settle, hub, job)
         else:
@@ -283,12 +296,13 @@ def _keep_receipt(hub: Hub, job: _Job, raw: dict[str, Any]) -> bool:
 
 def _close(hub: Hub, job: _Job, status: CopyEditStatus, reason: str, *,
            receipt: dict[str, Any] | None = None,
-           delivery_status: DeliveryStatus | None = None, event: Any = None) -> None:
+           delivery_status: DeliveryStatus | None = None, event: Any = None) -> bool:
+    """Record the run's outcome (False, writing nothing, if this run lost its lease)."""
     now = hub.now()
     with hub.db.transaction() as s:
         edit = _held(s, job)
         if edit is None:
-            return      # lost lease: the run that took over records the outcome
+            return False    # lost lease: the run that took over records the outcome
         d = s.get(DeliveryRow, job.delivery.id)
         assert d is not None
         edit.status, edit.reason, edit.updated, edit.lease_until = status.value, reason, now, None
@@ -307,6 +321,7 @@ def _close(hub: Hub, job: _Job, status: CopyEditStatus, reason: str, *,
             s.add(d)
         if event is not None:
             hub.audit.append(s, event, now=now)
+        return True
 
 
 def _common(hub: Hub, job: _Job) -> dict[str, Any]:
@@ -350,6 +365,18 @@ def _retracted(hub: Hub, job: _Job, removed: bool, reason: str) -> None:
                                remote_id=job.delivery.remote_id,
                                rule_ids=list(job.edit.rule_ids), reason=reason,
                                **_common(hub, job)))
+
+
+def _hold(hub: Hub, job: _Job) -> bool:
+    """The policy holds the edited post here by the time the copy edit runs: it waits for
+    approval (``approve_edits``) as a hold the preview saw does; the copy stays as it was."""
+    return _close(hub, job, CopyEditStatus.HELD, "waits for approval: the policy now holds "
+                  "the edited post here; the copy stays as it was until then",
+                  event=CopyEditHeld(actor="policy", post_id=job.delivery.post_id,
+                                     delivery_id=job.delivery.id,
+                                     policy_digest=hub.policies.current.digest,
+                                     target=job.delivery.target, version=job.edit.version,
+                                     rule_ids=list(job.rule_ids)))
 
 
 def _settle(hub: Hub, job: _Job) -> None:

@@ -19,7 +19,7 @@ from hub.ports import Draft, Receipt, Steps
 from hub.services.delivery import deliver, due_ids
 from hub.services.drafts import Author, PostInput
 from hub.services.edit_copies import run_copy_edit, run_copy_edits
-from hub.services.edits import EditInput, copy_versions, edit_post, plan_edit
+from hub.services.edits import EditInput, approve_edits, copy_versions, edit_post, plan_edit
 from hub.services.people import NewPerson, add_person
 from hub.services.policy import reload_policy
 from hub.services.posts import submit_post
@@ -195,3 +195,23 @@ async def test_a_lost_lease_writes_no_outcome_when_the_next_lease_has_the_same_o
     await b
     assert first.status.value == "skipped" and first.reason == "lease lost", first
     assert view.post.id
+
+
+async def test_a_copy_edit_the_policy_holds_by_the_time_it_runs_is_not_sent(
+        database_url, make_hub, fakes, policy_dir):
+    hub = make_hub(database_url)
+    view = submit_post(hub, PostInput("Helo", ["public"]), Author())
+    await _publish(hub)
+    change = EditInput(text="Hello")
+    plan = plan_edit(hub, view.post.id, change, Author())
+    assert {c.target: c.action for c in plan.copies}["masto-public"] == "edit"
+    await edit_post(hub, view.post.id, change, Author(), confirm=plan.digest)
+    (policy_dir / "hub.yaml").write_text(
+        TEST_POLICY + "  - id: review-all\n    hold: {audiences: [public]}\n")
+    reload_policy(hub, actor="test")
+    await run_copy_edits(hub, view.post.id)
+    assert fakes["mastodon:main"].edited == []      # waits for approval, as a delivery would
+    copies = {c["target"]: c for c in copy_versions(hub, view.post.id)}
+    assert copies["masto-public"]["carries_version"] == 1, copies["masto-public"]
+    await approve_edits(hub, view.post.id, run=True)
+    assert [d.parts for _, d in fakes["mastodon:main"].edited] == [("Hello",)]
