@@ -80,26 +80,33 @@ def take(hub: Hub, delivery_id: str, worker: str) -> Delivery | None:
 
 
 def _lease(hub: Hub, s: Session, delivery_id: str, worker: str) -> DeliveryRow | None:
+    """The leased row as a Core row (its attributes are a ``DeliveryRow``'s; a re-check that
+    changes the delivery loads the ORM object, :func:`_orm`), or None."""
     now = hub.now()
     # one statement: the conditional UPDATE hands back the leased row (RETURNING)
-    return s.scalars(_LEASE, {
+    return cast(DeliveryRow | None, s.connection().execute(_LEASE, {
         "lease_id": delivery_id, "lease_now": now, "status": DeliveryStatus.IN_FLIGHT,
         "lease_owner": worker, "updated": now,
-        "lease_until": now + timedelta(seconds=hub.settings.lease_seconds)},
-        execution_options={"populate_existing": True}).first()
+        "lease_until": now + timedelta(seconds=hub.settings.lease_seconds)}).first())
 
 
-_LEASE = select(DeliveryRow).from_statement(
-    DELIVERY.update()
-    .where(DELIVERY.c.id == bindparam("lease_id"),
-           claimable(bindparam("lease_now", type_=UTCDateTime())))
-    .values(status=bindparam("status"), lease_owner=bindparam("lease_owner"),
-            lease_until=bindparam("lease_until"), updated=bindparam("updated"),
-            attempts=DELIVERY.c.attempts + 1)
-    .returning(*DELIVERY.c))
-"""The lease as a Core ``UPDATE … RETURNING`` built once (its compiled form is cached), the
-row loaded as the ORM object the re-check changes: the ORM-enabled ``update()`` built per
-call was a third of a claim."""
+_LEASE = (DELIVERY.update()
+          .where(DELIVERY.c.id == bindparam("lease_id"),
+                 claimable(bindparam("lease_now", type_=UTCDateTime())))
+          .values(status=bindparam("status"), lease_owner=bindparam("lease_owner"),
+                  lease_until=bindparam("lease_until"), updated=bindparam("updated"),
+                  attempts=DELIVERY.c.attempts + 1)
+          .returning(*DELIVERY.c))
+"""The lease as a Core ``UPDATE … RETURNING`` built once (its compiled form is cached): the
+ORM-enabled ``update()`` built per call was a third of a claim."""
+
+
+def _orm(s: Session, d: DeliveryRow) -> DeliveryRow:
+    """The leased delivery as the ORM object, to change it (a re-check that does not publish:
+    cancelled, denied, held)."""
+    row = s.get(DeliveryRow, d.id)
+    assert row is not None     # leased by this very transaction
+    return row
 
 
 _Checked = Attempt | tuple[Decision, PeopleSnapshot, Post]
@@ -248,6 +255,7 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
     assert post_row is not None
     post = post_from_row(cast(PostRow, post_row))   # a Core row: the same attributes
     if post_row.deleted is not None:   # deleted while this delivery waited or was claimed
+        d = _orm(s, d)
         finish(d, DeliveryStatus.CANCELLED,
                 "cancelled: the post was deleted before it was sent", now)
         s.add(d)
@@ -270,6 +278,7 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
     if decision.outcome is Outcome.DENY:
         return _deny(hub, s, run, d, decision.rule_ids, decision.reasons, now)
     if decision.outcome is Outcome.HOLD and d.approved is None:
+        d = _orm(s, d)
         d.status, d.lease_owner, d.lease_until, d.updated = (
             DeliveryStatus.HELD, None, None, now)
         d.attempts -= 1
@@ -286,6 +295,7 @@ def _recheck(hub: Hub, s: Session, run: Run, d: DeliveryRow,
 def _deny(hub: Hub, s: Session, run: Run, d: DeliveryRow, rule_ids: tuple[str, ...],
           reasons: tuple[str, ...], now: datetime) -> Attempt:
     reason = "stopped by the policy at publish time: " + "; ".join(reasons)
+    d = _orm(s, d)
     finish(d, DeliveryStatus.DENIED, reason, now)
     s.add(d)
     hub.audit.append(s, DeliveryDenied(

@@ -90,3 +90,33 @@ async def test_a_published_outcome_records_the_receipt_snapshot_and_event(databa
     assert event.subject == row.receipt["snapshot"]
     assert (event.actor, event.payload["attempts"], event.payload["remote_id"]) == (
         "worker:w1", 1, row.remote_id)
+
+
+async def test_a_hold_added_after_submit_holds_the_delivery_at_publish_time(
+        database_url, make_hub, fakes, policy_dir):
+    from hub.services.policy import reload_policy
+    from hub.services.posts import approve, get_post
+    from tests.conftest import TEST_POLICY
+
+    hub = make_hub(database_url)
+    view = submit_post(hub, PostInput("hello", ["public"], tags=["later"]), Author())
+    bsky = next(d for d in view.deliveries if d.target == "bsky")
+    assert bsky.status == "pending"
+    (policy_dir / "hub.yaml").write_text(
+        TEST_POLICY + "  - id: later\n    hold: {tags: [later]}\n")
+    reload_policy(hub, actor="test")
+    attempt = await deliver(hub, bsky.id, worker="w1")
+    assert attempt.status is AttemptOutcome.HELD
+    sequence_pending(hub.db, wait=True)
+    with hub.db.read() as s:
+        row = s.get(DeliveryRow, bsky.id)
+        phases = s.exec(select(AuditRow.payload).where(
+            AuditRow.name == "RouteDecided", AuditRow.delivery_id == bsky.id)).all()
+    assert (row.status, row.lease_owner, row.lease_until, row.attempts) == (
+        DeliveryStatus.HELD, None, None, 0)
+    assert [p["phase"] for p in phases] == ["publish"]
+    assert fakes["bluesky:me"].published == {}
+    approve(hub, view.post.id, approver="owner")
+    assert (await deliver(hub, bsky.id, worker="w2")).status is AttemptOutcome.PUBLISHED
+    states = {d.target: d.status for d in get_post(hub, view.post.id).deliveries}
+    assert states["bsky"] == "published"
