@@ -58,8 +58,12 @@ def backoff(attempt: int) -> float:
 
 def mine(s: Session, run: Run) -> DeliveryRow | None:
     d = s.get(DeliveryRow, run.delivery.id, with_for_update=True)
-    if d is None or d.status != DeliveryStatus.IN_FLIGHT or d.lease_owner != run.worker:
-        return None   # our lease ran out and another worker took over: it records the outcome
+    if d is None or d.status != DeliveryStatus.IN_FLIGHT or d.lease_owner != run.worker \
+            or d.attempts != run.delivery.attempts:
+        # our lease ran out and another run took over (a run is its owner name and the attempt
+        # count its lease set: names repeat, arq's '<host>-<pid>#<job_try>' once the job's
+        # retry key is gone): that run records the outcome
+        return None
     return d
 
 
@@ -125,11 +129,13 @@ class _LeaseLost(Exception):
 _PUBLISHED = (DELIVERY.update()
               .where(DELIVERY.c.id == bindparam("mine_id"),
                      DELIVERY.c.status == bindparam("mine_status"),
-                     DELIVERY.c.lease_owner == bindparam("mine_worker"))
+                     DELIVERY.c.lease_owner == bindparam("mine_worker"),
+                     DELIVERY.c.attempts == bindparam("mine_attempts"))
               .returning(DELIVERY.c.attempts))
 """The published outcome as one conditional ``UPDATE``: written only while the attempt holds
-its lease (the row lock it takes is the ``SELECT … FOR UPDATE`` of :func:`mine`), handing
-back the attempt count. Built once: the statement's compiled form is cached."""
+its lease (same owner, same attempt count; the row lock it takes is the ``SELECT … FOR
+UPDATE`` of :func:`mine`), handing back the attempt count. Built once: the statement's
+compiled form is cached."""
 
 
 def succeed(hub: Hub, run: Run, decision: Decision, people: PeopleSnapshot, draft: Draft,
@@ -149,7 +155,7 @@ def succeed(hub: Hub, run: Run, decision: Decision, people: PeopleSnapshot, draf
             check_lengths(DELIVERY, [values])
             attempts = s.connection().execute(_PUBLISHED, {
                 **values, "mine_id": delivery.id, "mine_status": DeliveryStatus.IN_FLIGHT,
-                "mine_worker": run.worker}).scalar()
+                "mine_worker": run.worker, "mine_attempts": delivery.attempts}).scalar()
             if attempts is None:   # another worker took over: it records the outcome
                 raise _LeaseLost
             controls = receipt.details.get("controls")

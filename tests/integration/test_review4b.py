@@ -165,12 +165,6 @@ class TwoGates(FakePublisher):
         return await super().publish(draft, key=key, steps=steps)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub/services/delivery_outcomes.py (perf4's): the published UPDATE and mine() compare "
-    "the lease owner only, and owner names repeat: arq names a run '<host>-<pid>#<job_try>' "
-    "and job_try restarts at 1 once arq:retry:<job> is gone (every finished run, a Redis "
-    "that restarted empty). Fix: also compare the lease's attempt count "
-    "(attempts == run.delivery.attempts)"))
 async def test_a_lost_lease_writes_no_outcome_when_the_next_lease_has_the_same_owner_name(
         database_url, make_hub, fakes):
     """Attempt A ('w#1') stalls on the network past its lease; the sweeper's re-run in the
