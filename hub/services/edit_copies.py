@@ -39,7 +39,7 @@ from hub.errors import (
 from hub.policy.engine import route
 from hub.ports import Corrector, Editor, EditWay, Receipt, Steps
 from hub.runtime import Hub
-from hub.services.delivery import backoff
+from hub.services.delivery import backoff, policy_in_force
 from hub.services.edit_versions import copy_target, sent_text, text_sha256, version_post
 from hub.services.notices import Waiting, notify
 from hub.store.deliveries import DbSteps
@@ -167,10 +167,19 @@ class _Job:
                                details=dict(receipt.get("details") or {}))
 
 
+class _PolicyNotHere(Exception):
+    """The policy the database says is in force cannot be loaded from this process's files
+    yet (not synced, or caught half-written): nothing may be changed on a network then."""
+
+
 def _load(hub: Hub, edit_id: str) -> _Job:
     now = hub.now()
-    policy = hub.policies.current
     with hub.db.read() as s:
+        # the policy in force, as deliveries judge (a worker follows a reload it has not
+        # been told about), not only what this process loaded last
+        policy = policy_in_force(hub, s, hub.policies.current)
+        if policy is None:
+            raise _PolicyNotHere
         edit = s.get(CopyEditRow, edit_id)
         assert edit is not None
         d = s.get(DeliveryRow, edit.delivery_id)
@@ -213,7 +222,11 @@ def _action(job: _Job) -> EditAction:
 
 
 async def _run_one(hub: Hub, edit_id: str, lease: int) -> None:
-    job = await asyncio.to_thread(_load, hub, edit_id)
+    try:
+        job = await asyncio.to_thread(_load, hub, edit_id)
+    except _PolicyNotHere:
+        await asyncio.to_thread(_unclaim, hub, edit_id, lease)
+        return
     job.lease = lease
     action = job.action = _action(job)
     steps = DbSteps(hub.db, job.delivery.id, hub.now)
@@ -388,6 +401,20 @@ def _settle(hub: Hub, job: _Job) -> None:
         return
     _close(hub, job, CopyEditStatus.DONE, "cannot be changed", event=CopyNotChanged(
         actor="owner", reason="this network cannot change a sent copy", **_common(hub, job)))
+
+
+def _unclaim(hub: Hub, edit_id: str, lease: int) -> None:
+    """Give the edit back, untried (its attempt too): the policy in force is not readable
+    here yet; the sweepers offer it again after its backoff."""
+    with hub.db.transaction() as s:
+        edit = s.get(CopyEditRow, edit_id, with_for_update=True)
+        if edit is None or edit.status != CopyEditStatus.IN_FLIGHT.value \
+                or edit.attempts != lease:
+            return
+        edit.status, edit.lease_until = CopyEditStatus.PENDING.value, None
+        edit.attempts, edit.updated = edit.attempts - 1, hub.now()
+        s.add(edit)
+    log.warning("edit.policy_not_loaded", edit_id=edit_id)
 
 
 def _later(hub: Hub, job: _Job, reason: str) -> None:

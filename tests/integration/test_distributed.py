@@ -375,3 +375,55 @@ async def test_a_worker_publishes_nothing_while_its_files_do_not_give_the_policy
     assert attempt.status == "skipped" and "not loaded here" in attempt.reason
     assert set(statuses(worker, view.post.id).values()) == {"pending"}   # offered again later
     assert fakes["bluesky:me"].published == {} and fakes["mastodon:main"].published == {}
+
+
+@PG
+async def test_a_copy_edit_is_judged_by_the_policy_in_force_not_a_workers_stale_one(
+        dist, redis, fakes, policy_dir):
+    """The edit was confirmed under the old policy; the web then loads a deny for its new tag.
+    A worker that has not followed the reload runs the copy edits: it reads the policy in
+    force (as a delivery does) and retracts the copies instead of editing them."""
+    from hub.services.edit_copies import run_copy_edits
+    from hub.services.edits import EditInput, edit_post, plan_edit
+
+    web, worker = dist(), dist().hub
+    view = submit_post(web.hub, PostInput("trip", ["public"]), Author())
+    for d in view.deliveries:
+        await deliver(web.hub, d.id, worker="w1#1")
+    assert set(statuses(web.hub, view.post.id).values()) == {"published"}
+    change = EditInput(text="trip to the coast", tags=["travel"])
+    plan = plan_edit(web.hub, view.post.id, change, Author())
+    assert {c.action for c in plan.copies} <= {"edit", "replace"}
+    await edit_post(web.hub, view.post.id, change, Author(), confirm=plan.digest)
+    policy = policy_dir / "hub.yaml"
+    policy.write_text(policy.read_text() + "  - id: no-travel\n    deny: {tags: [travel]}\n")
+    new, changed = reload_policy(web.hub, actor="test")
+    assert changed and worker.policies.current.digest != new.digest   # not followed yet
+    await run_copy_edits(worker, view.post.id)
+    assert fakes["mastodon:main"].edited == []                 # nothing went out edited
+    assert len(fakes["mastodon:main"].deleted) == 1 and len(fakes["bluesky:me"].deleted) == 1
+    assert worker.policies.current.digest == new.digest
+
+
+@PG
+async def test_a_copy_edit_waits_while_a_workers_files_do_not_give_the_policy_in_force(
+        dist, redis, fakes, policy_dir):
+    from hub.services.edit_copies import run_copy_edits
+    from hub.services.edits import EditInput, copy_versions, edit_post, plan_edit
+
+    web, worker = dist(), dist().hub
+    view = submit_post(web.hub, PostInput("trip", ["public"]), Author())
+    for d in view.deliveries:
+        await deliver(web.hub, d.id, worker="w1#1")
+    change = EditInput(text="trip to the coast")
+    plan = plan_edit(web.hub, view.post.id, change, Author())
+    await edit_post(web.hub, view.post.id, change, Author(), confirm=plan.digest)
+    policy = policy_dir / "hub.yaml"
+    good = policy.read_text()
+    policy.write_text(good + "  - id: stop\n    deny: {tags: [stop]}\n")
+    reload_policy(web.hub, actor="test")            # recorded in the database
+    policy.write_text(good[: len(good) // 2])        # this worker's copy is caught half-written
+    await run_copy_edits(worker, view.post.id)
+    assert fakes["mastodon:main"].edited == [] and fakes["bluesky:me"].deleted == []
+    edits = {c["target"]: c["edit"] for c in copy_versions(web.hub, view.post.id)}
+    assert {e["status"] for e in edits.values() if e} == {"pending"}   # offered again later
