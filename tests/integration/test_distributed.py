@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -30,26 +29,8 @@ from tests.conftest import wait_until
 from tests.integration.test_http import LiveServer
 
 pytestmark = pytest.mark.integration
+
 PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A private redis-server for this module: these tests flush and stop it."""
-    try:
-        server = RedisServer(log=tmp_path_factory.mktemp("redis") / "redis.log").start()
-    except RuntimeError as exc:
-        pytest.fail(f"{exc}. Install Redis with: apt-get install -y redis-server")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer):
-    pool = await queue.connect(redis_server.url, patient=False)
-    await pool.flushall()
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,27 +14,8 @@ from arq.constants import default_queue_name, job_key_prefix, result_key_prefix
 from arq.utils import to_unix_ms
 
 from hub.dispatch import queue
-from hub.dispatch.topology import RedisServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        server = RedisServer(log=tmp_path_factory.mktemp("redis") / "redis.log").start()
-    except RuntimeError as exc:
-        pytest.fail(f"{exc}. Install Redis with: apt-get install -y redis-server")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer):
-    pool = await queue.connect(redis_server.url, patient=False)
-    await pool.flushall()
-    yield pool
-    await pool.aclose()
 
 
 async def _state(redis, job_id: str) -> tuple[dict, float | None, int]:
