@@ -179,13 +179,9 @@ def check_unsorted(hub: Hub, kind: str, address: str) -> None:
     a sync, already held by someone, or ignored."""
     with hub.db.read() as s:
         seen(s, kind, address)
-        taken = holder(s, kind, address)
-        if taken is not None:
-            owner = s.get(PersonRow, taken.person_id)
-            raise Conflict(f"{kind}:{address} is already filed on "
-                           f"{owner.name if owner else taken.person_id}"
-                           + (f" (as {taken.kind}:{taken.value})"
-                              if (taken.kind, taken.value) != (kind, address) else ""))
+        who = held_by(s, kind, address)
+        if who is not None:
+            raise Conflict(f"{kind}:{address} is already filed on {who}")
         g = IgnoredIdentityRow
         if s.exec(select(g).where(tuple_(col(g.kind), col(g.address)).in_(
                 also_held_by(kind, address)))).first() is not None:
@@ -199,6 +195,18 @@ def seen(s: Session, kind: str, address: str) -> None:
     if s.connection().execute(sa_select(h.c.account).where(holds(h, kind, address))
                               .limit(1)).first() is None:
         raise NotFound(f"{kind}:{address} was not seen by any contact sync")
+
+
+def held_by(s: Session, kind: str, address: str) -> str | None:
+    """Who in the address book holds what contact sync saw as ``kind:address`` (see
+    :func:`holder`), in words: "Ana" or "Ana (as bluesky:ana.test)"; None if nobody."""
+    taken = holder(s, kind, address)
+    if taken is None:
+        return None
+    owner = s.get(PersonRow, taken.person_id)
+    return (owner.name if owner else taken.person_id) + (
+        f" (as {taken.kind}:{taken.value})" if (taken.kind, taken.value) != (kind, address)
+        else "")
 
 
 def holder(s: Session, kind: str, address: str) -> IdentityRow | None:

@@ -31,7 +31,7 @@ from hub.domain.identities import parse_identity
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.ids import new_id
 from hub.runtime import Hub
-from hub.services.contacts_inbox import holder, seen, split_identity
+from hub.services.contacts_inbox import held_by, seen, split_identity
 from hub.services.people import find_person, identities_of
 from hub.store.contact_tables import IgnoredIdentityRow, MergedPersonRow
 from hub.store.tables import IdentityRow, ListMemberRow, PersonRow
@@ -124,14 +124,10 @@ def ignore(hub: Hub, spec: str, *, actor: str = "owner") -> str:
     kind, address = split_identity(spec)
     with hub.db.transaction() as s:
         seen(s, kind, address)
-        taken = holder(s, kind, address)
-        if taken is not None:
-            owner = s.get(PersonRow, taken.person_id)
-            raise Conflict(f"{kind}:{address} belongs to "
-                           f"{owner.name if owner else taken.person_id}"
-                           + (f" (as {taken.kind}:{taken.value})"
-                              if (taken.kind, taken.value) != (kind, address) else "")
-                           + "; remove it from them instead of ignoring it")
+        who = held_by(s, kind, address)
+        if who is not None:
+            raise Conflict(f"{kind}:{address} belongs to {who}; remove it from them instead "
+                           "of ignoring it")
         if s.get(IgnoredIdentityRow, (kind, address)) is not None:
             raise Conflict(f"{kind}:{address} is already ignored")
         s.add(IgnoredIdentityRow(kind=kind, address=address, ignored=hub.now()))

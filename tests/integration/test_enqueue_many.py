@@ -5,7 +5,6 @@ new; and it survives Redis forgetting its scripts."""
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -90,5 +89,4 @@ async def test_redis_forgetting_its_scripts_changes_nothing(redis):
     assert await queue.enqueue_all(redis, [("d1", None)], now) == 1
     await redis.script_flush()
     assert await queue.enqueue_all(redis, [("d1", None), ("d2", None)], now) == 1
-    await asyncio.sleep(0)
     assert await redis.zcard(default_queue_name) == 2
