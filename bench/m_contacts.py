@@ -23,16 +23,9 @@ from typing import Any
 from bench._http import call, request_bytes
 from bench._procs import ROOT, hub_dir
 from bench._suite import Figures, Measure, Ratio
+from bench.m_people import POLICY
 
 FOLLOWERS = 10_000
-POLICY = """\
-version: 1
-accounts: [feed:site]
-targets:
-  l0-feed: {account: feed:site, list: l0}
-audiences:
-  l0: {reach: recipients, targets: [l0-feed]}
-"""
 HEALTHZ = request_bytes("GET", "/healthz", b"", {})
 
 
